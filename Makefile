@@ -1,0 +1,125 @@
+# curio for C -- the only build entry point.
+#
+#   make            libcurio.a, libcurio.so and the examples
+#   make check      build and run the Check suites
+#   make demo       build and run the demo
+#   make bench      build and run the benchmarks
+#   make install PREFIX=/usr/local
+#   make deps       install the Debian packages we need (run by the others)
+#
+# Variants build in their own directory: make check BUILD=build-asan
+# EXTRA_CFLAGS='-fsanitize=address,undefined' EXTRA_LDFLAGS='-fsanitize=...'
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+EXTRA_CFLAGS  ?=
+EXTRA_LDFLAGS ?=
+
+WARN    := -Wall -Wextra -Werror
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARN) -fPIC \
+           -I. -Iinclude $(EXTRA_CFLAGS)
+LDFLAGS := $(EXTRA_LDFLAGS)
+LIBS    := -lev -lm
+
+LIB_SRCS  := $(wildcard core/*.c sync/*.c net/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+HEADERS   := $(wildcard macros/*.h core/*.h sync/*.h net/*.h include/*.h)
+
+# Examples that use only macros/co.h link without libev or the library.
+MACRO_ONLY_EXAMPLES := examples/generator
+EXAMPLES  := $(patsubst %.c,%,$(wildcard examples/*.c))
+KERNEL_EXAMPLES := $(filter-out $(MACRO_ONLY_EXAMPLES),$(EXAMPLES))
+
+# Every tests/test_*.c defines one suite; test_macros.c is built under both
+# coroutine backends. tests/main.c runs them all in one Check runner.
+TEST_SRCS := $(filter-out tests/test_macros.c,$(wildcard tests/test_*.c))
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o) \
+             $(BUILD)/tests/test_macros_switch.o \
+             $(BUILD)/tests/test_macros_labels.o \
+             $(BUILD)/tests/main.o
+TEST_BIN  := $(BUILD)/tests/run_tests
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+DEB_PACKAGES := libev-dev check pkg-config
+
+.PHONY: all check demo bench install deps clean
+all: deps $(BUILD)/libcurio.a $(BUILD)/libcurio.so $(EXAMPLES)
+
+# ---------------------------------------------------------------- deps
+DEPS_STAMP := $(BUILD)/.deps-ok
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages:$$missing"; \
+	    echo "run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; fi
+	@mkdir -p $(BUILD) && touch $@
+
+# ---------------------------------------------------------------- library
+$(BUILD)/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcurio.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libcurio.so: $(LIB_OBJS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---------------------------------------------------------------- examples
+examples/generator: examples/generator.c macros/co.h
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+
+$(KERNEL_EXAMPLES): %: %.c $(BUILD)/libcurio.a
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
+
+demo: all
+	./examples/demo
+
+# ---------------------------------------------------------------- tests
+$(BUILD)/tests/test_macros_switch.o: tests/test_macros.c macros/co.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCO_USE_SWITCH=1 -DMACRO_SUITE=macro_suite_switch -c $< -o $@
+$(BUILD)/tests/test_macros_labels.o: tests/test_macros.c macros/co.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCO_USE_SWITCH=0 -DMACRO_SUITE=macro_suite_labels -c $< -o $@
+
+$(TEST_BIN): $(TEST_OBJS) $(BUILD)/libcurio.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libcurio.a $(CHECK_LIBS) $(LIBS)
+
+check: all $(TEST_BIN)
+	$(TEST_BIN)
+
+# ---------------------------------------------------------------- bench
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libcurio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
+
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/curio/macros \
+	  $(DESTDIR)$(PREFIX)/include/curio/core
+	install -m 644 include/curio.h $(DESTDIR)$(PREFIX)/include/curio/
+	install -m 644 macros/*.h $(DESTDIR)$(PREFIX)/include/curio/macros/
+	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/include/curio/core/
+	install -m 644 $(BUILD)/libcurio.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libcurio.so $(DESTDIR)$(PREFIX)/lib/
+	sed 's|@PREFIX@|$(PREFIX)|' curio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/curio.pc
+
+clean:
+	rm -rf build build-* $(EXAMPLES)

@@ -1,0 +1,53 @@
+/*
+ * cancel.c -- requesting cancellation, and regions that hold it back.
+ *
+ * Cancellation is delivered at blocking points: co_wait_enter (wait.c)
+ * returns -ECANCELED from every primitive once a request is pending and
+ * cancellation is enabled.  Here: the request itself, which also wakes the
+ * target at once if it is blocked where cancellation is allowed.
+ */
+#include <errno.h>
+
+#include "kernel_impl.h"
+
+int co_cancel_nowait(co_task *target)
+{
+    if (!target)
+        return -EINVAL;
+    if (co__state(target) == CO_STATE_DONE ||
+        (target->flags & CO_F_CANCEL_REQ))
+        return 0;
+    target->flags |= CO_F_CANCEL_REQ;
+    if (co__state(target) == CO_STATE_BLOCKED && co__cancellable(target)) {
+        target->flags |= CO_F_CANCEL_DONE;
+        co_wake(target, -ECANCELED);
+    }
+    return 1;
+}
+
+int co_disable_cancellation(co_task *self)
+{
+    if (!self || (self->flags & CO_NOCANCEL_MASK) == CO_NOCANCEL_MASK)
+        return -EINVAL;
+    self->flags += CO_NOCANCEL_ONE;
+    return 0;
+}
+
+int co_enable_cancellation(co_task *self)
+{
+    if (!self || co__cancellable(self))
+        return -EINVAL;
+    self->flags -= CO_NOCANCEL_ONE;
+    return 0;
+}
+
+int co_check_cancellation(co_task *self)
+{
+    if (!self)
+        return -EINVAL;
+    if (!(self->flags & CO_F_CANCEL_REQ))
+        return 0;
+    if (co__cancellable(self))
+        self->flags |= CO_F_CANCEL_DONE;
+    return -ECANCELED;
+}

@@ -1,0 +1,21 @@
+/*
+ * cancel.h -- regions where cancellation (and timeouts) are held back, and
+ * an explicit check.  Requesting cancellation is in task.h.
+ */
+#ifndef CO_CANCEL_H
+#define CO_CANCEL_H
+
+#include "task.h"
+
+/* Hold back cancellation and timeouts until the matching enable. Nests.
+ * A cancellation requested meanwhile is delivered at the first blocking
+ * point after the outermost region ends. 0, or -EINVAL. */
+int co_disable_cancellation(co_task *self);
+int co_enable_cancellation(co_task *self);  /* -EINVAL if not disabled */
+
+/* 0 if no cancellation is pending; -ECANCELED if one is.  With
+ * cancellation enabled this also delivers it (from now on every blocking
+ * primitive returns -ECANCELED); inside a disabled region it only reports. */
+int co_check_cancellation(co_task *self);
+
+#endif /* CO_CANCEL_H */

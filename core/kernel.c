@@ -1,0 +1,275 @@
+/*
+ * kernel.c -- the scheduler: Curio's cycles inside one libev callback.
+ *
+ * Curio's kernel runs in cycles: each cycle runs exactly the tasks that were
+ * ready when it began; tasks woken or spawned meanwhile wait for the next
+ * cycle, which is what makes sleep(0) fair.  Here a cycle is: take the whole
+ * ready list, run each task once.  Cycles repeat inside one ev_prepare
+ * callback, so a task switch never costs a pass through the libev loop (a
+ * poll is a system call, about a hundred switches' worth).  After a bounded
+ * amount of work, or as soon as nothing is ready, the callback returns and
+ * libev polls for I/O -- without waiting if tasks are still ready (an
+ * ev_idle watcher), otherwise until the next I/O or the earliest deadline
+ * (one ev_timer for the whole timer heap).
+ *
+ * When ev_run returns by itself, no watcher is left that could wake a task:
+ * if tasks are still alive they are deadlocked.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "error.h"
+#include "kernel_impl.h"
+
+/* Resumes per ev_prepare callback before I/O is polled again. A cycle is
+ * never split, so this bounds I/O starvation without a clock read. */
+#define CO_RESUMES_PER_POLL 1024
+
+_Thread_local co_kernel *co__kernel;
+
+int64_t co__mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waking from a watcher callback (a timer, later I/O) must keep ev_run
+ * going until the scheduler has run the task: the idle watcher does that. */
+void co__ready_push(co_kernel *k, co_task *t)
+{
+    co__set_state(t, CO_STATE_READY);
+    t->link.next = t->link.prev = NULL;
+    if (k->ready_tail) {
+        k->ready_tail->next = &t->link;
+    } else {
+        k->ready_head = &t->link;
+        if (!ev_is_active(&k->keep_polling))
+            ev_idle_start(k->loop, &k->keep_polling);
+    }
+    k->ready_tail = &t->link;
+}
+
+static void resume(co_kernel *k, co_task *t)
+{
+    k->current = t;
+    co__set_state(t, CO_STATE_RUNNING);
+    int r = t->fn(t, co__frame_of(t));
+    k->current = NULL;
+    if (r != CO_WOULDBLOCK)
+        co__finish(k, t, r);
+    else if (co__state(t) == CO_STATE_RUNNING)
+        co__ready_push(k, t);      /* a bare CO_YIELD(): just yield */
+}
+
+/* Run cycles until nothing is ready or the budget is spent. */
+static void run_cycles(co_kernel *k)
+{
+    int resumed = 0;
+    while (k->ready_head && resumed < CO_RESUMES_PER_POLL) {
+        co_link *batch = k->ready_head;
+        k->ready_head = k->ready_tail = NULL;
+        k->now_fresh = 0;
+        while (batch) {
+            co_task *t = co__task_of(batch);
+            batch = batch->next;
+            resume(k, t);
+            resumed++;
+        }
+    }
+}
+
+static void expire_deadlines(co_kernel *k)
+{
+    if (k->heap_len) {
+        k->now = co__mono_ns();
+        k->now_fresh = 1;
+        co__heap_expire(k, k->now);
+    }
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    expire_deadlines(w->data);
+}
+
+static void on_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop, (void)w, (void)revents; /* only keeps the poll from waiting */
+}
+
+static void schedule(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)revents;
+    co_kernel *k = w->data;
+
+    expire_deadlines(k);
+    run_cycles(k);
+
+    if (k->main_done && k->live == 0) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    if (!k->ready_head)
+        ev_idle_stop(loop, &k->keep_polling);
+
+    ev_timer_stop(loop, &k->timer);
+    if (k->heap_len) {
+        int64_t wait = k->heap[0].deadline - co__mono_ns();
+        ev_now_update(loop);
+        ev_timer_set(&k->timer, wait > 0 ? (double)wait / 1e9 : 0.0, 0.0);
+        ev_timer_start(loop, &k->timer);
+    }
+}
+
+co_kernel *co_kernel_new(void)
+{
+    co_kernel *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!k->loop) {
+        free(k);
+        return NULL;
+    }
+    ev_prepare_init(&k->scheduler, schedule);
+    k->scheduler.data = k;
+    ev_idle_init(&k->keep_polling, on_idle);
+    ev_timer_init(&k->timer, on_timer, 0.0, 0.0);
+    k->timer.data = k;
+    return k;
+}
+
+struct ev_loop *co_kernel_loop(co_kernel *k)
+{
+    return k ? k->loop : NULL;
+}
+
+co_kernel *co_current_kernel(void)
+{
+    return co__kernel;
+}
+
+int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn, const void *frame,
+                    size_t frame_size, const co_spawn_opts *opts)
+{
+    return co__spawn(k, 0, out, fn, frame, frame_size, opts);
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    uint32_t x = (*(co_task *const *)a)->id, y = (*(co_task *const *)b)->id;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Shutdown: cancel the tasks still alive, newest first.  Blocked ones are
+ * woken in that order, so they also run their cleanup in that order. */
+void co__cancel_all_newest_first(co_kernel *k)
+{
+    if (!k->live)
+        return;
+    co_task **alive = malloc(k->live * sizeof *alive);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < k->reg_len; i++) {
+        co_task *t = k->reg[i].task;
+        if (co__state(t) != CO_STATE_DONE) {
+            if (alive)
+                alive[n++] = t;
+            else
+                co_cancel_nowait(t);   /* out of memory: any order */
+        }
+    }
+    if (!alive)
+        return;
+    qsort(alive, n, sizeof *alive, newest_first);
+    for (uint32_t i = 0; i < n; i++)
+        co_cancel_nowait(alive[i]);
+    free(alive);
+}
+
+static void report_deadlock(co_kernel *k, const char *what)
+{
+    fprintf(stderr, "curio: deadlock: %u task(s) blocked with nothing left "
+                    "that could wake them; %s\n", (unsigned)k->live, what);
+    for (uint32_t i = 0; i < k->reg_len; i++) {
+        co_task *t = k->reg[i].task;
+        if (co__state(t) != CO_STATE_DONE)
+            fprintf(stderr, "curio:   task %u '%s' waits at %s\n",
+                    (unsigned)t->id, k->reg[i].name,
+                    t->where ? t->where : "start");
+    }
+}
+
+int co_kernel_run(co_kernel *k, co_func main, const void *frame,
+                  size_t frame_size)
+{
+    if (!k || !main || k->running || k->main_done)
+        return -EINVAL;
+    co_kernel *outer = co__kernel;
+    co__kernel = k;
+    int rc = co__spawn(k, 0, &k->main, main, frame, frame_size,
+                       &(const co_spawn_opts){ .name = "main" });
+    if (rc < 0) {
+        co__kernel = outer;
+        return rc;
+    }
+    k->running = 1;
+    ev_prepare_start(k->loop, &k->scheduler);
+    ev_unref(k->loop);             /* the scheduler alone keeps nothing alive */
+
+    for (int stuck = 0;; stuck++) {
+        ev_run(k->loop, 0);
+        if (k->main_done && k->live == 0)
+            break;
+        if (stuck) {               /* still stuck after cancelling everyone */
+            report_deadlock(k, "they ignore cancellation; giving up");
+            break;
+        }
+        report_deadlock(k, "cancelling them");
+        if (!k->main_done)         /* main's own result stands otherwise */
+            k->deadlocked = 1;
+        co__cancel_all_newest_first(k);
+    }
+
+    ev_ref(k->loop);
+    ev_prepare_stop(k->loop, &k->scheduler);
+    ev_idle_stop(k->loop, &k->keep_polling);
+    ev_timer_stop(k->loop, &k->timer);
+    k->running = 0;
+    rc = k->deadlocked ? -EDEADLK : k->main_result;
+    co__release_all(k);
+    co__kernel = outer;
+    return rc;
+}
+
+void co_kernel_free(co_kernel *k)
+{
+    if (!k)
+        return;
+    co_kernel *outer = co__kernel;
+    co__kernel = k;
+    co__release_all(k);            /* tasks spawned but never run */
+    co__kernel = outer;
+    while (k->waitq_pool) {
+        co_waitq *q = k->waitq_pool;
+        k->waitq_pool = (co_waitq *)(void *)q->head.next;
+        free(q);
+    }
+    free(k->heap);
+    free(k->reg);
+    ev_loop_destroy(k->loop);
+    free(k);
+}
+
+int co_run(co_func main, const void *frame, size_t frame_size)
+{
+    co_kernel *k = co_kernel_new();
+    if (!k)
+        return -ENOMEM;
+    int rc = co_kernel_run(k, main, frame, frame_size);
+    co_kernel_free(k);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/*
+ * kernel.h -- the kernel: one libev loop, a ready queue, a timer heap, and
+ * the task registry.  A kernel belongs to the thread that runs it.
+ */
+#ifndef CO_KERNEL_H
+#define CO_KERNEL_H
+
+#include "task.h"
+
+/* A new kernel with its own libev loop; NULL if out of memory. */
+co_kernel *co_kernel_new(void);
+
+/* Spawn a task into k from outside any task (before or between runs).
+ * Same contract as co_spawn(). */
+int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn, const void *frame,
+                    size_t frame_size, const co_spawn_opts *opts);
+
+/*
+ * Run `main` (a copy of `frame`, frame_size bytes) and every other task
+ * until main ends; then cancel the tasks still alive, newest first, let
+ * them run their cleanup, and release every finished task.  Returns main's
+ * result; -EDEADLK if every task blocked with nothing left that could wake
+ * one (the tasks are cancelled and cleaned up first); -EINVAL for bad
+ * arguments or a kernel that is already running.
+ */
+int co_kernel_run(co_kernel *k, co_func main, const void *frame,
+                  size_t frame_size);
+
+/* Free the kernel (and anything left in it). */
+void co_kernel_free(co_kernel *k);
+
+/* The one-call form: new kernel, run main, free, return main's result. */
+int co_run(co_func main, const void *frame, size_t frame_size);
+
+/* The kernel running in the calling thread, or NULL. */
+co_kernel *co_current_kernel(void);
+
+/* The kernel's libev loop, for the parts of the library that wait on file
+ * descriptors and signals (net/, sync/). */
+struct ev_loop *co_kernel_loop(co_kernel *k);
+
+#endif /* CO_KERNEL_H */

@@ -1,0 +1,124 @@
+/*
+ * kernel_impl.h -- the kernel's insides, shared by the files of core/ only.
+ */
+#ifndef CO_KERNEL_IMPL_H
+#define CO_KERNEL_IMPL_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "kernel.h"
+#include "time.h"
+#include "wait.h"
+
+/* co_task.flags */
+enum {
+    CO_STATE_MASK = 3u,
+    CO_STATE_READY = 0u,       /* in the ready queue */
+    CO_STATE_RUNNING = 1u,
+    CO_STATE_BLOCKED = 2u,     /* in a wait queue and/or the timer heap */
+    CO_STATE_DONE = 3u,
+
+    CO_F_WOKEN = 1u << 2,      /* woken; result holds the wake value */
+    CO_F_IN_HEAP = 1u << 3,    /* has a timer entry; result holds its index */
+    CO_F_CANCEL_REQ = 1u << 4, /* cancellation requested (first one counts) */
+    CO_F_CANCEL_DONE = 1u << 5,/* -ECANCELED has been delivered */
+    CO_F_DAEMON = 1u << 6,
+    CO_F_DETACHED = 1u << 7,
+    CO_F_JOINING = 1u << 8,    /* blocked in co_join (wants the result) */
+    CO_F_STORAGE = 1u << 9,    /* caller-supplied memory: never freed */
+    CO_F_JOINED = 1u << 10,    /* result collected by a join */
+    CO_F_CANCEL_MADE = 1u << 11, /* blocked in co_cancel that made the request */
+
+    CO_NOCANCEL_SHIFT = 16,    /* 8 bits of disable_cancellation depth */
+    CO_NOCANCEL_ONE = 1u << CO_NOCANCEL_SHIFT,
+    CO_NOCANCEL_MASK = 0xffu << CO_NOCANCEL_SHIFT,
+};
+
+static inline unsigned co__state(const co_task *t)
+{
+    return t->flags & CO_STATE_MASK;
+}
+static inline void co__set_state(co_task *t, unsigned s)
+{
+    t->flags = (t->flags & ~CO_STATE_MASK) | s;
+}
+static inline int co__cancellable(const co_task *t)
+{
+    return (t->flags & CO_NOCANCEL_MASK) == 0;
+}
+/* Timeouts apply while cancellation is enabled and none was requested. */
+static inline int co__timeouts_armed(const co_task *t)
+{
+    return t->timeouts && co__cancellable(t) && !(t->flags & CO_F_CANCEL_REQ);
+}
+
+/* The cold part of a task, in the kernel's registry. */
+typedef struct co_registry_entry {
+    co_task *task;
+    const char *name;
+    co_waitq *joiners;         /* from the kernel's pool, when someone waits */
+} co_registry_entry;
+
+typedef struct co_timer_entry {
+    int64_t deadline;          /* monotonic ns */
+    uint64_t seq;              /* FIFO among equal deadlines */
+    co_task *task;
+} co_timer_entry;
+
+struct co_kernel {
+    struct ev_loop *loop;
+    ev_prepare scheduler;      /* runs the ready queue before each poll */
+    ev_idle keep_polling;      /* active while tasks are ready: poll, no wait */
+    ev_timer timer;            /* armed for the earliest deadline */
+
+    co_link *ready_head, *ready_tail;  /* FIFO through link.next */
+    co_task *current;
+
+    co_timer_entry *heap;
+    uint32_t heap_len, heap_cap;
+    uint64_t timer_seq;
+
+    co_registry_entry *reg;
+    uint32_t reg_len, reg_cap;
+    uint32_t last_id;
+    uint32_t live;             /* tasks not yet done */
+
+    co_waitq *waitq_pool;      /* spare joiner queues, chained via head.next */
+
+    int64_t now;               /* cached monotonic ns */
+    int now_fresh;
+
+    co_task *main;
+    int main_result;
+    int running, main_done, deadlocked;
+};
+
+/* The kernel running in this thread (set by co_kernel_run). */
+extern _Thread_local co_kernel *co__kernel;
+
+static inline co_task *co__task_of(co_link *l) { return (co_task *)l; }
+static inline void *co__frame_of(co_task *t) { return t + 1; }
+
+/* kernel.c */
+void co__ready_push(co_kernel *k, co_task *t);
+int64_t co__mono_ns(void);
+void co__cancel_all_newest_first(co_kernel *k);
+
+/* task.c */
+int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
+              const void *frame, size_t frame_size, const co_spawn_opts *opts);
+void co__finish(co_kernel *k, co_task *t, int result);
+void co__release(co_kernel *k, co_task *t);
+void co__release_all(co_kernel *k);
+
+/* timer_heap.c */
+int co__heap_insert(co_kernel *k, co_task *t, int64_t deadline);
+void co__heap_remove(co_kernel *k, uint32_t index);
+void co__heap_expire(co_kernel *k, int64_t now);
+
+/* time.c: a task's deadline passed while it was blocked */
+void co__deadline_reached(co_kernel *k, co_task *t, int64_t now);
+void co__mark_expired(co_task *t, int64_t now);
+
+#endif

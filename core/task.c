@@ -1,0 +1,344 @@
+/*
+ * task.c -- spawning, ending, joining and releasing tasks.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "kernel_impl.h"
+
+_Static_assert(sizeof(co_task) == 64, "the task header is one cache line");
+_Static_assert(offsetof(co_task, link) == 0, "co__task_of casts the link");
+
+/* ------------------------------------------------------------ registry */
+
+static int registry_add(co_kernel *k, co_task *t, const char *name)
+{
+    if (k->reg_len == k->reg_cap) {
+        uint32_t cap = k->reg_cap ? k->reg_cap * 2 : 64;
+        co_registry_entry *r = realloc(k->reg, cap * sizeof *r);
+        if (!r)
+            return -ENOMEM;
+        k->reg = r;
+        k->reg_cap = cap;
+    }
+    t->slot = k->reg_len;
+    k->reg[k->reg_len++] = (co_registry_entry){ t, name, NULL };
+    return 0;
+}
+
+static void registry_remove(co_kernel *k, co_task *t)
+{
+    co_registry_entry *e = &k->reg[t->slot];
+    if (e->joiners) {                      /* back to the pool */
+        e->joiners->head.next = (co_link *)k->waitq_pool;
+        k->waitq_pool = e->joiners;
+    }
+    *e = k->reg[--k->reg_len];
+    e->task->slot = t->slot;
+}
+
+/* The queue of tasks waiting for t to end, made on first use. */
+static co_waitq *joiners_of(co_kernel *k, co_task *t)
+{
+    co_registry_entry *e = &k->reg[t->slot];
+    if (!e->joiners) {
+        co_waitq *q = k->waitq_pool;
+        if (q)
+            k->waitq_pool = (co_waitq *)(void *)q->head.next;
+        else if (!(q = malloc(sizeof *q)))
+            return NULL;
+        co_waitq_init(q);
+        e->joiners = q;
+    }
+    return e->joiners;
+}
+
+/* ------------------------------------------------------------ spawn */
+
+int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
+              const void *frame, size_t frame_size, const co_spawn_opts *opts)
+{
+    static const co_spawn_opts defaults = { 0 };
+    if (!opts)
+        opts = &defaults;
+    if (!k || !fn || frame_size < sizeof(co_frame) ||
+        frame_size > UINT32_MAX ||
+        (opts->flags & ~(unsigned)(CO_DAEMON | CO_DETACHED)))
+        return -EINVAL;
+
+    size_t size = CO_TASK_STORAGE(frame_size);
+    co_task *t;
+    uint32_t flags = CO_STATE_READY;
+    if (opts->storage) {
+        if (opts->storage_size < size ||
+            (uintptr_t)opts->storage % alignof(max_align_t))
+            return -EINVAL;
+        t = opts->storage;
+        flags |= CO_F_STORAGE;
+    } else if (!(t = malloc(size))) {
+        return -ENOMEM;
+    }
+    if (opts->flags & CO_DAEMON)
+        flags |= CO_F_DAEMON;
+    if (opts->flags & CO_DETACHED)
+        flags |= CO_F_DETACHED;
+
+    *t = (co_task){ .fn = fn, .parent_id = parent_id, .flags = flags };
+    if (registry_add(k, t, opts->name ? opts->name : "task") < 0) {
+        if (!(flags & CO_F_STORAGE))
+            free(t);
+        return -ENOMEM;
+    }
+    void *f = co__frame_of(t);
+    if (frame)
+        memcpy(f, frame, frame_size);
+    else
+        memset(f, 0, frame_size);
+    memset(f, 0, sizeof(co_frame));   /* start from the top */
+
+    if (++k->last_id > INT32_MAX)      /* ids stay positive ints */
+        k->last_id = 1;
+    t->id = k->last_id;
+    k->live++;
+    co__ready_push(k, t);
+    /* A task spawned while the kernel shuts down is cancelled at once. */
+    if (k->main_done || k->deadlocked)
+        co_cancel_nowait(t);
+    if (out)
+        *out = t;
+    return (int)t->id;
+}
+
+int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
+             size_t frame_size, const co_spawn_opts *opts)
+{
+    co_kernel *k = co__kernel;
+    if (!self || !k)
+        return -EINVAL;
+    return co__spawn(k, self->id, out, fn, frame, frame_size, opts);
+}
+
+/* ------------------------------------------------------------ ending */
+
+static int failed(const co_task *t)
+{
+    return t->result < 0 && t->result != -ECANCELED;
+}
+
+static void report_crash(co_kernel *k, co_task *t)
+{
+    fprintf(stderr,
+            "curio: Task Crash: task %u '%s' failed with %d (%s) at %s\n",
+            (unsigned)t->id, k->reg[t->slot].name, (int)t->result,
+            co_strerror(t->result), t->where ? t->where : "start");
+}
+
+void co__release(co_kernel *k, co_task *t)
+{
+    registry_remove(k, t);
+    if (!(t->flags & CO_F_STORAGE))
+        free(t);
+}
+
+void co__finish(co_kernel *k, co_task *t, int result)
+{
+    co__set_state(t, CO_STATE_DONE);
+    t->result = result;
+    k->live--;
+
+    co_waitq *q = k->reg[t->slot].joiners;
+    if (q) {
+        /* Joiners get the result as their wake value, so none of them
+         * touches t again once it has been freed below. */
+        while (!co_waitq_empty(q)) {
+            co_task *w = co__task_of(q->head.next);
+            if (w->flags & CO_F_JOINING) {
+                t->flags |= CO_F_JOINED;
+                co_wake(w, result);
+            } else {
+                co_wake(w, 0);
+            }
+        }
+    }
+    if (t == k->main) {
+        k->main_result = result;
+        k->main_done = 1;
+        k->main = NULL;
+        t->flags |= CO_F_JOINED;
+        co__cancel_all_newest_first(k);
+    }
+    if (t->flags & CO_F_DETACHED) {
+        if (failed(t) && !(t->flags & CO_F_DAEMON))
+            report_crash(k, t);
+        co__release(k, t);
+    } else if (t->flags & CO_F_JOINED) {
+        co__release(k, t);
+    }
+}
+
+/* At shutdown: free every task; report failures nobody collected. */
+void co__release_all(co_kernel *k)
+{
+    while (k->reg_len) {
+        co_task *t = k->reg[k->reg_len - 1].task;
+        if (co__state(t) != CO_STATE_DONE)
+            fprintf(stderr, "curio: task %u '%s' never finished (last at "
+                            "%s); freed with its kernel\n",
+                    (unsigned)t->id, k->reg[t->slot].name,
+                    t->where ? t->where : "start");
+        else if (failed(t) && !(t->flags & (CO_F_DAEMON | CO_F_JOINED)))
+            report_crash(k, t);
+        co__release(k, t);
+    }
+}
+
+/* ------------------------------------------------------------ waiting */
+
+static int self_target(co_task *self, co_task *target, const char *what)
+{
+    if (self != target)
+        return 0;
+    fprintf(stderr, "curio: task %u '%s' tried to %s itself: it would wait "
+                    "forever\n", (unsigned)self->id,
+            co__kernel->reg[self->slot].name, what);
+    return 1;
+}
+
+co_status co_join(co_task *self, co_task *target)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (!target || (target->flags & CO_F_DETACHED))
+        return -EINVAL;
+    if (self_target(self, target, "join"))
+        return -EDEADLK;
+    if (co__state(target) == CO_STATE_DONE) {
+        rc = target->result;
+        co__release(co__kernel, target);
+        return rc;
+    }
+    co_waitq *q = joiners_of(co__kernel, target);
+    if (!q)
+        return -ENOMEM;
+    self->flags |= CO_F_JOINING;
+    return co_block(self, q, CO_NO_DEADLINE);
+}
+
+co_status co_wait(co_task *self, co_task *target)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (!target)
+        return -EINVAL;
+    if (self_target(self, target, "wait for"))
+        return -EDEADLK;
+    if (co__state(target) == CO_STATE_DONE)
+        return 0;
+    co_waitq *q = joiners_of(co__kernel, target);
+    if (!q)
+        return -ENOMEM;
+    return co_block(self, q, CO_NO_DEADLINE);
+}
+
+co_status co_cancel(co_task *self, co_task *target)
+{
+    int rc;
+    if (co_wait_enter(self, &rc)) {
+        int made = (self->flags & CO_F_CANCEL_MADE) != 0;
+        self->flags &= ~CO_F_CANCEL_MADE;
+        return rc == 0 ? made : rc;
+    }
+    if (!target)
+        return -EINVAL;
+    if (self_target(self, target, "cancel (blocking)"))
+        return -EDEADLK;
+    int made = co_cancel_nowait(target);
+    if (co__state(target) == CO_STATE_DONE)
+        return made;
+    co_waitq *q = joiners_of(co__kernel, target);
+    if (!q)
+        return -ENOMEM;
+    if (made)
+        self->flags |= CO_F_CANCEL_MADE;
+    return co_block(self, q, CO_NO_DEADLINE);
+}
+
+co_status co_yield(co_task *self)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    co__set_state(self, CO_STATE_BLOCKED);
+    co_wake(self, 0);                  /* to the back of the ready queue */
+    return CO_WOULDBLOCK;
+}
+
+int co_task_detach(co_task *t)
+{
+    if (!t || (t->flags & CO_F_DETACHED))
+        return -EINVAL;
+    t->flags |= CO_F_DETACHED;
+    if (co__state(t) == CO_STATE_DONE) {
+        co_kernel *k = co__kernel;
+        if (!k)
+            return -EINVAL;
+        if (failed(t) && !(t->flags & CO_F_DAEMON))
+            report_crash(k, t);
+        co__release(k, t);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ inspecting */
+
+uint32_t co_task_id(const co_task *t) { return t ? t->id : 0; }
+uint32_t co_task_parent_id(const co_task *t) { return t ? t->parent_id : 0; }
+const char *co_task_where(const co_task *t) { return t ? t->where : NULL; }
+void *co_task_frame(co_task *t) { return t ? co__frame_of(t) : NULL; }
+int co_task_daemon(const co_task *t)
+{
+    return t && (t->flags & CO_F_DAEMON);
+}
+int co_task_done(const co_task *t)
+{
+    return t && co__state(t) == CO_STATE_DONE;
+}
+int co_task_cancelled(const co_task *t)
+{
+    return t && (t->flags & CO_F_CANCEL_REQ);
+}
+
+const char *co_task_name(const co_task *t)
+{
+    co_kernel *k = co__kernel;
+    if (!t || !k || t->slot >= k->reg_len || k->reg[t->slot].task != t)
+        return NULL;
+    return k->reg[t->slot].name;
+}
+
+int co_task_result(const co_task *t)
+{
+    if (!t || co__state(t) != CO_STATE_DONE)
+        return -EINVAL;
+    return t->result;
+}
+
+const char *co_task_state(const co_task *t)
+{
+    static const char *const names[] = { "ready", "running", "blocked",
+                                         "done" };
+    return t ? names[co__state(t)] : NULL;
+}
+
+co_task *co_current_task(void)
+{
+    return co__kernel ? co__kernel->current : NULL;
+}

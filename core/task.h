@@ -1,0 +1,139 @@
+/*
+ * task.h -- tasks: spawn, join, wait, cancel, daemon and detached tasks.
+ *
+ * A task is one allocation: a 64-byte header (this struct, one cache line)
+ * followed by the task's frame.  Cold data (name, joiners) sits in the
+ * kernel's task registry, reached through `slot`.
+ *
+ * Handle lifetime, as with POSIX threads: the co_task pointer returned by
+ * spawn stays valid until co_join() has returned its result (join frees the
+ * task) or, for a task spawned CO_DETACHED (or detached later), until the
+ * task ends.  Tasks never joined nor detached are released at shutdown; if
+ * they failed, that is when their crash is reported.
+ */
+#ifndef CO_TASK_H
+#define CO_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../macros/co.h"
+
+typedef struct co_kernel co_kernel;
+typedef struct co_timeout co_timeout;
+
+/* Intrusive doubly linked list node (wait queues; the ready queue uses only
+ * `next`). */
+typedef struct co_link {
+    struct co_link *next, *prev;
+} co_link;
+
+/* Fields are private: use the functions below. */
+struct co_task {
+    co_link link;           /* ready queue, or the wait queue it blocks on;
+                               must stay the first member */
+    co_func fn;             /* the task's coroutine */
+    const char *where;      /* "file.c:line" of the last await or return */
+    co_timeout *timeouts;   /* innermost active timeout region (in a frame) */
+    uint32_t id;            /* 1, 2, 3 ... in spawn order */
+    uint32_t parent_id;     /* id of the spawning task, 0 from outside */
+    int32_t result;         /* blocked with a deadline: timer heap index;
+                               woken: the wake value; done: the result */
+    uint32_t flags;         /* state, cancellation, nocancel depth ... */
+    uint32_t slot;          /* index in the kernel's task registry */
+};
+
+/* Where a task suspends, recorded by every await (see macros/co.h). The
+ * kernel's own header replaces co.h's no-op hook; macros expand where they
+ * are used, so the include order does not matter. */
+#undef CO_ON_SUSPEND
+#define CO_ON_SUSPEND(task, at) co_task_note_where((task), (at))
+static inline void co_task_note_where(co_task *t, const char *at)
+{
+    if (t) t->where = at;
+}
+
+/* Spawn flags. */
+enum {
+    CO_DAEMON = 1u << 0,    /* never reported as unjoined; still cancelled
+                               at shutdown */
+    CO_DETACHED = 1u << 1,  /* freed as soon as it ends; cannot be joined */
+};
+
+typedef struct co_spawn_opts {
+    const char *name;       /* kept by pointer: a string that outlives the
+                               task (a literal); NULL: "task" */
+    unsigned flags;         /* CO_DAEMON | CO_DETACHED */
+    void *storage;          /* caller-supplied memory for header + frame,
+                               at least CO_TASK_STORAGE(frame_size) bytes,
+                               aligned for any type; never freed by us */
+    size_t storage_size;
+} co_spawn_opts;
+
+/* Bytes of caller storage a task with an n-byte frame needs. */
+#define CO_TASK_STORAGE(n) (sizeof(co_task) + (size_t)(n))
+
+/*
+ * Create a task running fn on a copy of `frame` (frame_size bytes; NULL for
+ * a zeroed frame).  The frame's first member must be the `co_frame co`
+ * header; it is reset here, so the caller's copy can be reused.  Spawning
+ * never switches: the caller keeps running and the new task runs in the next
+ * scheduling cycle.  `self` is the spawning task.
+ * Returns the new task's id (> 0) and stores the handle in *out (if out is
+ * not NULL), or returns -EINVAL / -ENOMEM.
+ */
+int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
+             size_t frame_size, const co_spawn_opts *opts);
+
+/* Spawn with the function's name as the task's name. */
+#define CO_SPAWN(self, out, fn, frame)                                       \
+    co_spawn((self), (out), (fn), &(frame), sizeof(frame),                   \
+             &(const co_spawn_opts){ .name = #fn })
+
+/* Blocking: wait until target ends and return its result (its return value,
+ * a negative errno, -ECANCELED if it was cancelled and returned that), then
+ * free it.  -EINVAL for NULL or a detached task, -EDEADLK for joining
+ * yourself. */
+co_status co_join(co_task *self, co_task *target);
+
+/* Blocking: wait until target ends; 0. The handle stays valid. */
+co_status co_wait(co_task *self, co_task *target);
+
+/* Blocking: cancel target and wait until it has ended (Curio's
+ * `await task.cancel()`).  Returns 1 if this call cancelled it, 0 if it had
+ * already ended or been cancelled; -EDEADLK for cancelling yourself (use
+ * co_cancel_nowait). */
+co_status co_cancel(co_task *self, co_task *target);
+
+/* Request cancellation and return at once.  Only the first request counts.
+ * The target's current blocking primitive returns -ECANCELED (if it is
+ * blocked with cancellation enabled), otherwise its next one does, and every
+ * later one too.  Cancelling a finished task is a harmless no-op. Returns 1
+ * if this call made the request, 0 if not, -EINVAL for NULL. */
+int co_cancel_nowait(co_task *target);
+
+/* Blocking: sleep(0) -- go behind every task that is ready now. */
+co_status co_yield(co_task *self);
+
+/* Free target as soon as it ends (at once if it already has).  Returns 0,
+ * or -EINVAL if it is NULL or already detached. */
+int co_task_detach(co_task *target);
+
+/* Inspecting a task. */
+uint32_t co_task_id(const co_task *t);
+uint32_t co_task_parent_id(const co_task *t);
+const char *co_task_name(const co_task *t);
+const char *co_task_where(const co_task *t);  /* NULL before it first ran */
+void *co_task_frame(co_task *t);
+int co_task_done(const co_task *t);
+int co_task_cancelled(const co_task *t);      /* cancellation requested */
+int co_task_daemon(const co_task *t);
+/* The result of a finished task; -EINVAL if it has not finished. */
+int co_task_result(const co_task *t);
+/* "ready", "running", "blocked" or "done" */
+const char *co_task_state(const co_task *t);
+
+/* The task the calling thread's kernel is running now, or NULL. */
+co_task *co_current_task(void);
+
+#endif /* CO_TASK_H */

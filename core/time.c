@@ -1,0 +1,122 @@
+/*
+ * time.c -- clock, sleep, and nested timeout regions.
+ *
+ * Regions live in the caller's frame and are chained from the task; they
+ * cost nothing while the task runs.  Only when a task blocks does the
+ * innermost effective deadline join its wait (co_block puts the earlier of
+ * the sleep deadline and the timeout in the timer heap).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "kernel_impl.h"
+
+/* seconds -> ns from now, saturating; INT64_MAX for +inf. */
+static int64_t deadline_after(double seconds)
+{
+    int64_t now = co_now_ns();
+    if (seconds <= 0)
+        return now;
+    double ns = seconds * 1e9;
+    if (ns >= (double)(INT64_MAX - now))
+        return CO_NO_DEADLINE;
+    return now + (int64_t)ns;
+}
+
+double co_clock(void)
+{
+    return (double)co_now_ns() / 1e9;
+}
+
+co_status co_sleep(co_task *self, double seconds)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (isnan(seconds))
+        return -EINVAL;
+    if (seconds <= 0)
+        return co_yield(self);
+    return co_block(self, NULL, deadline_after(seconds));
+}
+
+/* The outermost region whose deadline has passed takes the expiry (as in
+ * Curio); inner regions see an outer region's timeout pass through. */
+void co__mark_expired(co_task *t, int64_t now)
+{
+    co_timeout *outermost = NULL;
+    for (co_timeout *r = t->timeouts; r; r = r->outer)
+        if (r->deadline <= now)
+            outermost = r;
+    if (outermost)
+        outermost->expired = 1;
+}
+
+void co__deadline_reached(co_kernel *k, co_task *t, int64_t now)
+{
+    (void)k;
+    if (co__timeouts_armed(t) && t->timeouts->effective <= now) {
+        co__mark_expired(t, now);
+        co_wake(t, -ETIMEDOUT);
+    } else {
+        co_wake(t, 0);
+    }
+}
+
+static int begin_region(co_task *self, co_timeout *r, int64_t deadline,
+                        int ignore)
+{
+    if (!self || !r)
+        return -EINVAL;
+    co_timeout *outer = self->timeouts;
+    r->deadline = deadline;
+    r->effective = outer && outer->effective < deadline ? outer->effective
+                                                        : deadline;
+    r->outer = outer;
+    r->depth = outer ? outer->depth + 1 : 1;
+    r->expired = 0;
+    r->ignore = (uint8_t)ignore;
+    self->timeouts = r;
+    return 0;
+}
+
+int co_timeout_after(co_task *self, co_timeout *r, double seconds)
+{
+    if (isnan(seconds))
+        return -EINVAL;
+    return begin_region(self, r, deadline_after(seconds), 0);
+}
+
+int co_ignore_after(co_task *self, co_timeout *r, double seconds)
+{
+    if (isnan(seconds))
+        return -EINVAL;
+    return begin_region(self, r, deadline_after(seconds), 1);
+}
+
+int co_timeout_at(co_task *self, co_timeout *r, double clock_time)
+{
+    if (isnan(clock_time))
+        return -EINVAL;
+    return begin_region(self, r, deadline_after(clock_time - co_clock()), 0);
+}
+
+int co_timeout_end(co_task *self, co_timeout *r, int rc)
+{
+    if (!self || !r)
+        return -EINVAL;
+    if (self->timeouts != r)
+        co_panic("timeout region ended out of order: regions must end "
+                 "innermost first, before their coroutine returns");
+    self->timeouts = r->outer;
+    if (r->expired)
+        return r->ignore ? 0 : -ETIMEDOUT;
+    return rc;
+}
+
+int co_timeout_expired(const co_timeout *r)
+{
+    return r && r->expired;
+}

@@ -1,0 +1,62 @@
+/*
+ * wait.h -- the toolkit for writing blocking primitives.
+ *
+ * Every primitive has the same shape: enter (which returns the wake value if
+ * this is the re-evaluation after a wake, and -ECANCELED / -ETIMEDOUT if one
+ * is due); try the operation; if it cannot finish, block on a wait queue
+ * and/or a deadline and return CO_WOULDBLOCK.  The awaiting macro suspends;
+ * whoever completes the operation wakes the task with a value, and the
+ * primitive is evaluated again and returns it.  For example:
+ *
+ *     co_status co_event_wait(co_task *t, co_event *e) {
+ *         int rc;
+ *         if (co_wait_enter(t, &rc)) return rc;
+ *         if (e->set) return 0;
+ *         return co_block(t, &e->waiters, CO_NO_DEADLINE);
+ *     }
+ *
+ * A value handed to a woken task (a lock, an item) is never lost: once
+ * woken, a task is no longer blocked, so a cancellation arriving before it
+ * runs only takes effect at its next blocking point.
+ */
+#ifndef CO_WAIT_H
+#define CO_WAIT_H
+
+#include <stdint.h>
+
+#include "task.h"
+
+/* A FIFO of blocked tasks, linked through the tasks themselves; `head` is
+ * the list's sentinel.  Initialise with co_waitq_init before use. */
+typedef struct co_waitq {
+    co_link head;
+} co_waitq;
+
+#define CO_NO_DEADLINE INT64_MAX
+
+void co_waitq_init(co_waitq *q);
+int co_waitq_empty(const co_waitq *q);
+/* Wake the oldest waiter with `value`; returns it, or NULL if none. */
+co_task *co_waitq_wake_one(co_waitq *q, int value);
+/* Wake every waiter, oldest first; returns how many. */
+int co_waitq_wake_all(co_waitq *q, int value);
+
+/* Returns 1 with *rc set when the primitive must return *rc now: the wake
+ * value on re-evaluation, or a pending -ECANCELED / -ETIMEDOUT.  Aborts with
+ * a message if `self` is not the task this thread's kernel is running. */
+int co_wait_enter_at(co_task *self, int *rc, const char *func);
+#define co_wait_enter(self, rc) co_wait_enter_at((self), (rc), __func__)
+
+/* Block self on q (may be NULL) until woken or until `deadline` (monotonic
+ * ns, or CO_NO_DEADLINE) passes, when it is woken with 0.  An active timeout
+ * region's deadline also applies (woken with -ETIMEDOUT).  Returns
+ * CO_WOULDBLOCK. */
+co_status co_block(co_task *self, co_waitq *q, int64_t deadline);
+
+/* Wake a blocked task with `value`. Returns 1, or 0 if it was not blocked. */
+int co_wake(co_task *t, int value);
+
+/* The kernel's cached monotonic clock in ns (refreshed once per cycle). */
+int64_t co_now_ns(void);
+
+#endif /* CO_WAIT_H */

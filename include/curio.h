@@ -1,0 +1,16 @@
+/*
+ * curio.h -- the one header a curio-for-C program includes.
+ * Paths are relative to the project (or installed include/curio) root.
+ */
+#ifndef CURIO_H
+#define CURIO_H
+
+#include "macros/co.h"
+#include "core/task.h"
+#include "core/kernel.h"
+#include "core/time.h"
+#include "core/cancel.h"
+#include "core/wait.h"
+#include "core/error.h"
+
+#endif
