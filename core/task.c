@@ -283,13 +283,11 @@ co_status co_yield(co_task *self)
 
 int co_task_detach(co_task *t)
 {
-    if (!t || (t->flags & CO_F_DETACHED))
+    co_kernel *k = co__kernel;
+    if (!t || !k || (t->flags & CO_F_DETACHED))
         return -EINVAL;
     t->flags |= CO_F_DETACHED;
     if (co__state(t) == CO_STATE_DONE) {
-        co_kernel *k = co__kernel;
-        if (!k)
-            return -EINVAL;
         if (failed(t) && !(t->flags & CO_F_DAEMON))
             report_crash(k, t);
         co__release(k, t);
