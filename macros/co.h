@@ -46,13 +46,17 @@
  * replaces it.  The section may await.  Without CO_FINALLY, CO_RETURN
  * finishes at once.
  *
- * The kernel (core/task.h) is told where each task suspends through
- * CO_ON_SUSPEND(where); on its own this header makes that a no-op.
+ * The kernel (core/task.h) is told where each task suspends or returns
+ * through CO_ON_SUSPEND(task, where); on its own this header makes that a
+ * no-op.  With the switch backend, an await inside a user `switch` is
+ * caught at run time: resuming it aborts with a message.
  */
 #ifndef CO_H
 #define CO_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* The kernel's task; on its own this header only passes the pointer on. */
 typedef struct co_task co_task;
@@ -133,6 +137,20 @@ typedef struct co_frame {
     do { co__f->pc = (sel); goto co__top; } while (0)
 #define CO__DONE_LABEL
 #define CO__MARK_DONE (co__f->pc = CO__SEL_END)
+/* Reaching `default` with a resume case number means the case label was
+ * captured by a user `switch` around an await: fail loudly, not by
+ * silently finishing. */
+#define CO__END_ENTRY (co__f->pc = CO__SEL_END)
+#define CO__CHECK_RESUME_POINT                                               \
+    if (co__f->pc > CO__SEL_END) co__lost_resume_point(CO_HERE)
+
+static inline void co__lost_resume_point(const char *where)
+{
+    fprintf(stderr, "co.h: coroutine ending at %s: resume point not found -- an "
+                    "await inside a switch statement needs the labels backend\n",
+            where);
+    abort();
+}
 
 #else /* labels as values */
 
@@ -155,6 +173,8 @@ typedef struct co_frame {
     do { co__sel = (sel); goto co__top; } while (0)
 #define CO__DONE_LABEL co__done:
 #define CO__MARK_DONE (co__f->pc = (uintptr_t)&&co__done)
+#define CO__END_ENTRY ((void)0)
+#define CO__CHECK_RESUME_POINT ((void)0)
 
 #endif
 
@@ -214,8 +234,10 @@ typedef struct co_frame {
 /* Close the body. Falling off the end finishes with CO_RESULT() (0 unless
  * CO_RETURN set it). */
 #define CO_END                                                               \
+    CO__END_ENTRY;                                                           \
     CO__FALLTHROUGH;                                                         \
     default:                                                                 \
+    CO__CHECK_RESUME_POINT;                                                  \
     CO__DONE_LABEL                                                           \
     CO__MARK_DONE;                                                           \
     return co__f->ret;                                                       \
