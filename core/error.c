@@ -9,7 +9,7 @@
 const char *co_strerror(int result)
 {
     if (result == CO_WOULDBLOCK)
-        return "would block (operation suspended)";
+        return "would block";
     if (result >= 0)
         return "ok";
     return strerror(-result);

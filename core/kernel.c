@@ -206,8 +206,9 @@ static void report_deadlock(co_kernel *k, const char *what)
 int co_kernel_run(co_kernel *k, co_func main, const void *frame,
                   size_t frame_size)
 {
-    if (!k || !main || k->running || k->main_done)
+    if (!k || !main || k->running)
         return -EINVAL;
+    k->main_done = k->deadlocked = 0;  /* a kernel may be run again */
     co_kernel *outer = co__kernel;
     co__kernel = k;
     int rc = co__spawn(k, 0, &k->main, main, frame, frame_size,

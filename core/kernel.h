@@ -21,7 +21,8 @@ int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn, const void *frame,
  * them run their cleanup, and release every finished task.  Returns main's
  * result; -EDEADLK if every task blocked with nothing left that could wake
  * one (the tasks are cancelled and cleaned up first); -EINVAL for bad
- * arguments or a kernel that is already running.
+ * arguments or a kernel that is already running.  A kernel can be run
+ * again after a run has returned.
  */
 int co_kernel_run(co_kernel *k, co_func main, const void *frame,
                   size_t frame_size);

@@ -173,13 +173,12 @@ void co__finish(co_kernel *k, co_task *t, int result)
         t->flags |= CO_F_JOINED;
         co__cancel_all_newest_first(k);
     }
-    if (t->flags & CO_F_DETACHED) {
-        if (failed(t) && !(t->flags & CO_F_DAEMON))
-            report_crash(k, t);
+    /* Nobody will collect a detached or daemon task's failure: say it now. */
+    if (failed(t) && !(t->flags & CO_F_JOINED) &&
+        (t->flags & (CO_F_DETACHED | CO_F_DAEMON)))
+        report_crash(k, t);
+    if (t->flags & (CO_F_DETACHED | CO_F_JOINED))
         co__release(k, t);
-    } else if (t->flags & CO_F_JOINED) {
-        co__release(k, t);
-    }
 }
 
 /* At shutdown: free every task; report failures nobody collected. */
@@ -288,7 +287,7 @@ int co_task_detach(co_task *t)
         return -EINVAL;
     t->flags |= CO_F_DETACHED;
     if (co__state(t) == CO_STATE_DONE) {
-        if (failed(t) && !(t->flags & CO_F_DAEMON))
+        if (failed(t) && !(t->flags & CO_F_DAEMON))  /* daemons: already */
             report_crash(k, t);
         co__release(k, t);
     }

@@ -9,7 +9,9 @@
  * spawn stays valid until co_join() has returned its result (join frees the
  * task) or, for a task spawned CO_DETACHED (or detached later), until the
  * task ends.  Tasks never joined nor detached are released at shutdown; if
- * they failed, that is when their crash is reported.
+ * they failed, that is when their crash is reported ("Task Crash", with
+ * the task's name and where it returned).  Detached and daemon tasks that
+ * fail are reported as soon as they end.
  */
 #ifndef CO_TASK_H
 #define CO_TASK_H
@@ -55,8 +57,9 @@ static inline void co_task_note_where(co_task *t, const char *at)
 
 /* Spawn flags. */
 enum {
-    CO_DAEMON = 1u << 0,    /* never reported as unjoined; still cancelled
-                               at shutdown */
+    CO_DAEMON = 1u << 0,    /* a background task nobody joins: its failure
+                               is reported when it ends, never as unjoined
+                               at shutdown; cancelled at shutdown as all */
     CO_DETACHED = 1u << 1,  /* freed as soon as it ends; cannot be joined */
 };
 

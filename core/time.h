@@ -35,8 +35,10 @@ struct co_timeout {
 /* Seconds on the kernel's monotonic clock (Curio's clock()). */
 double co_clock(void);
 
-/* Blocking: sleep for `seconds` (0: co_yield). Returns 0, or -ECANCELED /
- * -ETIMEDOUT; -EINVAL for a negative or NaN duration. */
+/* Blocking: sleep for `seconds`; 0 or less is co_yield (a deadline that
+ * has already passed is not an error), +inf sleeps until woken by
+ * cancellation or a timeout.  Returns 0, or -ECANCELED / -ETIMEDOUT;
+ * -EINVAL for NaN. */
 co_status co_sleep(co_task *self, double seconds);
 
 /* Begin a region whose blocking primitives fail with -ETIMEDOUT once

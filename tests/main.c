@@ -1,0 +1,19 @@
+/* main.c -- run every Check suite in one runner; non-zero exit on failure. */
+#include <stdlib.h>
+
+#include <check.h>
+
+#include "suites.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(task_suite());
+    srunner_add_suite(sr, time_suite());
+    srunner_add_suite(sr, cancel_suite());
+    srunner_add_suite(sr, macro_suite_switch());
+    srunner_add_suite(sr, macro_suite_labels());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

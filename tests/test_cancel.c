@@ -1,0 +1,877 @@
+/*
+ * test_cancel.c -- cancellation: co_cancel / co_cancel_nowait, delivery at
+ * blocking points, stickiness, nested awaits, cleanup, regions where it is
+ * disabled, the explicit check, and wakes that must not be lost.
+ *
+ * Orders of events come from the scheduler (spawn order, yields); sleeps
+ * only stand for "blocked for a long time" and are cut short by the cancel.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "curio.h"
+#include "suites.h"
+
+/* ------------------------------------------------------------ the log */
+
+static char lg[8192];
+
+static void note(const char *fmt, ...)
+{
+    size_t n = strlen(lg);
+    if (n && n < sizeof lg - 1) lg[n++] = ' ';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(lg + n, sizeof lg - n, fmt, ap);
+    va_end(ap);
+}
+
+static const char *rcs(int rc)
+{
+    static char buf[8][16];
+    static int i;
+    if (rc == -ECANCELED) return "CANCEL";
+    if (rc == -ETIMEDOUT) return "TIMEOUT";
+    if (rc == -EINVAL) return "EINVAL";
+    if (rc == -EDEADLK) return "EDEADLK";
+    if (rc == CO_WOULDBLOCK) return "WOULDBLOCK";
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof buf[i], "%d", rc);
+    return buf[i];
+}
+
+static co_waitq wq;
+
+static void setup(void)
+{
+    lg[0] = '\0';
+    co_waitq_init(&wq);
+}
+
+static co_status wait_on(co_task *t, co_waitq *q)
+{
+    int rc;
+    if (co_wait_enter(t, &rc)) return rc;
+    return co_block(t, q, CO_NO_DEADLINE);
+}
+
+/* Main's frame for most scenarios. */
+struct scene_frame {
+    co_frame co;
+    co_task *a, *b, *c;
+    int rc;
+};
+
+/* ------------------------------------------------------------ tasks */
+
+/* Logs "<name>:start", sleeps long, logs the sleep's result, returns it;
+ * its cleanup logs "<name>:fin=<result>". */
+struct sleeper_frame {
+    co_frame co;
+    const char *name;
+    int rc;
+};
+
+static co_status long_sleeper(co_task *t, void *arg)
+{
+    struct sleeper_frame *f = arg;
+    CO_BEGIN(t, f);
+    note("%s:start", f->name);
+    CO_AWAIT(f->rc, co_sleep(t, 10.0));
+    note("%s:sleep=%s", f->name, rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_FINALLY;
+    note("%s:fin=%s", f->name, rcs(CO_RESULT()));
+    CO_END;
+}
+
+/* ------------------------------------------------------------ co_cancel */
+
+static co_status cancel_sleeping_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct sleeper_frame s = { .name = "T" };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
+    CO_AWAIT(f->rc, co_yield(t));       /* T blocks in its sleep */
+    ck_assert_str_eq(co_task_state(f->a), "blocked");
+    ck_assert(!co_task_cancelled(f->a));
+    note("cancel");
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    note("cancel=%s", rcs(f->rc));
+    /* co_cancel waited for the task to end */
+    ck_assert(co_task_done(f->a));
+    ck_assert(co_task_cancelled(f->a));
+    ck_assert_int_eq(co_task_result(f->a), -ECANCELED);
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_cancel_sleeping_task)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(cancel_sleeping_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "T:start cancel T:sleep=CANCEL T:fin=CANCEL "
+                         "cancel=1");
+}
+END_TEST
+
+static co_status cancel_ready_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct sleeper_frame s = { .name = "T" };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
+    /* not run yet: it starts, and its first blocking call is refused */
+    ck_assert_str_eq(co_task_state(f->a), "ready");
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    note("cancel=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_cancel_ready_task)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(cancel_ready_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "T:start T:sleep=CANCEL T:fin=CANCEL cancel=1");
+}
+END_TEST
+
+/* Blocked two awaits deep: -ECANCELED comes back up through each level. */
+struct level2_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status level2(co_task *t, void *arg)
+{
+    struct level2_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_sleep(t, 10.0));
+    note("l2=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_FINALLY;
+    note("l2:fin");
+    CO_END;
+}
+
+struct level1_frame {
+    co_frame co;
+    struct level2_frame child;
+    int rc;
+};
+
+static co_status level1(co_task *t, void *arg)
+{
+    struct level1_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT_CALL(f->rc, level2, &f->child);
+    note("l1=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+struct level0_frame {
+    co_frame co;
+    struct level1_frame child;
+    int rc;
+};
+
+static co_status level0(co_task *t, void *arg)
+{
+    struct level0_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT_CALL(f->rc, level1, &f->child);
+    note("l0=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_FINALLY;
+    note("l0:fin");
+    CO_END;
+}
+
+static co_status cancel_nested_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct level0_frame l0 = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, level0, l0), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_str_eq(co_task_state(f->a), "blocked");
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    note("cancel=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_cancel_nested_await)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(cancel_nested_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "l2=CANCEL l2:fin l1=CANCEL l0=CANCEL l0:fin "
+                         "cancel=1");
+}
+END_TEST
+
+static co_status cancel_twice_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct sleeper_frame s = { .name = "T" };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    ck_assert_int_eq(f->rc, 1);
+    /* already ended (and cancelled): 0, nothing happens */
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_int_eq(co_cancel_nowait(f->a), 0);
+    ck_assert_int_eq(co_task_result(f->a), -ECANCELED);
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_cancel_twice)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(cancel_twice_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "T:start T:sleep=CANCEL T:fin=CANCEL");
+}
+END_TEST
+
+/* Returns 5 at once. */
+struct five_frame {
+    co_frame co;
+};
+
+static co_status five(co_task *t, void *arg)
+{
+    struct five_frame *f = arg;
+    CO_BEGIN(t, f);
+    note("five");
+    CO_RETURN(5);
+    CO_END;
+}
+
+static co_status cancel_finished_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct five_frame ff = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, five, ff), 0);
+    CO_AWAIT(f->rc, co_wait(t, f->a));
+    ck_assert(co_task_done(f->a));
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_int_eq(co_cancel_nowait(f->a), 0);
+    ck_assert(!co_task_cancelled(f->a));
+    ck_assert_int_eq(co_task_result(f->a), 5);
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, 5);
+    CO_END;
+}
+
+START_TEST(test_cancel_finished_task)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(cancel_finished_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "five");
+}
+END_TEST
+
+/* Once delivered, -ECANCELED is sticky: every later blocking call fails at
+ * once. The task may still return a value of its own. */
+struct sticky_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status sticky_task(co_task *t, void *arg)
+{
+    struct sticky_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_sleep(t, 10.0));
+    note("sleep=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_sleep(t, 10.0));
+    note("sleep=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_sleep(t, 0));
+    note("sleep0=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_yield(t));
+    note("yield=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, wait_on(t, &wq));
+    note("wait=%s", rcs(f->rc));
+    note("check=%s", rcs(co_check_cancellation(t)));
+    ck_assert(co_waitq_empty(&wq));
+    CO_RETURN(77);
+    CO_END;
+}
+
+static co_status sticky_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct sticky_frame s = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, sticky_task, s), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    ck_assert_int_eq(f->rc, 1);
+    ck_assert(co_task_cancelled(f->a));
+    /* it caught the cancellation and returned normally */
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, 77);
+    CO_END;
+}
+
+START_TEST(test_cancel_is_sticky)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(sticky_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "sleep=CANCEL sleep=CANCEL sleep0=CANCEL "
+                         "yield=CANCEL wait=CANCEL check=CANCEL");
+}
+END_TEST
+
+/* A task that catches the cancellation and returns its own value. */
+struct catcher_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status catcher(co_task *t, void *arg)
+{
+    struct catcher_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_sleep(t, 10.0));
+    if (f->rc == -ECANCELED) CO_RETURN(99);
+    CO_RETURN(-1);
+    CO_END;
+}
+
+static co_status catcher_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct catcher_frame c = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, catcher, c), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    ck_assert_int_eq(f->rc, 1);
+    ck_assert_int_eq(co_task_result(f->a), 99);
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, 99);
+    CO_END;
+}
+
+START_TEST(test_caught_cancel_returns_value)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(catcher_main, &m, sizeof m), 0);
+}
+END_TEST
+
+static co_status nowait_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct sleeper_frame s = { .name = "T" };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_int_eq(co_cancel_nowait(f->a), 1);
+    note("requested");
+    /* returned at once: the target has not run its cleanup yet */
+    ck_assert(!co_task_done(f->a));
+    ck_assert(co_task_cancelled(f->a));
+    ck_assert_int_eq(co_cancel_nowait(f->a), 0);
+    ck_assert_int_eq(co_cancel_nowait(NULL), -EINVAL);
+    CO_AWAIT(f->rc, co_cancel(t, NULL));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->rc, co_cancel(t, f->a));    /* already requested */
+    note("cancel=%s", rcs(f->rc));
+    ck_assert(co_task_done(f->a));
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_cancel_nowait)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(nowait_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "T:start requested T:sleep=CANCEL T:fin=CANCEL "
+                         "cancel=0");
+}
+END_TEST
+
+static co_status cancel_self_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_cancel(t, t));
+    ck_assert_int_eq(f->rc, -EDEADLK);
+    /* refused: the task was not cancelled */
+    ck_assert(!co_task_cancelled(t));
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_int_eq(f->rc, 0);
+    /* cancelling yourself without waiting is allowed */
+    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert(co_task_cancelled(t));
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_RETURN(6);
+    CO_END;
+}
+
+START_TEST(test_cancel_self)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(cancel_self_main, &m, sizeof m), 6);
+}
+END_TEST
+
+/* Cancelling a task blocked in co_join does not consume the target. */
+struct joiner_frame {
+    co_frame co;
+    co_task *target;
+    int rc;
+};
+
+static co_status joiner(co_task *t, void *arg)
+{
+    struct joiner_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_join(t, f->target));
+    note("join=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+static co_status cancel_joiner_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct sleeper_frame s = { .name = "A" };
+    struct joiner_frame j = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
+    j.target = f->a;
+    ck_assert_int_gt(CO_SPAWN(t, &f->b, joiner, j), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_AWAIT(f->rc, co_cancel(t, f->b));
+    ck_assert_int_eq(f->rc, 1);
+    ck_assert(!co_task_done(f->a));
+    ck_assert(!co_task_cancelled(f->a));
+    CO_AWAIT(f->rc, co_join(t, f->b));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    note("cancel A");
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    ck_assert_int_eq(f->rc, 1);
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_cancel_joiner_keeps_target)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(cancel_joiner_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "A:start join=CANCEL cancel A A:sleep=CANCEL "
+                         "A:fin=CANCEL");
+}
+END_TEST
+
+/* Cancelling one waiter takes it off the queue; the next wake goes to the
+ * other one. */
+struct qwaiter_frame {
+    co_frame co;
+    const char *name;
+    int rc;
+};
+
+static co_status qwaiter(co_task *t, void *arg)
+{
+    struct qwaiter_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, wait_on(t, &wq));
+    note("%s=%s", f->name, rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+static co_status cancel_waiter_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct qwaiter_frame q = { 0 };
+    CO_BEGIN(t, f);
+    q.name = "X";
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, qwaiter, q), 0);
+    q.name = "Y";
+    ck_assert_int_gt(CO_SPAWN(t, &f->b, qwaiter, q), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    ck_assert_int_eq(f->rc, 1);
+    ck_assert_ptr_eq(co_waitq_wake_one(&wq, 9), f->b);
+    ck_assert(co_waitq_empty(&wq));
+    CO_AWAIT(f->rc, co_join(t, f->b));
+    ck_assert_int_eq(f->rc, 9);
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_cancel_removes_waiter)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(cancel_waiter_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "X=CANCEL Y=9");
+}
+END_TEST
+
+/* ------------------------------------------------------------ disabled */
+
+struct shielded_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status shielded(co_task *t, void *arg)
+{
+    struct shielded_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_disable_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_sleep(t, 0.02));     /* cancelled meanwhile */
+    note("s1=%s", rcs(f->rc));
+    ck_assert(co_task_cancelled(t));
+    CO_AWAIT(f->rc, co_sleep(t, 0.01));
+    note("s2=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y1=%s", rcs(f->rc));
+    ck_assert_int_eq(co_enable_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_yield(t));           /* delivered here */
+    note("y2=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_sleep(t, 10.0));
+    note("s3=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+static co_status shielded_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct shielded_frame s = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, shielded, s), 0);
+    CO_AWAIT(f->rc, co_yield(t));       /* it blocks in the region */
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    note("cancel=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_disabled_region_defers_cancel)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(shielded_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "s1=0 s2=0 y1=0 y2=CANCEL s3=CANCEL cancel=1");
+}
+END_TEST
+
+static co_status nesting_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_disable_cancellation(t), 0);
+    ck_assert_int_eq(co_disable_cancellation(t), 0);
+    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_enable_cancellation(t), 0);
+    /* one level still disabled */
+    CO_AWAIT(f->rc, co_sleep(t, 0.01));
+    note("s=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y=%s", rcs(f->rc));
+    ck_assert_int_eq(co_enable_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y=%s", rcs(f->rc));
+    /* more enables than disables */
+    ck_assert_int_eq(co_enable_cancellation(t), -EINVAL);
+    CO_RETURN(8);
+    CO_END;
+}
+
+START_TEST(test_disable_nests)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(nesting_main, &m, sizeof m), 8);
+    ck_assert_str_eq(lg, "s=0 y=0 y=CANCEL");
+}
+END_TEST
+
+static co_status enable_unbalanced_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_enable_cancellation(t), -EINVAL);
+    ck_assert_int_eq(co_disable_cancellation(t), 0);
+    ck_assert_int_eq(co_enable_cancellation(t), 0);
+    ck_assert_int_eq(co_enable_cancellation(t), -EINVAL);
+    ck_assert_int_eq(co_disable_cancellation(NULL), -EINVAL);
+    ck_assert_int_eq(co_enable_cancellation(NULL), -EINVAL);
+    /* none of that left the task disabled or cancelled */
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_enable_without_disable)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(enable_unbalanced_main, &m, sizeof m), 0);
+}
+END_TEST
+
+static co_status check_enabled_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_check_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_int_eq(co_check_cancellation(t), 0);
+    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_check_cancellation(t), -ECANCELED);
+    /* delivered: every blocking call from now on fails */
+    CO_AWAIT(f->rc, co_sleep(t, 0.01));
+    note("s=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y=%s", rcs(f->rc));
+    ck_assert_int_eq(co_check_cancellation(t), -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_check_cancellation_enabled)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(check_enabled_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "s=CANCEL y=CANCEL");
+}
+END_TEST
+
+static co_status check_disabled_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_disable_cancellation(t), 0);
+    ck_assert_int_eq(co_check_cancellation(t), 0);
+    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_check_cancellation(t), -ECANCELED);
+    /* it only reports: blocking still works in the region */
+    CO_AWAIT(f->rc, co_sleep(t, 0.01));
+    note("s=%s", rcs(f->rc));
+    ck_assert_int_eq(co_check_cancellation(t), -ECANCELED);
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y=%s", rcs(f->rc));
+    ck_assert_int_eq(co_enable_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y=%s", rcs(f->rc));
+    CO_END;
+}
+
+START_TEST(test_check_cancellation_disabled)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(check_disabled_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "s=0 y=0 y=CANCEL");
+}
+END_TEST
+
+/* Cleanup in a disabled region can block even though the task has been
+ * cancelled. */
+struct cleanup_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status blocking_cleanup(co_task *t, void *arg)
+{
+    struct cleanup_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, wait_on(t, &wq));
+    note("body=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_FINALLY;
+    ck_assert_int_eq(co_disable_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_sleep(t, 0.01));
+    note("fin-sleep=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_yield(t));
+    note("fin-yield=%s", rcs(f->rc));
+    ck_assert_int_eq(co_enable_cancellation(t), 0);
+    CO_END;
+}
+
+static co_status blocking_cleanup_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct cleanup_frame c = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, blocking_cleanup, c), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    note("cancel=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_cleanup_blocks_in_disabled_region)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(blocking_cleanup_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "body=CANCEL fin-sleep=0 fin-yield=0 cancel=1");
+}
+END_TEST
+
+/* ------------------------------------------------------------ lost wakes */
+
+/*
+ * B is blocked in co_join(A).  A ends, which wakes B with A's result; in
+ * the same cycle, before B runs, C cancels B.  B's join still returns A's
+ * result, and B's next blocking call returns -ECANCELED.
+ *
+ *   cycle 1: A yields; B blocks in join(A); C yields
+ *   cycle 2: A returns 42 (B woken); C cancels B; B runs
+ */
+static co_task *lw_a, *lw_b;
+
+struct lw_a_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status lw_a_fn(co_task *t, void *arg)
+{
+    struct lw_a_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_yield(t));
+    note("A:end");
+    CO_RETURN(42);
+    CO_END;
+}
+
+static co_status lw_b_fn(co_task *t, void *arg)
+{
+    struct lw_a_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_join(t, lw_a));
+    note("B:join=%s", rcs(f->rc));
+    CO_AWAIT(f->rc, co_yield(t));
+    note("B:next=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+static co_status lw_c_fn(co_task *t, void *arg)
+{
+    struct lw_a_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_str_eq(co_task_state(lw_b), "ready");     /* woken, not run */
+    note("C:cancel");
+    CO_AWAIT(f->rc, co_cancel(t, lw_b));
+    note("C:cancel=%s", rcs(f->rc));
+    CO_END;
+}
+
+static co_status lost_join_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct lw_a_frame z = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, lw_a_fn, z), 0);
+    lw_a = f->a;
+    ck_assert_int_gt(CO_SPAWN(t, &f->b, lw_b_fn, z), 0);
+    lw_b = f->b;
+    ck_assert_int_gt(CO_SPAWN(t, &f->c, lw_c_fn, z), 0);
+    CO_AWAIT(f->rc, co_join(t, f->c));
+    ck_assert_int_eq(f->rc, 0);
+    CO_AWAIT(f->rc, co_join(t, f->b));
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_END;
+}
+
+START_TEST(test_woken_join_not_lost_to_cancel)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(lost_join_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "A:end C:cancel B:join=42 B:next=CANCEL "
+                         "C:cancel=1");
+}
+END_TEST
+
+/* The same with a plain wait queue: the value handed over is kept. */
+static co_status lost_wake_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct qwaiter_frame q = { .name = "X" };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, qwaiter, q), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_ptr_eq(co_waitq_wake_one(&wq, 5), f->a);
+    ck_assert_int_eq(co_cancel_nowait(f->a), 1);
+    CO_AWAIT(f->rc, co_join(t, f->a));
+    ck_assert_int_eq(f->rc, 5);
+    CO_END;
+}
+
+START_TEST(test_woken_wait_not_lost_to_cancel)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(lost_wake_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "X=5");
+}
+END_TEST
+
+/* ------------------------------------------------------------ suite */
+
+Suite *cancel_suite(void)
+{
+    Suite *s = suite_create("cancel");
+    TCase *tc = tcase_create("cancel");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, test_cancel_sleeping_task);
+    tcase_add_test(tc, test_cancel_ready_task);
+    tcase_add_test(tc, test_cancel_nested_await);
+    tcase_add_test(tc, test_cancel_twice);
+    tcase_add_test(tc, test_cancel_finished_task);
+    tcase_add_test(tc, test_cancel_is_sticky);
+    tcase_add_test(tc, test_caught_cancel_returns_value);
+    tcase_add_test(tc, test_cancel_nowait);
+    tcase_add_test(tc, test_cancel_self);
+    tcase_add_test(tc, test_cancel_joiner_keeps_target);
+    tcase_add_test(tc, test_cancel_removes_waiter);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("disable");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, test_disabled_region_defers_cancel);
+    tcase_add_test(tc, test_disable_nests);
+    tcase_add_test(tc, test_enable_without_disable);
+    tcase_add_test(tc, test_check_cancellation_enabled);
+    tcase_add_test(tc, test_check_cancellation_disabled);
+    tcase_add_test(tc, test_cleanup_blocks_in_disabled_region);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("wakes");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, test_woken_join_not_lost_to_cancel);
+    tcase_add_test(tc, test_woken_wait_not_lost_to_cancel);
+    suite_add_tcase(s, tc);
+    return s;
+}
