@@ -132,7 +132,7 @@ struct mem_frame {
     unsigned char *storage;     /* NULL: the kernel allocates each task */
     struct mem_result *out;
     unsigned i;
-    int rc;
+    int rc, result;
 };
 
 static co_status mem_main(co_task *t, void *arg)
@@ -169,9 +169,10 @@ static co_status mem_main(co_task *t, void *arg)
     for (f->i = 0; f->i < NTASKS; f->i++)
         co_cancel_nowait(f->handles[f->i]);
     for (f->i = 0; f->i < NTASKS; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->handles[f->i]));
-        if (f->rc != -ECANCELED) {
-            fprintf(stderr, "join %u: %s\n", f->i, co_strerror(f->rc));
+        CO_AWAIT(f->rc, co_join(t, f->handles[f->i], &f->result));
+        if (f->rc != 0 || f->result != -ECANCELED) {
+            fprintf(stderr, "join %u: %s / %s\n", f->i, co_strerror(f->rc),
+                    co_strerror(f->result));
             CO_RETURN(-EPROTO);
         }
     }
@@ -248,7 +249,7 @@ struct time_frame {
     double *elapsed;            /* out: the kernel runs a copy of the frame */
     double t0;
     unsigned i;
-    int rc;
+    int rc, result;
 };
 
 static co_status time_main(co_task *t, void *arg)
@@ -265,8 +266,8 @@ static co_status time_main(co_task *t, void *arg)
             CO_RETURN(f->rc);
     }
     for (f->i = 0; f->i < NTASKS; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->handles[f->i]));
-        if (f->rc != 0)
+        CO_AWAIT(f->rc, co_join(t, f->handles[f->i], &f->result));
+        if (f->rc != 0 || f->result != 0)
             CO_RETURN(-EPROTO);
     }
     *f->elapsed = now_s() - f->t0;

@@ -29,6 +29,7 @@ enum {
     CO_F_STORAGE = 1u << 9,    /* caller-supplied memory: never freed */
     CO_F_JOINED = 1u << 10,    /* result collected by a join */
     CO_F_CANCEL_MADE = 1u << 11, /* blocked in co_cancel that made the request */
+    CO_F_GOT_RESULT = 1u << 12, /* a joiner's wake value is the result */
 
     CO_NOCANCEL_SHIFT = 16,    /* 8 bits of disable_cancellation depth */
     CO_NOCANCEL_ONE = 1u << CO_NOCANCEL_SHIFT,

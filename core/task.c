@@ -160,6 +160,7 @@ void co__finish(co_kernel *k, co_task *t, int result)
             co_task *w = co__task_of(q->head.next);
             if (w->flags & CO_F_JOINING) {
                 t->flags |= CO_F_JOINED;
+                w->flags |= CO_F_GOT_RESULT;
                 co_wake(w, result);
             } else {
                 co_wake(w, 0);
@@ -209,19 +210,26 @@ static int self_target(co_task *self, co_task *target, const char *what)
     return 1;
 }
 
-co_status co_join(co_task *self, co_task *target)
+co_status co_join(co_task *self, co_task *target, int *result)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
-        return rc;
+    if (co_wait_enter(self, &rc)) {
+        if (!(self->flags & CO_F_GOT_RESULT))
+            return rc;                 /* our own cancellation or timeout */
+        self->flags &= ~CO_F_GOT_RESULT;
+        if (result)
+            *result = rc;
+        return 0;
+    }
     if (!target || (target->flags & CO_F_DETACHED))
         return -EINVAL;
     if (self_target(self, target, "join"))
         return -EDEADLK;
     if (co__state(target) == CO_STATE_DONE) {
-        rc = target->result;
+        if (result)
+            *result = target->result;
         co__release(co__kernel, target);
-        return rc;
+        return 0;
     }
     co_waitq *q = joiners_of(co__kernel, target);
     if (!q)

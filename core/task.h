@@ -6,7 +6,7 @@
  * kernel's task registry, reached through `slot`.
  *
  * Handle lifetime, as with POSIX threads: the co_task pointer returned by
- * spawn stays valid until co_join() has returned its result (join frees the
+ * spawn stays valid until co_join() has succeeded (join frees the
  * task) or, for a task spawned CO_DETACHED (or detached later), until the
  * task ends.  Tasks never joined nor detached are released at shutdown; if
  * they failed, that is when their crash is reported ("Task Crash", with
@@ -93,11 +93,14 @@ int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
     co_spawn((self), (out), (fn), &(frame), sizeof(frame),                   \
              &(const co_spawn_opts){ .name = #fn })
 
-/* Blocking: wait until target ends and return its result (its return value,
- * a negative errno, -ECANCELED if it was cancelled and returned that), then
- * free it.  -EINVAL for NULL or a detached task, -EDEADLK for joining
- * yourself. */
-co_status co_join(co_task *self, co_task *target);
+/* Blocking: wait until target ends, store its result in *result (if not
+ * NULL) -- its return value, a negative errno, or -ECANCELED if it was
+ * cancelled -- free it, and return 0.  A negative return is the join's own
+ * failure, and the target is then still yours: -ECANCELED / -ETIMEDOUT if
+ * the joining task was cancelled or timed out, -EINVAL for NULL or a
+ * detached task, -EDEADLK for joining yourself.  (As pthread_join: the
+ * target's result and the join's own outcome never share one value.) */
+co_status co_join(co_task *self, co_task *target, int *result);
 
 /* Blocking: wait until target ends; 0. The handle stays valid. */
 co_status co_wait(co_task *self, co_task *target);

@@ -5,6 +5,8 @@
 
 #include "suites.h"
 
+int test_join_result;
+
 int main(void)
 {
     SRunner *sr = srunner_create(task_suite());

@@ -105,7 +105,7 @@ static co_status cancel_sleeping_main(co_task *t, void *arg)
     ck_assert(co_task_done(f->a));
     ck_assert(co_task_cancelled(f->a));
     ck_assert_int_eq(co_task_result(f->a), -ECANCELED);
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -129,7 +129,7 @@ static co_status cancel_ready_main(co_task *t, void *arg)
     ck_assert_str_eq(co_task_state(f->a), "ready");
     CO_AWAIT(f->rc, co_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -204,7 +204,7 @@ static co_status cancel_nested_main(co_task *t, void *arg)
     ck_assert_str_eq(co_task_state(f->a), "blocked");
     CO_AWAIT(f->rc, co_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -232,7 +232,7 @@ static co_status cancel_twice_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(co_cancel_nowait(f->a), 0);
     ck_assert_int_eq(co_task_result(f->a), -ECANCELED);
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -272,7 +272,7 @@ static co_status cancel_finished_main(co_task *t, void *arg)
     ck_assert_int_eq(co_cancel_nowait(f->a), 0);
     ck_assert(!co_task_cancelled(f->a));
     ck_assert_int_eq(co_task_result(f->a), 5);
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 5);
     CO_END;
 }
@@ -323,7 +323,7 @@ static co_status sticky_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 1);
     ck_assert(co_task_cancelled(f->a));
     /* it caught the cancellation and returned normally */
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 77);
     CO_END;
 }
@@ -363,7 +363,7 @@ static co_status catcher_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 1);
     ck_assert_int_eq(co_task_result(f->a), 99);
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 99);
     CO_END;
 }
@@ -394,7 +394,7 @@ static co_status nowait_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_cancel(t, f->a));    /* already requested */
     note("cancel=%s", rcs(f->rc));
     ck_assert(co_task_done(f->a));
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -445,7 +445,7 @@ static co_status joiner(co_task *t, void *arg)
 {
     struct joiner_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_join(t, f->target));
+    AWAIT_JOIN(f->rc, t, f->target);
     note("join=%s", rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
@@ -465,12 +465,12 @@ static co_status cancel_joiner_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 1);
     ck_assert(!co_task_done(f->a));
     ck_assert(!co_task_cancelled(f->a));
-    CO_AWAIT(f->rc, co_join(t, f->b));
+    AWAIT_JOIN(f->rc, t, f->b);
     ck_assert_int_eq(f->rc, -ECANCELED);
     note("cancel A");
     CO_AWAIT(f->rc, co_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 1);
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -516,9 +516,9 @@ static co_status cancel_waiter_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 1);
     ck_assert_ptr_eq(co_waitq_wake_one(&wq, 9), f->b);
     ck_assert(co_waitq_empty(&wq));
-    CO_AWAIT(f->rc, co_join(t, f->b));
+    AWAIT_JOIN(f->rc, t, f->b);
     ck_assert_int_eq(f->rc, 9);
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -568,7 +568,7 @@ static co_status shielded_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));       /* it blocks in the region */
     CO_AWAIT(f->rc, co_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -725,7 +725,7 @@ static co_status blocking_cleanup_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     CO_AWAIT(f->rc, co_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -769,7 +769,7 @@ static co_status lw_b_fn(co_task *t, void *arg)
 {
     struct lw_a_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_join(t, lw_a));
+    AWAIT_JOIN(f->rc, t, lw_a);
     note("B:join=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_yield(t));
     note("B:next=%s", rcs(f->rc));
@@ -799,9 +799,9 @@ static co_status lost_join_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->b, lw_b_fn, z), 0);
     lw_b = f->b;
     ck_assert_int_gt(CO_SPAWN(t, &f->c, lw_c_fn, z), 0);
-    CO_AWAIT(f->rc, co_join(t, f->c));
+    AWAIT_JOIN(f->rc, t, f->c);
     ck_assert_int_eq(f->rc, 0);
-    CO_AWAIT(f->rc, co_join(t, f->b));
+    AWAIT_JOIN(f->rc, t, f->b);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -825,7 +825,7 @@ static co_status lost_wake_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_ptr_eq(co_waitq_wake_one(&wq, 5), f->a);
     ck_assert_int_eq(co_cancel_nowait(f->a), 1);
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 5);
     CO_END;
 }
@@ -840,12 +840,129 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
+/* ------------------------------------------------- co_join's two outcomes */
+
+/* co_join keeps the target's result (in *result) apart from its own
+ * failure (the return value): after a cancelled or timed-out join the
+ * target is still the caller's to join. */
+struct outcome_joiner_frame {
+    co_frame co;
+    co_task *target;
+    int timeout;            /* join under a 10 ms timeout region */
+    co_timeout to;
+    int rc, result;
+};
+
+static co_status outcome_joiner(co_task *t, void *arg)
+{
+    struct outcome_joiner_frame *f = arg;
+    CO_BEGIN(t, f);
+    f->result = 12345;                  /* must stay untouched on failure */
+    if (f->timeout)
+        ck_assert_int_eq(co_timeout_after(t, &f->to, 0.01), 0);
+    CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+    if (f->timeout)
+        f->rc = co_timeout_end(t, &f->to, f->rc);
+    note("J:join=%s result=%s", rcs(f->rc), rcs(f->result));
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+struct join_outcome_frame {
+    co_frame co;
+    int mode;               /* 0: cancel the joiner, 1: cancel the target,
+                               2: the joiner times out */
+    co_task *target, *joiner;
+    int rc, result;
+};
+
+static co_status join_outcome_main(co_task *t, void *arg)
+{
+    struct join_outcome_frame *f = arg;
+    struct sleeper_frame s = { .name = "T" };
+    struct outcome_joiner_frame j = { 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->target, long_sleeper, s), 0);
+    j.target = f->target;
+    j.timeout = f->mode == 2;
+    ck_assert_int_gt(CO_SPAWN(t, &f->joiner, outcome_joiner, j), 0);
+    CO_AWAIT(f->rc, co_yield(t));       /* T sleeps, J waits in co_join */
+    if (f->mode == 0) {
+        CO_AWAIT(f->rc, co_cancel(t, f->joiner));
+        note("cancelJ=%s", rcs(f->rc));
+    } else if (f->mode == 1) {
+        ck_assert_int_eq(co_cancel_nowait(f->target), 1);
+    }
+    CO_AWAIT(f->rc, co_join(t, f->joiner, &f->result));
+    ck_assert_int_eq(f->rc, 0);
+    if (f->mode != 1) {
+        /* the failed join left T alive and joinable */
+        ck_assert(!co_task_done(f->target));
+        ck_assert_int_eq(co_cancel_nowait(f->target), 1);
+        CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+        note("M:join=%s result=%s", rcs(f->rc), rcs(f->result));
+    }
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_END;
+}
+
+START_TEST(test_join_cancelled_joiner_keeps_target)
+{
+    struct join_outcome_frame m = { .mode = 0 };
+    ck_assert_int_eq(co_run(join_outcome_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "T:start J:join=CANCEL result=12345 cancelJ=1 "
+                         "T:sleep=CANCEL T:fin=CANCEL M:join=0 result=CANCEL");
+}
+END_TEST
+
+START_TEST(test_join_of_cancelled_target_succeeds)
+{
+    struct join_outcome_frame m = { .mode = 1 };
+    ck_assert_int_eq(co_run(join_outcome_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "T:start T:sleep=CANCEL T:fin=CANCEL "
+                         "J:join=0 result=CANCEL");
+}
+END_TEST
+
+START_TEST(test_join_timed_out_keeps_target)
+{
+    struct join_outcome_frame m = { .mode = 2 };
+    ck_assert_int_eq(co_run(join_outcome_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "T:start J:join=TIMEOUT result=12345 "
+                         "T:sleep=CANCEL T:fin=CANCEL M:join=0 result=CANCEL");
+}
+END_TEST
+
+static co_status join_null_result_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct sleeper_frame s = { .name = "T" };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
+    ck_assert_int_eq(co_cancel_nowait(f->a), 1);
+    CO_AWAIT(f->rc, co_join(t, f->a, NULL));
+    note("join=%s", rcs(f->rc));
+    CO_END;
+}
+
+START_TEST(test_join_null_result)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(join_null_result_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "T:start T:sleep=CANCEL T:fin=CANCEL join=0");
+}
+END_TEST
+
 Suite *cancel_suite(void)
 {
     Suite *s = suite_create("cancel");
     TCase *tc = tcase_create("cancel");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_cancel_sleeping_task);
+    tcase_add_test(tc, test_join_cancelled_joiner_keeps_target);
+    tcase_add_test(tc, test_join_of_cancelled_target_succeeds);
+    tcase_add_test(tc, test_join_timed_out_keeps_target);
+    tcase_add_test(tc, test_join_null_result);
     tcase_add_test(tc, test_cancel_ready_task);
     tcase_add_test(tc, test_cancel_nested_await);
     tcase_add_test(tc, test_cancel_twice);

@@ -171,9 +171,9 @@ static co_status order_main(co_task *t, void *arg)
     note("M");
     CO_AWAIT(f->rc, co_yield(t));
     note("M");
-    CO_AWAIT(f->rc, co_join(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 0);
-    CO_AWAIT(f->rc, co_join(t, f->b));
+    AWAIT_JOIN(f->rc, t, f->b);
     ck_assert_int_eq(f->rc, 0);
     CO_RETURN(5);
     CO_END;
@@ -210,7 +210,7 @@ static co_status three_main(co_task *t, void *arg)
         ck_assert_int_gt(CO_SPAWN(t, &f->h[f->i], yielder, f->y), 0);
     }
     for (f->i = 0; f->i < 3; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->h[f->i]));
+        AWAIT_JOIN(f->rc, t, f->h[f->i]);
         ck_assert_int_eq(f->rc, f->i);
     }
     CO_END;
@@ -273,9 +273,9 @@ static co_status wake_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->x, wake_x_fn, f->fx), 0);
     wake_x = f->x;
     ck_assert_int_gt(CO_SPAWN(t, &f->y, wake_y_fn, f->fy), 0);
-    CO_AWAIT(f->rc, co_join(t, f->x));
+    AWAIT_JOIN(f->rc, t, f->x);
     ck_assert_int_eq(f->rc, 5);
-    CO_AWAIT(f->rc, co_join(t, f->y));
+    AWAIT_JOIN(f->rc, t, f->y);
     ck_assert_int_eq(f->rc, 0);
     CO_END;
 }
@@ -310,7 +310,7 @@ static co_status wakeall_main(co_task *t, void *arg)
     ck_assert_int_eq(co_waitq_wake_all(&wq, 9), 0);
     note("M");
     for (f->i = 0; f->i < 3; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->h[f->i]));
+        AWAIT_JOIN(f->rc, t, f->h[f->i]);
         ck_assert_int_eq(f->rc, 8);
     }
     CO_END;
@@ -342,7 +342,7 @@ static co_status parent_probe(co_task *t, void *arg)
     probe_child_id = co_task_id(t);
     ck_assert_int_gt(CO_SPAWN(t, &f->gc, leaf, f->lf), 0);
     probe_grandchild_parent = co_task_parent_id(f->gc);
-    CO_AWAIT(f->rc, co_join(t, f->gc));
+    AWAIT_JOIN(f->rc, t, f->gc);
     CO_END;
 }
 
@@ -408,7 +408,7 @@ static co_status ident_main(co_task *t, void *arg)
     ck_assert_int_eq(((struct leaf_frame *)co_task_frame(f->h[1]))->value, 17);
 
     for (f->i = 0; f->i < 6; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->h[f->i]));
+        AWAIT_JOIN(f->rc, t, f->h[f->i]);
         ck_assert_int_eq(f->rc, f->i == 5 ? 0 : 17);
     }
     ck_assert_uint_gt(probe_child_id, 0);
@@ -448,7 +448,7 @@ static co_status where_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_wait(t, f->x));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_str_eq(co_task_state(f->x), "done");
-    CO_AWAIT(f->rc, co_join(t, f->x));
+    AWAIT_JOIN(f->rc, t, f->x);
     ck_assert_int_eq(f->rc, 3);
     CO_END;
 }
@@ -478,12 +478,12 @@ static co_status join_main(co_task *t, void *arg)
     f->y.yields = 2;
     f->y.value = 42;
     ck_assert_int_gt(CO_SPAWN(t, &f->h, yielder, f->y), 0);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, 42);
     /* a failing task: join returns its negative errno */
     f->y.value = -EIO;
     ck_assert_int_gt(CO_SPAWN(t, &f->h, yielder, f->y), 0);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -EIO);
     /* a task that finished before the join */
     f->lf.value = 7;
@@ -492,7 +492,7 @@ static co_status join_main(co_task *t, void *arg)
     ck_assert(co_task_done(f->h));
     ck_assert_str_eq(co_task_state(f->h), "done");
     ck_assert_int_eq(co_task_result(f->h), 7);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, 7);
     CO_RETURN(1);
     CO_END;
@@ -517,7 +517,7 @@ static co_status joiner(co_task *t, void *arg)
 {
     struct joiner_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_join(t, joined_target));
+    AWAIT_JOIN(f->rc, t, joined_target);
     joiner_got[f->idx] = f->rc;
     note("J%d=%s", f->idx, rcs(f->rc));
     CO_RETURN(f->idx + 100);
@@ -544,9 +544,9 @@ static co_status twojoin_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->j[0], joiner, f->jf), 0);
     f->jf.idx = 1;
     ck_assert_int_gt(CO_SPAWN(t, &f->j[1], joiner, f->jf), 0);
-    CO_AWAIT(f->rc, co_join(t, f->j[0]));
+    AWAIT_JOIN(f->rc, t, f->j[0]);
     ck_assert_int_eq(f->rc, 100);
-    CO_AWAIT(f->rc, co_join(t, f->j[1]));
+    AWAIT_JOIN(f->rc, t, f->j[1]);
     ck_assert_int_eq(f->rc, 101);
     CO_END;
 }
@@ -587,7 +587,7 @@ static co_status waitjoin_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_wait(t, f->h));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(co_task_result(f->h), 3);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, 3);
     CO_END;
 }
@@ -608,9 +608,9 @@ static co_status badjoin_main(co_task *t, void *arg)
 {
     struct badjoin_main_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_join(t, t));
+    AWAIT_JOIN(f->rc, t, t);
     ck_assert_int_eq(f->rc, -EDEADLK);
-    CO_AWAIT(f->rc, co_join(t, NULL));
+    AWAIT_JOIN(f->rc, t, NULL);
     ck_assert_int_eq(f->rc, -EINVAL);
     /* the task is not harmed by the refused calls */
     CO_AWAIT(f->rc, co_yield(t));
@@ -687,11 +687,11 @@ static co_status badspawn_main(co_task *t, void *arg)
     /* the smallest frame is fine, and NULL means a zeroed frame */
     ck_assert_int_gt(co_spawn(t, &f->h, zero_check, NULL,
                               sizeof(struct zero_frame), NULL), 0);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, 3);
     ck_assert_int_gt(co_spawn(t, &f->h, bare, NULL, sizeof(co_frame), NULL),
                      0);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, 9);
     CO_END;
 }
@@ -725,7 +725,7 @@ static co_status detach_main(co_task *t, void *arg)
     f->y.yields = 2;
     ck_assert_int_gt(co_spawn(t, &f->h, yielder, &f->y, sizeof f->y,
                               &f->opts), 0);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -EINVAL);
     ck_assert_int_eq(co_task_detach(f->h), -EINVAL);
     note("M");
@@ -740,7 +740,7 @@ static co_status detach_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->h, leaf, f->lf), 0);
     ck_assert_int_eq(co_task_detach(f->h), 0);
     ck_assert_int_eq(co_task_detach(f->h), -EINVAL);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -EINVAL);
     CO_AWAIT(f->rc, co_yield(t));
 
@@ -796,7 +796,7 @@ static co_status storage_main(co_task *t, void *arg)
         ck_assert((unsigned char *)co_task_frame(f->h) + sizeof f->y <=
                   task_storage + sizeof task_storage);
         ck_assert_str_eq(co_task_name(f->h), "stored");
-        CO_AWAIT(f->rc, co_join(t, f->h));
+        AWAIT_JOIN(f->rc, t, f->h);
         ck_assert_int_eq(f->rc, 20 + f->round);
     }
     CO_END;
@@ -837,7 +837,7 @@ static co_status api_main(co_task *t, void *arg)
     if (prespawned) {
         ck_assert_uint_eq(co_task_parent_id(prespawned), 0);
         ck_assert_str_eq(co_task_name(prespawned), "pre");
-        CO_AWAIT(f->rc, co_join(t, prespawned));
+        AWAIT_JOIN(f->rc, t, prespawned);
         ck_assert_int_eq(f->rc, 12);
         prespawned = NULL;
     }
@@ -1014,7 +1014,7 @@ static co_status crash_main(co_task *t, void *arg)
     f->lf.value = 0;
     ck_assert_int_gt(co_spawn(t, NULL, leaf, &f->lf, sizeof f->lf, NULL), 0);
     if (f->mode == CRASH_JOINED) {
-        CO_AWAIT(f->rc, co_join(t, f->h));
+        AWAIT_JOIN(f->rc, t, f->h);
         ck_assert_int_eq(f->rc, -EIO);
     } else if (f->mode == CRASH_DETACHED) {
         CO_AWAIT(f->rc, co_yield(t));   /* it ran, failed, and was freed */
@@ -1132,7 +1132,7 @@ static co_status deadlock_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     f->w.name = "X";
     ck_assert_int_gt(CO_SPAWN(t, &f->x, waiter, f->w), 0);
-    CO_AWAIT(f->rc, co_join(t, f->x));
+    AWAIT_JOIN(f->rc, t, f->x);
     note("join=%s", rcs(f->rc));
     CO_RETURN(f->rc == -ECANCELED ? 55 : 66);
     CO_FINALLY;
@@ -1191,7 +1191,7 @@ static co_status many_main(co_task *t, void *arg)
         f->last_id = f->rc;
     }
     for (f->i = 0; f->i < MANY; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, many[f->i]));
+        AWAIT_JOIN(f->rc, t, many[f->i]);
         ck_assert_int_eq(f->rc, f->i);
         f->sum += f->rc;
     }

@@ -115,7 +115,7 @@ static co_status sleepers_main(co_task *t, void *arg)
         ck_assert_int_gt(CO_SPAWN(t, &f->h[f->i], sleeper, f->s), 0);
     }
     for (f->i = 0; f->i < f->n; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->h[f->i]));
+        AWAIT_JOIN(f->rc, t, f->h[f->i]);
         ck_assert_int_eq(f->rc, 0);
     }
     CO_END;
@@ -235,7 +235,7 @@ static co_status negsleep_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_sleep(t, -1.0));
     ck_assert_int_eq(f->rc, 0);
     note("M");
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, 0);
     CO_END;
 }
@@ -274,7 +274,7 @@ static co_status forever_main(co_task *t, void *arg)
     ck_assert_str_eq(co_task_state(f->h), "blocked");
     CO_AWAIT(f->rc, co_cancel(t, f->h));
     ck_assert_int_eq(f->rc, 1);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -ECANCELED);
     ck_assert_int_eq(co_timeout_after(t, &f->inner, 0.01), 0);
     CO_AWAIT(f->rc, co_sleep(t, INFINITY));
@@ -326,7 +326,7 @@ static co_status zero_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 0);
     note("M");
     for (f->i = 0; f->i < 3; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->h[f->i]));
+        AWAIT_JOIN(f->rc, t, f->h[f->i]);
         ck_assert_int_eq(f->rc, 0);
     }
     CO_END;
@@ -709,7 +709,7 @@ static co_status disarm_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_cancel(t, f->h));
     ck_assert_int_eq(f->rc, 1);
     note("cancelled");
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -757,7 +757,7 @@ static co_status late_cancel_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->h, late_cancel_task, l), 0);
     CO_AWAIT(f->rc, co_sleep(t, 0.02));
     ck_assert_int_eq(co_cancel_nowait(f->h), 1);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
 }
@@ -792,12 +792,12 @@ static co_status join_timeout_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->h, qwaiter, q), 0);
     ck_assert_int_eq(co_timeout_after(t, &f->inner, 0.01), 0);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -ETIMEDOUT);
     ck_assert_int_eq(co_timeout_end(t, &f->inner, f->rc), -ETIMEDOUT);
     ck_assert_str_eq(co_task_state(f->h), "blocked");
     ck_assert_ptr_eq(co_waitq_wake_one(&wq, 4), f->h);
-    CO_AWAIT(f->rc, co_join(t, f->h));
+    AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, 4);
 
     /* a timeout on a wait queue removes the waiter from the queue */
