@@ -24,7 +24,7 @@ LIBS    := -lev -lm
 
 LIB_SRCS  := $(wildcard core/*.c sync/*.c net/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-HEADERS   := $(wildcard macros/*.h core/*.h sync/*.h net/*.h include/*.h)
+HEADERS   := $(wildcard macros/*.h core/*.h sync/*.h net/*.h include/*.h tests/*.h)
 
 # Examples that use only macros/co.h link without libev or the library.
 MACRO_ONLY_EXAMPLES := examples/generator
@@ -33,11 +33,10 @@ KERNEL_EXAMPLES := $(filter-out $(MACRO_ONLY_EXAMPLES),$(EXAMPLES))
 
 # Every tests/test_*.c defines one suite; test_macros.c is built under both
 # coroutine backends. tests/main.c runs them all in one Check runner.
-TEST_SRCS := $(filter-out tests/test_macros.c,$(wildcard tests/test_*.c))
+TEST_SRCS := $(filter-out tests/test_macros.c,$(wildcard tests/*.c))
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o) \
              $(BUILD)/tests/test_macros_switch.o \
-             $(BUILD)/tests/test_macros_labels.o \
-             $(BUILD)/tests/main.o
+             $(BUILD)/tests/test_macros_labels.o
 TEST_BIN  := $(BUILD)/tests/run_tests
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 

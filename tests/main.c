@@ -12,6 +12,7 @@ int main(void)
     SRunner *sr = srunner_create(task_suite());
     srunner_add_suite(sr, time_suite());
     srunner_add_suite(sr, cancel_suite());
+    srunner_add_suite(sr, misuse_suite());
     srunner_add_suite(sr, macro_suite_switch());
     srunner_add_suite(sr, macro_suite_labels());
     srunner_run_all(sr, CK_ENV);

@@ -7,6 +7,7 @@
 Suite *task_suite(void);
 Suite *time_suite(void);
 Suite *cancel_suite(void);
+Suite *misuse_suite(void);
 /* tests/test_macros.c, compiled once per coroutine backend */
 Suite *macro_suite_switch(void);
 Suite *macro_suite_labels(void);

@@ -16,49 +16,10 @@
 #include <unistd.h>
 
 #include "curio.h"
+#include "log.h"
 #include "suites.h"
 
 /* ------------------------------------------------------------ the log */
-
-static char lg[8192];
-
-static void log_reset(void)
-{
-    lg[0] = '\0';
-}
-
-/* Append one space-separated entry. */
-static void note(const char *fmt, ...)
-{
-    size_t n = strlen(lg);
-    if (n && n < sizeof lg - 1) lg[n++] = ' ';
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(lg + n, sizeof lg - n, fmt, ap);
-    va_end(ap);
-}
-
-/* Results as short words, so expected logs read well. */
-static const char *rcs(int rc)
-{
-    static char buf[8][16];
-    static int i;
-    if (rc == -ECANCELED) return "CANCEL";
-    if (rc == -ETIMEDOUT) return "TIMEOUT";
-    if (rc == -EINVAL) return "EINVAL";
-    if (rc == CO_WOULDBLOCK) return "WOULDBLOCK";
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%d", rc);
-    return buf[i];
-}
-
-/* A primitive that blocks on a wait queue until woken. */
-static co_status wait_on(co_task *t, co_waitq *q)
-{
-    int rc;
-    if (co_wait_enter(t, &rc)) return rc;
-    return co_block(t, q, CO_NO_DEADLINE);
-}
 
 static co_waitq wq;     /* shared by scenarios; initialised in setup */
 

@@ -13,34 +13,10 @@
 #include <string.h>
 
 #include "curio.h"
+#include "log.h"
 #include "suites.h"
 
 /* ------------------------------------------------------------ the log */
-
-static char lg[8192];
-
-static void note(const char *fmt, ...)
-{
-    size_t n = strlen(lg);
-    if (n && n < sizeof lg - 1) lg[n++] = ' ';
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(lg + n, sizeof lg - n, fmt, ap);
-    va_end(ap);
-}
-
-static const char *rcs(int rc)
-{
-    static char buf[8][16];
-    static int i;
-    if (rc == -ECANCELED) return "CANCEL";
-    if (rc == -ETIMEDOUT) return "TIMEOUT";
-    if (rc == -EINVAL) return "EINVAL";
-    if (rc == CO_WOULDBLOCK) return "WOULDBLOCK";
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%d", rc);
-    return buf[i];
-}
 
 static co_waitq wq;
 
