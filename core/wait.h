@@ -47,6 +47,11 @@ int co_waitq_wake_all(co_waitq *q, int value);
 int co_wait_enter_at(co_task *self, int *rc, const char *func);
 #define co_wait_enter(self, rc) co_wait_enter_at((self), (rc), __func__)
 
+/* Whether self is being resumed after a wake, i.e. this evaluation of the
+ * primitive follows its own suspension (call before co_wait_enter, which
+ * consumes the wake).  For primitives that hold something while blocked. */
+int co_wait_resumed(const co_task *self);
+
 /* Block self on q (may be NULL) until woken or until `deadline` (monotonic
  * ns, or CO_NO_DEADLINE) passes, when it is woken with 0.  An active timeout
  * region's deadline also applies (woken with -ETIMEDOUT).  Returns

@@ -12,5 +12,6 @@
 #include "core/cancel.h"
 #include "core/wait.h"
 #include "core/error.h"
+#include "core/io.h"
 
 #endif

@@ -1,0 +1,75 @@
+/*
+ * io.h -- waiting for a file descriptor to become readable or writable.
+ *
+ * A co_io is the kernel's registration of one non-blocking fd: one libev
+ * watcher per direction, started when a task first waits and kept while
+ * tasks keep coming back to wait on it (no epoll_ctl per wait), plus a
+ * readiness hint so that I/O is eager without wasting a system call on a
+ * certain EAGAIN: after an attempt that drained the fd (a short read, or
+ * EAGAIN) the next attempt waits for readiness first.
+ *
+ * One waiter per direction: a second task that would wait to read (or
+ * write) while another already waits gets -EBUSY (Curio's
+ * ReadResourceBusy / WriteResourceBusy).  One reader plus one writer is
+ * fine.
+ *
+ * Lifetime: the owner embeds a co_io in its own object (a socket, a
+ * stream) and calls co_io_close when done.  Closing wakes the tasks blocked
+ * on it with -EBADF; a task woken but not yet run finds the io closed.  The
+ * owner's object must outlive those tasks' return: `release`, if set, is
+ * called once the io is closed and no task is inside co_io_wait on it, and
+ * is where the owner frees the object.
+ *
+ * The fd itself is the owner's: co_io never closes it.
+ */
+#ifndef CO_IO_H
+#define CO_IO_H
+
+#include <stdint.h>
+
+#include "task.h"
+#include "wait.h"
+
+enum { CO_IO_READ = 0, CO_IO_WRITE = 1 };
+
+/* Room for libev's ev_io (checked in io.c), so that this header does not
+ * pull libev into every program. */
+#define CO__EV_IO_BYTES 64
+
+typedef struct co_io co_io;
+struct co_io {
+    co_waitq waiters[2];            /* at most one task each */
+    co_kernel *kernel;
+    void (*release)(co_io *io);     /* closed and nobody inside: free */
+    int fd;
+    uint16_t users;                 /* tasks blocked or woken, not returned */
+    uint8_t ready[2];               /* readiness seen since the last drain */
+    uint8_t woken[2];               /* a waiter was woken and not yet back */
+    uint8_t closed;
+    _Alignas(16) unsigned char watcher[2][CO__EV_IO_BYTES];
+};
+
+/* Register fd (already non-blocking) with the calling thread's running
+ * kernel.  0, or -EINVAL (bad fd, no kernel running in this thread). */
+int co_io_init(co_io *io, int fd, void (*release)(co_io *io));
+
+/*
+ * Blocking: wait until the fd is ready in direction `dir`.  Returns 0;
+ * -EBUSY if another task already waits in that direction; -EBADF if the io
+ * is (or gets) closed; -ECANCELED / -ETIMEDOUT.  Returns at once when the
+ * readiness hint says the fd is ready.
+ */
+co_status co_io_wait(co_task *self, co_io *io, int dir);
+
+/* Whether an I/O attempt is worth its system call now: not after one that
+ * drained the fd, until readiness has been seen again. */
+int co_io_worth_trying(const co_io *io, int dir);
+
+/* Record an attempt: `drained` when it came back short or with EAGAIN. */
+void co_io_attempted(co_io *io, int dir, int drained);
+
+/* Stop watching, wake the waiters with -EBADF, and call `release` once no
+ * task is inside co_io_wait (at once if none is).  Idempotent. */
+void co_io_close(co_io *io);
+
+#endif /* CO_IO_H */
