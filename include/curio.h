@@ -13,5 +13,6 @@
 #include "core/wait.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "net/socket.h"
 
 #endif

@@ -8,6 +8,10 @@ Suite *task_suite(void);
 Suite *time_suite(void);
 Suite *cancel_suite(void);
 Suite *misuse_suite(void);
+/* Networking suites (net/); weak so that each can be developed alone. */
+Suite *socket_suite(void) __attribute__((weak));
+Suite *stream_suite(void) __attribute__((weak));
+Suite *server_suite(void) __attribute__((weak));
 /* tests/test_macros.c, compiled once per coroutine backend */
 Suite *macro_suite_switch(void);
 Suite *macro_suite_labels(void);

@@ -1,0 +1,472 @@
+/*
+ * socket.c -- sockets for tasks: try the system call, wait only on EAGAIN.
+ *
+ * Every blocking operation has the same shape: co_io_wait() (which returns
+ * at once while the fd may be ready, and suspends after an attempt drained
+ * it), then the system call, then co_io_attempted() to record whether the
+ * fd is now drained.  A short read counts as drained, so a ping-pong
+ * exchange costs one recv per message, not a second one returning EAGAIN.
+ */
+/* accept4(2), SOCK_NONBLOCK and SOCK_CLOEXEC are Linux extensions */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../core/wait.h"
+#include "socket.h"
+
+struct co_socket {
+    co_io io;               /* first: release() casts back */
+    int fd;
+    uint8_t is_socket;      /* else a pipe or tty: read/write, not recv/send */
+    uint8_t datagram;       /* a short datagram does not mean "drained" */
+};
+
+static void release(co_io *io)
+{
+    free((co_socket *)(void *)io);
+}
+
+/* A byte count as a result; a single call never moves more than INT_MAX. */
+static size_t clamp(size_t len)
+{
+    return len > INT_MAX ? INT_MAX : len;
+}
+
+static int wrap(co_socket **out, int fd, int is_socket, int datagram)
+{
+    co_socket *s = malloc(sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    int rc = co_io_init(&s->io, fd, release);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    s->fd = fd;
+    s->is_socket = (uint8_t)is_socket;
+    s->datagram = (uint8_t)datagram;
+    *out = s;
+    return 0;
+}
+
+/* ------------------------------------------------------------ creating */
+
+int co_socket_new(co_socket **out, int family, int type, int protocol)
+{
+    if (!out || (type != SOCK_STREAM && type != SOCK_DGRAM))
+        return -EINVAL;
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd < 0)
+        return -errno;
+    int rc = wrap(out, fd, 1, type == SOCK_DGRAM);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+int co_socket_from_fd(co_socket **out, int fd)
+{
+    if (!out || fd < 0)
+        return -EINVAL;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -errno;
+    int type = 0;
+    socklen_t len = sizeof type;
+    int is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+    if (!is_socket) {
+        /* write(2) to a closed pipe raises SIGPIPE; sockets avoid it with
+         * MSG_NOSIGNAL, other fds need it ignored (as Python does). */
+        struct sigaction sa;
+        if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+            signal(SIGPIPE, SIG_IGN);
+    }
+    return wrap(out, fd, is_socket, type == SOCK_DGRAM);
+}
+
+int co_socketpair(co_socket *pair[2], int type)
+{
+    int fds[2];
+    if (!pair || (type != SOCK_STREAM && type != SOCK_DGRAM))
+        return -EINVAL;
+    if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+        return -errno;
+    int rc = wrap(&pair[0], fds[0], 1, type == SOCK_DGRAM);
+    if (rc == 0 && (rc = wrap(&pair[1], fds[1], 1, type == SOCK_DGRAM)) < 0) {
+        co_socket_close(pair[0]);
+        fds[0] = -1;
+    }
+    if (rc < 0) {
+        if (fds[0] >= 0)
+            close(fds[0]);
+        close(fds[1]);
+    }
+    return rc;
+}
+
+int co_socket_fd(const co_socket *s)
+{
+    return s ? s->fd : -EINVAL;
+}
+
+/* ------------------------------------------------------------ addresses */
+
+static int looks_like_a_name(const char *host)
+{
+    for (const char *p = host; *p; p++)
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+            if (!strchr(host, ':'))
+                return 1;
+    return 0;
+}
+
+int co_sockaddr_inet(co_sockaddr *addr, int family, const char *host,
+                     int port)
+{
+    if (!addr || port < 0 || port > 65535 ||
+        (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
+        return -EINVAL;
+    memset(addr, 0, sizeof *addr);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr->ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr->ss;
+    int any = !host || !*host;
+    if (host && strcmp(host, "localhost") == 0)
+        host = family == AF_INET6 ? "::1" : "127.0.0.1";
+
+    if (family != AF_INET6 &&
+        (any || inet_pton(AF_INET, host, &v4->sin_addr) == 1)) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        if (any)
+            v4->sin_addr.s_addr = htonl(INADDR_ANY);
+        addr->len = sizeof *v4;
+        return 0;
+    }
+    if (family != AF_INET &&
+        (any || inet_pton(AF_INET6, host, &v6->sin6_addr) == 1)) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        if (any)
+            v6->sin6_addr = in6addr_any;
+        addr->len = sizeof *v6;
+        return 0;
+    }
+    return looks_like_a_name(host) ? -ENOTSUP : -EINVAL;
+}
+
+int co_sockaddr_unix(co_sockaddr *addr, const char *path)
+{
+    if (!addr || !path || !*path)
+        return -EINVAL;
+    memset(addr, 0, sizeof *addr);
+    struct sockaddr_un *un = (struct sockaddr_un *)&addr->ss;
+    size_t n = strlen(path);
+    if (n >= sizeof un->sun_path)
+        return -ENAMETOOLONG;
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, n + 1);
+    addr->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+int co_sockaddr_port(const co_sockaddr *addr)
+{
+    if (!addr)
+        return -EINVAL;
+    if (addr->ss.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&addr->ss)->sin_port);
+    if (addr->ss.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&addr->ss)->sin6_port);
+    return -EINVAL;
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int result_of(int rc)
+{
+    return rc < 0 ? -errno : 0;
+}
+
+int co_socket_bind(co_socket *s, const co_sockaddr *addr)
+{
+    if (!s || !addr)
+        return -EINVAL;
+    return result_of(bind(s->fd, (const struct sockaddr *)&addr->ss,
+                          addr->len));
+}
+
+int co_socket_listen(co_socket *s, int backlog)
+{
+    return s ? result_of(listen(s->fd, backlog)) : -EINVAL;
+}
+
+int co_socket_shutdown(co_socket *s, int how)
+{
+    return s ? result_of(shutdown(s->fd, how)) : -EINVAL;
+}
+
+int co_socket_setsockopt(co_socket *s, int level, int name, const void *val,
+                         socklen_t len)
+{
+    return s ? result_of(setsockopt(s->fd, level, name, val, len)) : -EINVAL;
+}
+
+int co_socket_getsockopt(co_socket *s, int level, int name, void *val,
+                         socklen_t *len)
+{
+    return s ? result_of(getsockopt(s->fd, level, name, val, len)) : -EINVAL;
+}
+
+int co_socket_getsockname(co_socket *s, co_sockaddr *addr)
+{
+    if (!s || !addr)
+        return -EINVAL;
+    addr->len = sizeof addr->ss;
+    return result_of(getsockname(s->fd, (struct sockaddr *)&addr->ss,
+                                 &addr->len));
+}
+
+int co_socket_getpeername(co_socket *s, co_sockaddr *addr)
+{
+    if (!s || !addr)
+        return -EINVAL;
+    addr->len = sizeof addr->ss;
+    return result_of(getpeername(s->fd, (struct sockaddr *)&addr->ss,
+                                 &addr->len));
+}
+
+int co_socket_set_blocking(co_socket *s, int blocking)
+{
+    if (!s)
+        return -EINVAL;
+    int flags = fcntl(s->fd, F_GETFL);
+    if (flags < 0)
+        return -errno;
+    flags = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
+    return result_of(fcntl(s->fd, F_SETFL, flags));
+}
+
+int co_socket_close(co_socket *s)
+{
+    if (!s)
+        return -EINVAL;
+    int fd = s->fd;
+    s->fd = -1;
+    co_io_close(&s->io);        /* may free s: no task is inside */
+    return close(fd) < 0 && errno != EINTR ? -errno : 0;
+}
+
+/* ------------------------------------------------------------ blocking */
+
+static int would_block(void)
+{
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+co_status co_socket_recv(co_task *self, co_socket *s, void *buf, size_t len,
+                         int flags)
+{
+    len = clamp(len);
+    for (;;) {
+        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
+        if (rc != 0)
+            return rc;
+        if (!buf && len)
+            return -EINVAL;
+        ssize_t n = s->is_socket ? recv(s->fd, buf, len, flags)
+                                 : read(s->fd, buf, len);
+        if (n >= 0) {
+            co_io_attempted(&s->io, CO_IO_READ,
+                            !s->datagram && (size_t)n < len);
+            return (int)n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (!would_block())
+            return -errno;
+        co_io_attempted(&s->io, CO_IO_READ, 1);
+    }
+}
+
+co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
+                         size_t len, int flags)
+{
+    len = clamp(len);
+    for (;;) {
+        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_WRITE);
+        if (rc != 0)
+            return rc;
+        if (!buf && len)
+            return -EINVAL;
+        ssize_t n = s->is_socket ? send(s->fd, buf, len, flags | MSG_NOSIGNAL)
+                                 : write(s->fd, buf, len);
+        if (n >= 0) {
+            co_io_attempted(&s->io, CO_IO_WRITE,
+                            !s->datagram && (size_t)n < len);
+            return (int)n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (!would_block())
+            return -errno;
+        co_io_attempted(&s->io, CO_IO_WRITE, 1);
+    }
+}
+
+co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
+                            size_t len, size_t *sent)
+{
+    if (!co_wait_resumed(self)) {   /* a fresh call, not a re-evaluation */
+        if (!sent)
+            return -EINVAL;
+        *sent = 0;
+    }
+    while (*sent < len) {
+        int rc = co_socket_send(self, s, (const char *)buf + *sent,
+                                len - *sent, 0);
+        if (rc < 0)                 /* CO_WOULDBLOCK included */
+            return rc;
+        *sent += (size_t)rc;
+    }
+    return 0;
+}
+
+co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
+                           co_sockaddr *peer)
+{
+    for (;;) {
+        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
+        if (rc != 0)
+            return rc;
+        if (!client)
+            return -EINVAL;
+        co_sockaddr a;
+        a.len = sizeof a.ss;
+        int fd = accept4(s->fd, (struct sockaddr *)&a.ss, &a.len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            co_io_attempted(&s->io, CO_IO_READ, 0);
+            rc = wrap(client, fd, 1, 0);
+            if (rc < 0) {
+                close(fd);
+                return rc;
+            }
+            if (peer)
+                *peer = a;
+            return 0;
+        }
+        /* the connection died in the queue: not our error, accept again */
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            continue;
+        if (!would_block())
+            return -errno;
+        co_io_attempted(&s->io, CO_IO_READ, 1);
+    }
+}
+
+co_status co_socket_connect(co_task *self, co_socket *s,
+                            const co_sockaddr *addr)
+{
+    int rc;
+    if (co_wait_resumed(self)) {    /* back from waiting for the connect */
+        rc = co_io_wait(self, &s->io, CO_IO_WRITE);
+        if (rc != 0)
+            return rc;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            return -errno;
+        return -err;
+    }
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (!s || !addr)
+        return -EINVAL;
+    if (connect(s->fd, (const struct sockaddr *)&addr->ss, addr->len) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR)
+        return -errno;
+    co_io_attempted(&s->io, CO_IO_WRITE, 1);  /* writable = connected */
+    return co_io_wait(self, &s->io, CO_IO_WRITE);
+}
+
+co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
+                             size_t len, int flags, co_sockaddr *from)
+{
+    len = clamp(len);
+    for (;;) {
+        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
+        if (rc != 0)
+            return rc;
+        if (!buf && len)
+            return -EINVAL;
+        co_sockaddr a;
+        a.len = sizeof a.ss;
+        ssize_t n = recvfrom(s->fd, buf, len, flags,
+                             (struct sockaddr *)&a.ss, &a.len);
+        if (n >= 0) {
+            co_io_attempted(&s->io, CO_IO_READ, 0);
+            if (from)
+                *from = a;
+            return (int)n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (!would_block())
+            return -errno;
+        co_io_attempted(&s->io, CO_IO_READ, 1);
+    }
+}
+
+co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
+                           size_t len, int flags, const co_sockaddr *to)
+{
+    len = clamp(len);
+    for (;;) {
+        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_WRITE);
+        if (rc != 0)
+            return rc;
+        if ((!buf && len) || !to)
+            return -EINVAL;
+        ssize_t n = sendto(s->fd, buf, len, flags | MSG_NOSIGNAL,
+                           (const struct sockaddr *)&to->ss, to->len);
+        if (n >= 0) {
+            co_io_attempted(&s->io, CO_IO_WRITE, 0);
+            return (int)n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (!would_block())
+            return -errno;
+        co_io_attempted(&s->io, CO_IO_WRITE, 1);
+    }
+}
+
+static co_status wait_ready(co_task *self, co_socket *s, int dir)
+{
+    /* A fresh wait ignores the hint: the caller wants real readiness. */
+    if (!co_wait_resumed(self) && s)
+        co_io_attempted(&s->io, dir, 1);
+    return co_io_wait(self, s ? &s->io : NULL, dir);
+}
+
+co_status co_socket_wait_readable(co_task *self, co_socket *s)
+{
+    return wait_ready(self, s, CO_IO_READ);
+}
+
+co_status co_socket_wait_writable(co_task *self, co_socket *s)
+{
+    return wait_ready(self, s, CO_IO_WRITE);
+}

@@ -1,0 +1,132 @@
+/*
+ * socket.h -- sockets for tasks (Curio's curio.socket).
+ *
+ * A co_socket wraps a non-blocking fd.  Blocking operations are
+ * primitives: await them with CO_AWAIT.  I/O is eager -- the system call is
+ * tried first and the task waits only on EAGAIN -- and remembers when the
+ * fd was drained, so it does not spend a system call on a certain EAGAIN.
+ *
+ * One waiter per direction: a task that would wait to read (write) while
+ * another task already waits to read (write) the same socket gets -EBUSY.
+ *
+ * Results: >= 0 on success, a negative errno on failure (-ECONNRESET,
+ * -EPIPE, -ECONNREFUSED, -ECANCELED, -ETIMEDOUT ...).  SIGPIPE never
+ * fires: sends use MSG_NOSIGNAL.
+ *
+ * Lifetime: co_socket_close() closes the fd at once and wakes any task
+ * blocked on the socket with -EBADF; the memory is freed when no task is
+ * inside an operation on it any more.  Do not use the pointer after close.
+ */
+#ifndef CO_SOCKET_H
+#define CO_SOCKET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "../core/io.h"
+#include "../core/task.h"
+
+typedef struct co_socket co_socket;
+
+/* A socket address of any family. */
+typedef struct co_sockaddr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} co_sockaddr;
+
+/* ------------------------------------------------------------ creating */
+
+/* socket(2), non-blocking and close-on-exec.  family: AF_INET, AF_INET6,
+ * AF_UNIX; type: SOCK_STREAM, SOCK_DGRAM.  0 or a negative errno.  Needs a
+ * kernel running in this thread (call it from a task). */
+int co_socket_new(co_socket **out, int family, int type, int protocol);
+
+/* Wrap an existing fd (a socket, a pipe end...); made non-blocking.  The
+ * socket owns the fd from now on (close closes it). */
+int co_socket_from_fd(co_socket **out, int fd);
+
+/* socketpair(2): two connected sockets (AF_UNIX). */
+int co_socketpair(co_socket *pair[2], int type);
+
+int co_socket_fd(const co_socket *s);
+
+/* ------------------------------------------------------------ addresses */
+
+/*
+ * Fill *addr from a numeric host ("127.0.0.1", "::1", "0.0.0.0", "" or NULL
+ * for any address, "localhost") and a port.  Host names other than
+ * "localhost" are not resolved yet (resolving would block the loop until
+ * the thread pool exists): -ENOTSUP.  -EINVAL for a bad address or port.
+ * family AF_UNSPEC picks the host's family (IPv4 for NULL/"").
+ */
+int co_sockaddr_inet(co_sockaddr *addr, int family, const char *host,
+                     int port);
+/* A Unix-domain address; -ENAMETOOLONG if the path does not fit. */
+int co_sockaddr_unix(co_sockaddr *addr, const char *path);
+/* The port of an AF_INET / AF_INET6 address, or -EINVAL. */
+int co_sockaddr_port(const co_sockaddr *addr);
+
+/* ------------------------------------------------------------ setup */
+
+int co_socket_bind(co_socket *s, const co_sockaddr *addr);
+int co_socket_listen(co_socket *s, int backlog);
+int co_socket_shutdown(co_socket *s, int how);  /* SHUT_RD/WR/RDWR */
+int co_socket_setsockopt(co_socket *s, int level, int name, const void *val,
+                         socklen_t len);
+int co_socket_getsockopt(co_socket *s, int level, int name, void *val,
+                         socklen_t *len);
+int co_socket_getsockname(co_socket *s, co_sockaddr *addr);
+int co_socket_getpeername(co_socket *s, co_sockaddr *addr);
+
+/* The escape hatch: blocking = 1 puts the fd in blocking mode for code
+ * that must use it synchronously (e.g. a library that calls send(2)
+ * itself); 0 puts it back.  The kernel's primitives must not be used on it
+ * meanwhile. */
+int co_socket_set_blocking(co_socket *s, int blocking);
+
+/* Close the fd (releasing its registration with the kernel first); wake
+ * tasks blocked on it with -EBADF.  0, or -EINVAL for NULL. */
+int co_socket_close(co_socket *s);
+
+/* ------------------------------------------------------------ blocking */
+
+/* Accept a connection: *client is the new (non-blocking) socket, *peer
+ * (may be NULL) its address.  EMFILE/ENFILE come back as -EMFILE/-ENFILE:
+ * the caller decides how to back off (co_tcp_server sleeps and retries). */
+co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
+                           co_sockaddr *peer);
+
+/* Connect; the result of a non-blocking connect comes from SO_ERROR
+ * (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH ...). */
+co_status co_socket_connect(co_task *self, co_socket *s,
+                            const co_sockaddr *addr);
+
+/* Receive up to len bytes: the count, 0 at end of stream. */
+co_status co_socket_recv(co_task *self, co_socket *s, void *buf, size_t len,
+                         int flags);
+
+/* Send some of buf (at least one byte unless len is 0): the count. */
+co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
+                         size_t len, int flags);
+
+/*
+ * Send all of buf.  *sent (required: keep it in the frame) counts what has
+ * gone so far; it is reset when the call starts.  Returns 0 when all went,
+ * or a negative errno (cancellation, timeout, -EPIPE ...) with *sent
+ * telling how much went before it.
+ */
+co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
+                            size_t len, size_t *sent);
+
+/* Datagrams. from (may be NULL) receives the sender's address. */
+co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
+                             size_t len, int flags, co_sockaddr *from);
+co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
+                           size_t len, int flags, const co_sockaddr *to);
+
+/* Wait until the socket is readable / writable without doing I/O. */
+co_status co_socket_wait_readable(co_task *self, co_socket *s);
+co_status co_socket_wait_writable(co_task *self, co_socket *s);
+
+#endif /* CO_SOCKET_H */
