@@ -66,7 +66,14 @@ $(DEPS_STAMP):
 	@mkdir -p $(BUILD) && touch $@
 
 # ---------------------------------------------------------------- library
-$(BUILD)/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
+# Objects depend on the compiler and flags they were built with: a change of
+# CC or EXTRA_CFLAGS in the same BUILD directory rebuilds everything.
+FLAGS_STAMP := $(BUILD)/.flags
+BUILD_FLAGS := $(CC) $(CFLAGS) $(LDFLAGS)
+$(shell mkdir -p $(BUILD) && (echo '$(BUILD_FLAGS)' | cmp -s - $(FLAGS_STAMP) \
+        || echo '$(BUILD_FLAGS)' > $(FLAGS_STAMP)))
+
+$(BUILD)/%.o: %.c $(HEADERS) $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -77,20 +84,20 @@ $(BUILD)/libcurio.so: $(LIB_OBJS)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---------------------------------------------------------------- examples
-examples/generator: examples/generator.c macros/co.h
+examples/generator: examples/generator.c macros/co.h $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
 
-$(KERNEL_EXAMPLES): %: %.c $(BUILD)/libcurio.a
+$(KERNEL_EXAMPLES): %: %.c $(BUILD)/libcurio.a $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
 
 demo: all
 	./examples/demo
 
 # ---------------------------------------------------------------- tests
-$(BUILD)/tests/test_macros_switch.o: tests/test_macros.c macros/co.h | $(DEPS_STAMP)
+$(BUILD)/tests/test_macros_switch.o: tests/test_macros.c macros/co.h $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DCO_USE_SWITCH=1 -DMACRO_SUITE=macro_suite_switch -c $< -o $@
-$(BUILD)/tests/test_macros_labels.o: tests/test_macros.c macros/co.h | $(DEPS_STAMP)
+$(BUILD)/tests/test_macros_labels.o: tests/test_macros.c macros/co.h $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DCO_USE_SWITCH=0 -DMACRO_SUITE=macro_suite_labels -c $< -o $@
 

@@ -277,13 +277,15 @@ static int would_block(void)
 co_status co_socket_recv(co_task *self, co_socket *s, void *buf, size_t len,
                          int flags)
 {
+    /* Arguments first: a bad call must fail at once, not after a wait
+     * (and, never having blocked, it has no wait to come back from). */
+    if (!buf && len)
+        return -EINVAL;
     len = clamp(len);
     for (;;) {
         int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
         if (rc != 0)
             return rc;
-        if (!buf && len)
-            return -EINVAL;
         ssize_t n = s->is_socket ? recv(s->fd, buf, len, flags)
                                  : read(s->fd, buf, len);
         if (n >= 0) {
@@ -302,13 +304,13 @@ co_status co_socket_recv(co_task *self, co_socket *s, void *buf, size_t len,
 co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
                          size_t len, int flags)
 {
+    if (!buf && len)
+        return -EINVAL;
     len = clamp(len);
     for (;;) {
         int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_WRITE);
         if (rc != 0)
             return rc;
-        if (!buf && len)
-            return -EINVAL;
         ssize_t n = s->is_socket ? send(s->fd, buf, len, flags | MSG_NOSIGNAL)
                                  : write(s->fd, buf, len);
         if (n >= 0) {
@@ -345,12 +347,12 @@ co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
 co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
                            co_sockaddr *peer)
 {
+    if (!client)
+        return -EINVAL;
     for (;;) {
         int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
         if (rc != 0)
             return rc;
-        if (!client)
-            return -EINVAL;
         co_sockaddr a;
         a.len = sizeof a.ss;
         int fd = accept4(s->fd, (struct sockaddr *)&a.ss, &a.len,
@@ -404,13 +406,13 @@ co_status co_socket_connect(co_task *self, co_socket *s,
 co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
                              size_t len, int flags, co_sockaddr *from)
 {
+    if (!buf && len)
+        return -EINVAL;
     len = clamp(len);
     for (;;) {
         int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
         if (rc != 0)
             return rc;
-        if (!buf && len)
-            return -EINVAL;
         co_sockaddr a;
         a.len = sizeof a.ss;
         ssize_t n = recvfrom(s->fd, buf, len, flags,
@@ -432,13 +434,13 @@ co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
 co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
                            size_t len, int flags, const co_sockaddr *to)
 {
+    if ((!buf && len) || !to)
+        return -EINVAL;
     len = clamp(len);
     for (;;) {
         int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_WRITE);
         if (rc != 0)
             return rc;
-        if ((!buf && len) || !to)
-            return -EINVAL;
         ssize_t n = sendto(s->fd, buf, len, flags | MSG_NOSIGNAL,
                            (const struct sockaddr *)&to->ss, to->len);
         if (n >= 0) {
