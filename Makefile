@@ -90,8 +90,11 @@ examples/generator: examples/generator.c macros/co.h $(FLAGS_STAMP)
 $(KERNEL_EXAMPLES): %: %.c $(BUILD)/libcurio.a $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
 
+# The kernel tour, then the echo server with a built-in client.
 demo: all
 	./examples/demo
+	@echo
+	./examples/echodemo
 
 # ---------------------------------------------------------------- tests
 $(BUILD)/tests/test_macros_switch.o: tests/test_macros.c macros/co.h $(FLAGS_STAMP) | $(DEPS_STAMP)

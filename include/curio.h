@@ -14,5 +14,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "net/socket.h"
+#include "net/stream.h"
+#include "net/server.h"
 
 #endif

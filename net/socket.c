@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -191,6 +192,35 @@ int co_sockaddr_port(const co_sockaddr *addr)
     return -EINVAL;
 }
 
+int co_sockaddr_format(const co_sockaddr *addr, char *buf, size_t len)
+{
+    if (!addr || (!buf && len))
+        return -EINVAL;
+    char host[INET6_ADDRSTRLEN];
+    switch (addr->ss.ss_family) {
+    case AF_INET: {
+        const struct sockaddr_in *v4 = (const void *)&addr->ss;
+        inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+        return snprintf(buf, len, "%s:%d", host, ntohs(v4->sin_port));
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *v6 = (const void *)&addr->ss;
+        inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+        return snprintf(buf, len, "[%s]:%d", host, ntohs(v6->sin6_port));
+    }
+    case AF_UNIX: {
+        const struct sockaddr_un *un = (const void *)&addr->ss;
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        if (addr->len <= off || un->sun_path[0] == '\0')
+            return snprintf(buf, len, "unix:unnamed");
+        return snprintf(buf, len, "%.*s", (int)(addr->len - off),
+                        un->sun_path);
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
 /* ------------------------------------------------------------ setup */
 
 static int result_of(int rc)
@@ -344,6 +374,21 @@ co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
     return 0;
 }
 
+/* accept(2): "the application should detect the network errors defined
+ * for the protocol after accept() and treat them like EAGAIN by retrying"
+ * -- they belong to the connection that died in the queue, not to us. */
+static int dying_connection(int err)
+{
+    switch (err) {
+    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN:
+    case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
+    case EOPNOTSUPP: case ENETUNREACH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
                            co_sockaddr *peer)
 {
@@ -368,8 +413,7 @@ co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
                 *peer = a;
             return 0;
         }
-        /* the connection died in the queue: not our error, accept again */
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+        if (errno == EINTR || dying_connection(errno))
             continue;
         if (!would_block())
             return -errno;

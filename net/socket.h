@@ -67,6 +67,18 @@ int co_sockaddr_unix(co_sockaddr *addr, const char *path);
 /* The port of an AF_INET / AF_INET6 address, or -EINVAL. */
 int co_sockaddr_port(const co_sockaddr *addr);
 
+/*
+ * Print an address into buf (always NUL-terminated if len > 0):
+ * "127.0.0.1:25000", "[::1]:25000", a Unix path, or "unix:unnamed".
+ * Returns the length it needed (as snprintf), or -EINVAL.
+ */
+int co_sockaddr_format(const co_sockaddr *addr, char *buf, size_t len);
+
+/* Enough room for any address co_sockaddr_format prints but a long Unix
+ * path (108 bytes at most on Linux). */
+#define CO_SOCKADDR_STRLEN 128
+
+
 /* ------------------------------------------------------------ setup */
 
 int co_socket_bind(co_socket *s, const co_sockaddr *addr);
@@ -92,7 +104,9 @@ int co_socket_close(co_socket *s);
 /* ------------------------------------------------------------ blocking */
 
 /* Accept a connection: *client is the new (non-blocking) socket, *peer
- * (may be NULL) its address.  EMFILE/ENFILE come back as -EMFILE/-ENFILE:
+ * (may be NULL) its address.  Errors that belong to one dying connection
+ * (ECONNABORTED, and the network errors accept(2) says to treat like
+ * EAGAIN) are retried here.  EMFILE/ENFILE come back as -EMFILE/-ENFILE:
  * the caller decides how to back off (co_tcp_server sleeps and retries). */
 co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
                            co_sockaddr *peer);

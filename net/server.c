@@ -1,0 +1,385 @@
+/*
+ * server.c -- TCP and Unix servers, and opening connections.
+ *
+ * A server is one coroutine on a co_server_frame: it makes the listening
+ * socket (no blocking there), then accepts in a loop.  Each connection gets
+ * a detached task running client_task(), whose frame is a small header
+ * followed by a copy of the user's handler frame:
+ *
+ *     struct client_task { co_frame co; node; server; ... } | user frame
+ *
+ * client_task runs the handler on the embedded frame and, once it has
+ * finished, closes the connection and leaves the server's list of live
+ * clients.  Being detached, a client task that fails is reported by the
+ * kernel when it ends, under the handler's name and at the handler's own
+ * `file:line`.
+ *
+ * The server's own CO_FINALLY closes the listener, cancels the live client
+ * tasks and waits -- with cancellation disabled -- until the list is empty:
+ * a handler never outlives the server frame it points to.
+ */
+/* SO_REUSEPORT is a BSD/Linux extension */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "../core/cancel.h"
+#include "../core/error.h"
+#include "../core/time.h"
+#include "server.h"
+
+#define DEFAULT_BACKLOG 128
+#define BACKOFF_SECONDS 0.1
+
+enum { STATE_NEW, STATE_LISTENING, STATE_ENDED };
+
+/* The frame of one connection's task; the handler's frame follows it. */
+struct client_task {
+    co_frame co;
+    co_link node;                   /* in the server's priv.clients */
+    co_server_frame *server;
+    co_task *task;
+    co_func handler;
+    max_align_t user[];             /* the handler's frame */
+};
+
+static co_client *user_frame(struct client_task *c)
+{
+    return (co_client *)(void *)c->user;
+}
+
+/* ------------------------------------------------------------ bookkeeping */
+
+/* Lists and queues are set up on first use, by the server or by an early
+ * co_server_wait_ready, whichever comes first.  `self` tells a frame that
+ * was set up from a copy of one (spawning copies frames). */
+static void server_setup(co_server_frame *f)
+{
+    if (f->priv.self == f)
+        return;
+    memset(&f->priv, 0, sizeof f->priv);
+    f->priv.self = f;
+    f->priv.clients.next = f->priv.clients.prev = &f->priv.clients;
+    co_waitq_init(&f->priv.clients_done);
+    co_waitq_init(&f->priv.ready);
+}
+
+static int no_clients(const co_server_frame *f)
+{
+    return f->priv.clients.next == &f->priv.clients;
+}
+
+static void link_client(co_server_frame *f, struct client_task *c)
+{
+    co_link *head = &f->priv.clients;
+    c->node.next = head;
+    c->node.prev = head->prev;
+    head->prev->next = &c->node;
+    head->prev = &c->node;
+    f->active++;
+}
+
+static void unlink_client(co_server_frame *f, struct client_task *c)
+{
+    c->node.prev->next = c->node.next;
+    c->node.next->prev = c->node.prev;
+    c->node.next = c->node.prev = NULL;
+    f->active--;
+    if (no_clients(f))
+        co_waitq_wake_all(&f->priv.clients_done, 0);
+}
+
+static struct client_task *client_of(co_link *l)
+{
+    return (struct client_task *)(void *)((char *)l -
+                                          offsetof(struct client_task, node));
+}
+
+/* Blocking: until every client task has left the list. */
+static co_status wait_clients_done(co_task *self, co_server_frame *f)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (no_clients(f))
+        return 0;
+    return co_block(self, &f->priv.clients_done, CO_NO_DEADLINE);
+}
+
+/* ------------------------------------------------------------ one client */
+
+/* Not written with the macros: it only passes the handler's suspensions
+ * on, so the task's `where` (crash reports, deadlock reports) stays the
+ * handler's own, and it cleans up once the handler has finished. */
+static co_status client_task(co_task *t, void *frame)
+{
+    struct client_task *f = frame;
+    co_client *u = user_frame(f);
+    int rc = f->handler(t, u);
+    if (rc == CO_WOULDBLOCK)
+        return rc;
+    if (u->client) {
+        co_socket_close(u->client);
+        u->client = NULL;
+    }
+    unlink_client(f->server, f);
+    return rc;
+}
+
+/* Start a task for the connection just accepted; it owns the socket. */
+static int start_client(co_task *self, co_server_frame *f)
+{
+    size_t size = offsetof(struct client_task, user) + f->handler_frame_size;
+    co_task *task;
+    int rc = co_spawn(self, &task, client_task, NULL, size,
+                      &(const co_spawn_opts){
+                          .name = f->handler_name ? f->handler_name
+                                                  : "client",
+                          .flags = CO_DETACHED });
+    if (rc < 0)
+        return rc;
+    /* Spawning does not run the task: fill its frame in now. */
+    struct client_task *c = co_task_frame(task);
+    c->server = f;
+    c->task = task;
+    c->handler = f->handler;
+    co_client *u = user_frame(c);
+    if (f->handler_frame)
+        memcpy(u, f->handler_frame, f->handler_frame_size);
+    memset(&u->co, 0, sizeof u->co);
+    u->client = f->priv.accepted;
+    u->peer = f->priv.accepted_peer;
+    u->server = f;
+    link_client(f, c);
+    return 0;
+}
+
+/* ------------------------------------------------------------ listening */
+
+static int check_config(const co_server_frame *f, int is_unix)
+{
+    if (!f->handler || f->handler_frame_size < sizeof(co_client) ||
+        f->handler_frame_size > UINT32_MAX / 2 || f->backlog < 0)
+        return -EINVAL;
+    if (is_unix)
+        return f->path && *f->path ? 0 : -EINVAL;
+    if (f->flags & ~(unsigned)(CO_SERVER_NO_REUSEADDR | CO_SERVER_REUSEPORT))
+        return -EINVAL;
+    return 0;
+}
+
+/* Make, bind and listen; fill in the address.  Nothing blocks. */
+static int open_listener(co_server_frame *f, int is_unix)
+{
+    co_sockaddr addr;
+    int rc = is_unix ? co_sockaddr_unix(&addr, f->path)
+                     : co_sockaddr_inet(&addr, f->family, f->host, f->port);
+    if (rc < 0)
+        return rc;
+    co_socket *s;
+    if ((rc = co_socket_new(&s, addr.ss.ss_family, SOCK_STREAM, 0)) < 0)
+        return rc;
+    const int on = 1;
+    if (!is_unix && !(f->flags & CO_SERVER_NO_REUSEADDR))
+        rc = co_socket_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (rc == 0 && !is_unix && (f->flags & CO_SERVER_REUSEPORT))
+        rc = co_socket_setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    if (rc == 0)
+        rc = co_socket_bind(s, &addr);
+    if (rc == 0 && is_unix) {
+        struct stat st;
+        if (stat(f->path, &st) == 0) {   /* to remove it later, if ours */
+            f->priv.path_dev = st.st_dev;
+            f->priv.path_ino = st.st_ino;
+        }
+    }
+    if (rc == 0)
+        rc = co_socket_listen(s, f->backlog ? f->backlog : DEFAULT_BACKLOG);
+    if (rc == 0)
+        rc = co_socket_getsockname(s, &f->address);
+    if (rc < 0) {
+        if (is_unix && f->priv.path_ino)
+            unlink(f->path);
+        f->priv.path_ino = 0;
+        co_socket_close(s);
+        return rc;
+    }
+    f->bound_port = is_unix ? 0 : co_sockaddr_port(&f->address);
+    f->priv.listener = s;
+    return 0;
+}
+
+static void close_listener(co_server_frame *f, int is_unix)
+{
+    if (!f->priv.listener)
+        return;
+    co_socket_close(f->priv.listener);
+    f->priv.listener = NULL;
+    struct stat st;
+    if (is_unix && f->priv.path_ino && stat(f->path, &st) == 0 &&
+        st.st_dev == f->priv.path_dev && st.st_ino == f->priv.path_ino)
+        unlink(f->path);
+    f->priv.path_ino = 0;
+}
+
+/* Errors accept returns for want of resources: wait and try again. */
+static int is_shortage(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS ||
+           rc == -ENOMEM;
+}
+
+/* Errors about one connection (see accept(2) on Linux): try the next. */
+static void report_shortage(co_server_frame *f, int rc)
+{
+    f->backoffs++;
+    if (f->priv.backing_off)
+        return;                     /* once per episode */
+    f->priv.backing_off = 1;
+    char where[CO_SOCKADDR_STRLEN];
+    co_sockaddr_format(&f->address, where, sizeof where);
+    fprintf(stderr, "curio: server at %s: %s; pausing accepts for %.1f s "
+                    "at a time until it passes\n",
+            where, co_strerror(rc), BACKOFF_SECONDS);
+}
+
+/* ------------------------------------------------------------ the server */
+
+static co_status serve(co_task *t, co_server_frame *f, int is_unix)
+{
+    CO_BEGIN(t, f);
+    server_setup(f);
+    f->task = t;
+    f->priv.state = STATE_NEW;
+    f->priv.listener = NULL;
+    f->priv.backing_off = 0;
+    f->active = 0;
+    f->accepted = f->backoffs = 0;
+    f->bound_port = 0;
+    if ((f->priv.rc = check_config(f, is_unix)) < 0 ||
+        (f->priv.rc = co_check_cancellation(t)) < 0 ||
+        (f->priv.rc = open_listener(f, is_unix)) < 0)
+        CO_RETURN(f->priv.rc);
+    f->priv.state = STATE_LISTENING;
+    co_waitq_wake_all(&f->priv.ready, f->bound_port);
+
+    for (;;) {
+        CO_AWAIT(f->priv.rc, co_socket_accept(t, f->priv.listener,
+                                              &f->priv.accepted,
+                                              &f->priv.accepted_peer));
+        if (f->priv.rc == 0) {
+            f->priv.backing_off = 0;
+            f->accepted++;
+            if ((f->priv.rc = start_client(t, f)) < 0)
+                co_socket_close(f->priv.accepted);  /* could not spawn */
+            f->priv.accepted = NULL;    /* the handler's task owns it */
+            if (f->priv.rc == 0)
+                continue;
+        }
+        if (!is_shortage(f->priv.rc))
+            CO_RETURN(f->priv.rc);   /* cancelled, timed out, ... */
+        report_shortage(f, f->priv.rc);
+        CO_AWAIT(f->priv.rc, co_sleep(t, BACKOFF_SECONDS));
+        if (f->priv.rc < 0)
+            CO_RETURN(f->priv.rc);
+    }
+
+    CO_FINALLY
+    /* Tear down without interruption: the handlers point into this frame,
+     * so it must not end before they have. */
+    co_disable_cancellation(t);
+    close_listener(f, is_unix);
+    for (co_link *l = f->priv.clients.next; l != &f->priv.clients;
+         l = l->next)
+        co_cancel_nowait(client_of(l)->task);
+    while (!no_clients(f))
+        CO_AWAIT(f->priv.rc, wait_clients_done(t, f));
+    co_enable_cancellation(t);
+    f->priv.state = STATE_ENDED;
+    f->priv.result = CO_RESULT();
+    co_waitq_wake_all(&f->priv.ready, CO_RESULT() < 0 ? CO_RESULT()
+                                                      : -ESHUTDOWN);
+    CO_END;
+}
+
+co_status co_tcp_server(co_task *self, void *frame)
+{
+    return serve(self, frame, 0);
+}
+
+co_status co_unix_server(co_task *self, void *frame)
+{
+    return serve(self, frame, 1);
+}
+
+co_status co_server_wait_ready(co_task *self, co_server_frame *f)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (!f)
+        return -EINVAL;
+    server_setup(f);
+    if (f->priv.state == STATE_LISTENING)
+        return f->bound_port;
+    if (f->priv.state == STATE_ENDED)
+        return f->priv.result < 0 ? f->priv.result : -ESHUTDOWN;
+    return co_block(self, &f->priv.ready, CO_NO_DEADLINE);
+}
+
+/* ------------------------------------------------------------ clients */
+
+/*
+ * A primitive made of primitives: the first evaluation makes the socket
+ * (into the caller's frame, through `sock`) and starts the connect; the
+ * evaluations after a suspension only carry the connect on.  Any failure
+ * closes the socket, so nothing leaks on cancellation or timeout.
+ */
+static co_status connect_to(co_task *self, co_socket **sock, int addr_rc,
+                            const co_sockaddr *addr)
+{
+    int rc;
+    if (!co_wait_resumed(self)) {   /* a fresh call */
+        if (!sock)
+            return -EINVAL;
+        *sock = NULL;
+        if (co_wait_enter(self, &rc))   /* cancelled or timed out already */
+            return rc;
+        if (addr_rc < 0)
+            return addr_rc;
+        if ((rc = co_socket_new(sock, addr->ss.ss_family, SOCK_STREAM, 0)) < 0)
+            return rc;
+    }
+    rc = co_socket_connect(self, *sock, addr);
+    if (rc == CO_WOULDBLOCK || rc >= 0)
+        return rc;
+    co_socket_close(*sock);
+    *sock = NULL;
+    return rc;
+}
+
+co_status co_open_connection(co_task *self, co_socket **sock,
+                             const char *host, int port)
+{
+    co_sockaddr addr;
+    int rc = co_sockaddr_inet(&addr, AF_UNSPEC, host, port);
+    if (rc == 0 && (!host || !*host))
+        rc = -EINVAL;               /* "any address" is not a destination */
+    return connect_to(self, sock, rc, &addr);
+}
+
+co_status co_open_unix_connection(co_task *self, co_socket **sock,
+                                  const char *path)
+{
+    co_sockaddr addr;
+    int rc = co_sockaddr_unix(&addr, path);
+    return connect_to(self, sock, rc, &addr);
+}
+

@@ -1,0 +1,212 @@
+/*
+ * server.h -- TCP and Unix-domain servers and clients (Curio's
+ * curio.network: tcp_server, unix_server, open_connection,
+ * open_unix_connection).
+ *
+ * A server is a coroutine.  Fill in a co_server_frame (the initialiser
+ * macros below set the usual fields) and either spawn it as a task or await
+ * it inside your own coroutine:
+ *
+ *     struct echo_frame {
+ *         CO_CLIENT_HEADER;            // co, client, peer, server: FIRST
+ *         ssize_t n;
+ *         size_t sent;
+ *         char buf[100000];
+ *     };
+ *
+ *     static co_status echo_client(co_task *t, void *arg) {
+ *         struct echo_frame *f = arg;
+ *         CO_BEGIN(t, f);
+ *         for (;;) {
+ *             CO_AWAIT(f->n, co_socket_recv(t, f->client, f->buf,
+ *                                           sizeof f->buf, 0));
+ *             if (f->n <= 0)
+ *                 break;
+ *             CO_AWAIT(f->rc, co_socket_sendall(t, f->client, f->buf, f->n,
+ *                                               &f->sent));
+ *             ...
+ *         }
+ *         CO_END;                      // the server closes f->client
+ *     }
+ *
+ *     co_server_frame srv = CO_TCP_SERVER_INIT("", 25000, echo_client,
+ *                                              struct echo_frame);
+ *     return co_run(co_tcp_server, &srv, sizeof srv);
+ *
+ * The server listens, then accepts connections until it is cancelled,
+ * running the handler once per connection in a task of its own on a fresh
+ * copy of the handler frame, whose header the server fills in.  The client
+ * socket is closed when the handler ends, whatever its result.  A handler
+ * that fails (returns a negative errno other than -ECANCELED) is reported on
+ * stderr as a "Task Crash", named after the handler; the server carries on.
+ *
+ * Cancelling the server cancels the handlers still running, waits until
+ * they have ended, closes the listening socket and returns -ECANCELED.
+ * The server ends the same way (cancelling its handlers) with any other
+ * error it cannot recover from, e.g. -ETIMEDOUT when it runs inside a
+ * timeout region.  When accept runs out of file descriptors (-EMFILE,
+ * -ENFILE) or memory, the server says so on stderr, waits 0.1 s and tries
+ * again, still serving the connections it has.
+ */
+#ifndef CO_SERVER_H
+#define CO_SERVER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "../core/task.h"
+#include "../core/wait.h"
+#include "socket.h"
+
+typedef struct co_server_frame co_server_frame;
+
+/* ------------------------------------------------------------ handlers */
+
+/*
+ * The first members of every handler frame, filled in by the server before
+ * the handler first runs:
+ *   co      the coroutine header (zeroed)
+ *   client  the connection.  Closed by the server when the handler ends.
+ *           A handler that closes it itself, or hands it to another task
+ *           that outlives the handler, sets it to NULL.
+ *   peer    the client's address (co_sockaddr_format prints it)
+ *   server  the server's frame (valid while the handler runs: the server
+ *           never ends before its handlers)
+ */
+#define CO_CLIENT_HEADER                                                     \
+    co_frame co;                                                             \
+    co_socket *client;                                                       \
+    co_sockaddr peer;                                                        \
+    co_server_frame *server
+
+/* The header alone; a handler frame with no other state can be this. */
+typedef struct co_client {
+    CO_CLIENT_HEADER;
+} co_client;
+
+/* ------------------------------------------------------------ servers */
+
+/* co_server_frame.flags */
+enum {
+    CO_SERVER_NO_REUSEADDR = 1u << 0, /* TCP: do not set SO_REUSEADDR (set
+                                         by default, as Curio does) */
+    CO_SERVER_REUSEPORT = 1u << 1,    /* TCP: set SO_REUSEPORT, so several
+                                         servers can share one port */
+};
+
+/* Private to net/server.c. */
+struct co__server_private {
+    co_server_frame *self;      /* set on first use: the frame was not
+                                   copied since (spawn copies frames) */
+    co_socket *listener;
+    co_link clients;            /* live client tasks (their frames) */
+    co_waitq clients_done;      /* the server, waiting for them to end */
+    co_waitq ready;             /* tasks in co_server_wait_ready */
+    co_socket *accepted;        /* accept's results, before the spawn */
+    co_sockaddr accepted_peer;
+    dev_t path_dev;             /* Unix: the socket file we made, removed */
+    ino_t path_ino;             /* at the end if it is still ours */
+    int state;
+    int result;                 /* the server's result once it has ended */
+    int rc;
+    int backing_off;            /* reported the current shortage already */
+};
+
+struct co_server_frame {
+    co_frame co;
+
+    /* ---- configuration: set before starting ---- */
+    const char *host;           /* TCP: a numeric address or "localhost";
+                                   NULL or "": any IPv4 address */
+    int port;                   /* TCP: 0 lets the system choose (the chosen
+                                   port: co_server_wait_ready, bound_port) */
+    int family;                 /* TCP: AF_UNSPEC (the host's), AF_INET,
+                                   AF_INET6 */
+    const char *path;           /* Unix: the socket's path.  It must not
+                                   exist; the server removes it when it
+                                   ends. */
+    co_func handler;            /* run once per connection */
+    const void *handler_frame;  /* template copied for every connection; its
+                                   header is overwritten.  NULL: a zeroed
+                                   frame.  Must outlive the server. */
+    size_t handler_frame_size;  /* >= sizeof(co_client) */
+    const char *handler_name;   /* names the client tasks (crash reports);
+                                   kept by pointer.  NULL: "client" */
+    int backlog;                /* listen(2) backlog; 0: 128 */
+    unsigned flags;             /* CO_SERVER_* */
+
+    /* ---- filled in by the server ---- */
+    co_task *task;              /* the task running the server: cancel it
+                                   to stop the server */
+    co_sockaddr address;        /* the bound address, once listening */
+    int bound_port;             /* TCP: the bound port, once listening */
+    unsigned active;            /* handlers running now */
+    unsigned long accepted;     /* connections accepted so far */
+    unsigned long backoffs;     /* accepts postponed for lack of file
+                                   descriptors or memory */
+
+    struct co__server_private priv;
+};
+
+/*
+ * Initialisers for a server frame: the handler function, and the type of
+ * its frame (which starts with CO_CLIENT_HEADER).  Other fields (backlog,
+ * flags, family, handler_frame...) can be added after these, as in
+ *     co_server_frame s = CO_TCP_SERVER_INIT("::1", 0, fn, struct fn_frame);
+ *     s.backlog = 1024;
+ * or assigned with a cast: f->srv = (co_server_frame)CO_TCP_SERVER_INIT(...).
+ */
+#define CO_TCP_SERVER_INIT(host_, port_, handler_, frame_type)               \
+    { .host = (host_), .port = (port_), .handler = (handler_),               \
+      .handler_frame_size = sizeof(frame_type), .handler_name = #handler_ }
+
+#define CO_UNIX_SERVER_INIT(path_, handler_, frame_type)                     \
+    { .path = (path_), .handler = (handler_),                                \
+      .handler_frame_size = sizeof(frame_type), .handler_name = #handler_ }
+
+/*
+ * The servers: coroutines on a co_server_frame.  Spawn one (CO_SPAWN) or
+ * await it (CO_AWAIT_CALL).  They run until cancelled and then return
+ * -ECANCELED, after their handlers have ended and the listening socket is
+ * closed.  Setup errors come back at once, before anything is accepted:
+ * -EINVAL (no handler, handler_frame_size too small, no path...),
+ * -ENOTSUP (a host name: see co_open_connection), -EADDRINUSE, -EACCES ...
+ */
+co_status co_tcp_server(co_task *self, void *frame);
+co_status co_unix_server(co_task *self, void *frame);
+
+/*
+ * Blocking: wait until the server is listening.  Returns the bound port
+ * (TCP; 0 for a Unix server), or the server's result if it failed to start
+ * or has already ended.  `server` is the running server's frame: for a
+ * spawned server that is co_task_frame(server_task), not the frame you
+ * spawned it with (spawning copies it).
+ */
+co_status co_server_wait_ready(co_task *self, co_server_frame *server);
+
+/* ------------------------------------------------------------ clients */
+
+/*
+ * Blocking: connect a new TCP socket to host:port; *sock is the connected
+ * socket (yours to close).  On failure *sock is NULL and nothing is left
+ * open: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, -ECANCELED ...
+ *
+ * host is a numeric IPv4 or IPv6 address, or "localhost".  Other host names
+ * are not resolved yet -- resolving blocks, and would stall every task until
+ * the thread pool exists to run it -- and give -ENOTSUP.
+ *
+ * `sock` must point into the calling coroutine's frame: it holds the socket
+ * while the connection is under way.  Bound it with a timeout region:
+ *     co_timeout_after(t, &f->to, 5.0);
+ *     CO_AWAIT(f->rc, co_open_connection(t, &f->sock, "127.0.0.1", 25000));
+ *     f->rc = co_timeout_end(t, &f->to, f->rc);
+ */
+co_status co_open_connection(co_task *self, co_socket **sock,
+                             const char *host, int port);
+
+/* The same for a Unix-domain stream socket at `path`. */
+co_status co_open_unix_connection(co_task *self, co_socket **sock,
+                                  const char *path);
+
+
+#endif /* CO_SERVER_H */
