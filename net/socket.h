@@ -139,7 +139,12 @@ co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
 co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
                            size_t len, int flags, const co_sockaddr *to);
 
-/* Wait until the socket is readable / writable without doing I/O. */
+/* Wait until the socket is readable / writable without doing I/O.
+ * Guarantee for layers built on sockets (net/stream.c relies on it): when
+ * the calling task is being resumed after suspending inside any socket
+ * primitive in the same direction, these only finish that pending wait --
+ * they return its wake value (0, -EBADF, -ECANCELED ...) and release the
+ * socket -- without checking arguments again or doing I/O. */
 co_status co_socket_wait_readable(co_task *self, co_socket *s);
 co_status co_socket_wait_writable(co_task *self, co_socket *s);
 

@@ -1,0 +1,424 @@
+/*
+ * stream.c -- a read buffer over a co_socket.
+ *
+ * The buffer holds rbuf[rstart .. rend): bytes received, not yet read.
+ * Readers take from it first and receive only when it cannot serve them,
+ * so a line split over many segments costs one receive per segment and a
+ * line that arrived with others costs no system call at all.
+ *
+ * Composing primitives.  A stream operation blocks inside a socket
+ * primitive (co_socket_recv / co_socket_send), and is evaluated again
+ * after the wake.  That evaluation must first finish the socket's wait --
+ * it consumes the wake value and releases the socket's hold -- whatever
+ * the stream looks like now: another task may have filled or drained the
+ * buffer meanwhile.  co_socket_wait_readable / _writable do exactly that
+ * on a re-evaluation (see stream_enter).  Then the operation starts over
+ * from the stream's state and the caller's out-parameters, which is all
+ * the state it has: nothing lives in locals across a suspension.
+ *
+ * Lifetime.  A task blocked in a stream operation touches the stream when
+ * it is evaluated again, so co_stream_close frees the stream only once no
+ * task is blocked in one (`users`); the last of them frees it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/wait.h"
+#include "stream.h"
+
+/* writelines gathers pieces shorter than half of this into one send. */
+#define GATHER_BYTES 16384
+
+struct co_stream {
+    co_socket *sock;
+    unsigned char *rbuf;    /* rcap bytes, allocated on the first read */
+    size_t rcap;
+    size_t rstart, rend;    /* buffered: rbuf[rstart .. rend) */
+    size_t rscan;           /* rbuf[rstart .. rstart + rscan) has no '\n' */
+    unsigned char *wbuf;    /* GATHER_BYTES, allocated by writelines */
+    uint32_t users;         /* tasks blocked in an operation on us */
+    uint8_t eof;            /* a receive returned 0 */
+    uint8_t closed;
+};
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+int co_stream_new(co_stream **out, co_socket *s, size_t bufsize)
+{
+    if (!out || !s || bufsize > INT_MAX)
+        return -EINVAL;
+    co_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    st->sock = s;
+    st->rcap = bufsize ? bufsize : CO_STREAM_DEFAULT_BUFSIZE;
+    *out = st;
+    return 0;
+}
+
+static void free_buffers(co_stream *st)
+{
+    free(st->rbuf);
+    free(st->wbuf);
+    st->rbuf = st->wbuf = NULL;
+    st->rstart = st->rend = st->rscan = 0;
+}
+
+int co_stream_close(co_stream *st)
+{
+    if (!st || st->closed)
+        return -EINVAL;
+    st->closed = 1;
+    free_buffers(st);
+    /* Wakes our blocked tasks with -EBADF; the socket's memory stays until
+     * they have finished their wait on it (in stream_enter). */
+    int rc = co_socket_close(st->sock);
+    if (st->users == 0)
+        free(st);
+    return rc;
+}
+
+co_socket *co_stream_socket(const co_stream *st)
+{
+    return st ? st->sock : NULL;
+}
+
+size_t co_stream_buffered(const co_stream *st)
+{
+    return st ? st->rend - st->rstart : 0;
+}
+
+/* ------------------------------------------------------------ protocol */
+
+/*
+ * The start of every evaluation.  Returns 1 with *rc set when the
+ * operation must return *rc now.  A fresh call: a pending cancellation or
+ * timeout.  A re-evaluation after our own suspension: finish the socket
+ * wait we were suspended in (direction `dir`); its failure (-ECANCELED,
+ * -ETIMEDOUT, -EBADF) is ours, and after a close the last task out frees
+ * the stream.
+ */
+static int stream_enter(co_task *self, co_stream *st, int dir, int *rc,
+                        const char *func)
+{
+    if (!co_wait_resumed(self))
+        return co_wait_enter_at(self, rc, func);
+    st->users--;
+    *rc = dir == CO_IO_READ ? co_socket_wait_readable(self, st->sock)
+                            : co_socket_wait_writable(self, st->sock);
+    if (*rc == CO_WOULDBLOCK) {         /* not expected: wait on */
+        st->users++;
+        return 1;
+    }
+    if (st->closed) {
+        if (*rc == 0)
+            *rc = -EBADF;
+        if (st->users == 0)
+            free(st);
+        return 1;
+    }
+    return *rc != 0;
+}
+
+/* Return this when a socket primitive suspended us. */
+static co_status blocked(co_stream *st)
+{
+    st->users++;
+    return CO_WOULDBLOCK;
+}
+
+/* ------------------------------------------------------------ the buffer */
+
+/* Move n buffered bytes to buf. */
+static void take(co_stream *st, void *buf, size_t n)
+{
+    memcpy(buf, st->rbuf + st->rstart, n);
+    st->rstart += n;
+    st->rscan = st->rscan > n ? st->rscan - n : 0;
+    if (st->rstart == st->rend)
+        st->rstart = st->rend = 0;
+}
+
+/*
+ * Receive into the free space after the buffered bytes, making room first
+ * (the caller has fewer than rcap bytes buffered).  The count, 0 at end of
+ * stream (remembered), a negative errno, or CO_WOULDBLOCK.
+ */
+static co_status fill(co_task *self, co_stream *st)
+{
+    if (!st->rbuf && !(st->rbuf = malloc(st->rcap)))
+        return -ENOMEM;
+    size_t room = st->rcap - st->rend;
+    if (st->rstart > 0 && (room == 0 || room < st->rcap / 2)) {
+        memmove(st->rbuf, st->rbuf + st->rstart, st->rend - st->rstart);
+        st->rend -= st->rstart;
+        st->rstart = 0;
+        room = st->rcap - st->rend;
+    }
+    int n = co_socket_recv(self, st->sock, st->rbuf + st->rend, room, 0);
+    if (n > 0)
+        st->rend += (size_t)n;
+    else if (n == 0)
+        st->eof = 1;
+    return n;
+}
+
+/* Receive straight into the caller's buffer (the stream's is empty): for
+ * reads at least as big as the stream's buffer, saving a copy. */
+static co_status recv_direct(co_task *self, co_stream *st, void *buf,
+                             size_t len)
+{
+    int n = co_socket_recv(self, st->sock, buf, len, 0);
+    if (n == 0)
+        st->eof = 1;
+    return n;
+}
+
+/* ------------------------------------------------------------ reading */
+
+co_status co_stream_read(co_task *self, co_stream *st, void *buf,
+                         size_t maxlen)
+{
+    int rc;
+    if (!st || (!buf && maxlen))
+        return -EINVAL;
+    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+        return rc;
+    maxlen = min_size(maxlen, INT_MAX);
+    if (maxlen == 0)
+        return 0;
+    for (;;) {
+        size_t avail = st->rend - st->rstart;
+        if (avail) {
+            size_t n = min_size(avail, maxlen);
+            take(st, buf, n);
+            return (int)n;
+        }
+        if (st->eof)
+            return 0;
+        if (maxlen >= st->rcap) {
+            rc = recv_direct(self, st, buf, maxlen);
+            return rc == CO_WOULDBLOCK ? blocked(st) : rc;
+        }
+        rc = fill(self, st);
+        if (rc == CO_WOULDBLOCK)
+            return blocked(st);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+co_status co_stream_read_exactly(co_task *self, co_stream *st, void *buf,
+                                 size_t n, size_t *got)
+{
+    int rc;
+    if (!co_wait_resumed(self)) {       /* a fresh call */
+        if (!st || !got || (!buf && n))
+            return -EINVAL;
+        *got = 0;
+    }
+    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+        return rc;
+    unsigned char *out = buf;
+    for (;;) {
+        size_t k = min_size(st->rend - st->rstart, n - *got);
+        if (k) {
+            take(st, out + *got, k);
+            *got += k;
+        }
+        if (*got == n)
+            return 0;
+        if (st->eof)
+            return -EPIPE;
+        size_t want = n - *got;
+        if (want >= st->rcap) {
+            rc = recv_direct(self, st, out + *got, want);
+            if (rc > 0)
+                *got += (size_t)rc;
+        } else {
+            rc = fill(self, st);
+        }
+        if (rc == CO_WOULDBLOCK)
+            return blocked(st);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
+                             size_t maxlen)
+{
+    int rc;
+    if (!st || !buf || maxlen == 0)
+        return -EINVAL;
+    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+        return rc;
+    size_t limit = min_size(maxlen, st->rcap);     /* rcap <= INT_MAX */
+    for (;;) {
+        size_t avail = st->rend - st->rstart;
+        size_t span = min_size(avail, limit);
+        if (span > st->rscan) {
+            unsigned char *base = st->rbuf + st->rstart;
+            unsigned char *nl = memchr(base + st->rscan, '\n',
+                                       span - st->rscan);
+            if (nl) {
+                size_t len = (size_t)(nl - base) + 1;
+                take(st, buf, len);
+                return (int)len;
+            }
+            st->rscan = span;
+        }
+        if (avail >= limit)
+            return -EMSGSIZE;
+        if (st->eof) {              /* the last line, without its '\n' */
+            if (avail)
+                take(st, buf, avail);
+            return (int)avail;
+        }
+        rc = fill(self, st);
+        if (rc == CO_WOULDBLOCK)
+            return blocked(st);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
+                            size_t maxlen, size_t *got)
+{
+    int rc;
+    if (!co_wait_resumed(self)) {
+        if (!st || !got || (!buf && maxlen))
+            return -EINVAL;
+        *got = 0;
+    }
+    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+        return rc;
+    unsigned char *out = buf;
+    for (;;) {
+        size_t avail = st->rend - st->rstart;
+        size_t k = min_size(avail, maxlen - *got);
+        if (k) {
+            take(st, out + *got, k);
+            *got += k;
+            avail -= k;
+        }
+        if (avail)                  /* full, and more came */
+            return -EMSGSIZE;
+        if (st->eof)
+            return 0;
+        size_t room = maxlen - *got;
+        if (room >= st->rcap) {
+            rc = recv_direct(self, st, out + *got, room);
+            if (rc > 0)
+                *got += (size_t)rc;
+        } else {
+            rc = fill(self, st);    /* into the stream: may be the excess */
+        }
+        if (rc == CO_WOULDBLOCK)
+            return blocked(st);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/* ------------------------------------------------------------ writing */
+
+co_status co_stream_write(co_task *self, co_stream *st, const void *buf,
+                          size_t len, size_t *sent)
+{
+    int rc;
+    if (!co_wait_resumed(self)) {
+        if (!st || !sent || (!buf && len))
+            return -EINVAL;
+        *sent = 0;
+    }
+    if (stream_enter(self, st, CO_IO_WRITE, &rc, __func__))
+        return rc;
+    while (*sent < len) {
+        rc = co_socket_send(self, st->sock, (const char *)buf + *sent,
+                            len - *sent, 0);
+        if (rc == CO_WOULDBLOCK)
+            return blocked(st);
+        if (rc < 0)
+            return rc;
+        *sent += (size_t)rc;
+    }
+    return 0;
+}
+
+/* Copy the bytes from piece i, offset skip, onwards into wbuf, as many as
+ * fit; the count. */
+static size_t gather(co_stream *st, const struct iovec *iov, int iovcnt,
+                     int i, size_t skip)
+{
+    size_t k = 0;
+    for (; i < iovcnt && k < GATHER_BYTES; i++, skip = 0) {
+        size_t m = min_size(iov[i].iov_len - skip, GATHER_BYTES - k);
+        if (m)                      /* an empty piece may have no base */
+            memcpy(st->wbuf + k, (const char *)iov[i].iov_base + skip, m);
+        k += m;
+    }
+    return k;
+}
+
+co_status co_stream_writelines(co_task *self, co_stream *st,
+                               const struct iovec *iov, int iovcnt,
+                               size_t *sent)
+{
+    int rc;
+    if (!co_wait_resumed(self)) {
+        if (!st || !sent || iovcnt < 0 || (!iov && iovcnt))
+            return -EINVAL;
+        size_t total = 0;
+        for (int i = 0; i < iovcnt; i++) {
+            if ((!iov[i].iov_base && iov[i].iov_len) ||
+                iov[i].iov_len > SIZE_MAX - total)
+                return -EINVAL;
+            total += iov[i].iov_len;
+        }
+        *sent = 0;
+    }
+    if (stream_enter(self, st, CO_IO_WRITE, &rc, __func__))
+        return rc;
+    for (;;) {
+        /* where *sent has got to: piece i, offset skip */
+        size_t skip = *sent;
+        int i = 0;
+        while (i < iovcnt && skip >= iov[i].iov_len)
+            skip -= iov[i++].iov_len;
+        if (i == iovcnt)
+            return 0;
+        const void *p = (const char *)iov[i].iov_base + skip;
+        size_t len = iov[i].iov_len - skip;
+        if (len < GATHER_BYTES / 2 && i + 1 < iovcnt &&
+            (st->wbuf || (st->wbuf = malloc(GATHER_BYTES)))) {
+            len = gather(st, iov, iovcnt, i, skip);
+            p = st->wbuf;       /* copied again on each attempt: no state */
+        }
+        rc = co_socket_send(self, st->sock, p, len, 0);
+        if (rc == CO_WOULDBLOCK)
+            return blocked(st);
+        if (rc < 0)
+            return rc;
+        *sent += (size_t)rc;
+    }
+}
+
+co_status co_stream_flush(co_task *self, co_stream *st)
+{
+    int rc;
+    if (!st)
+        return -EINVAL;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    return 0;
+}
