@@ -299,36 +299,114 @@ int co_socket_close(co_socket *s)
 
 /* ------------------------------------------------------------ blocking */
 
-static int would_block(void)
-{
-    return errno == EAGAIN || errno == EWOULDBLOCK;
-}
+/* What one system call needs; each primitive fills in its part. */
+struct io_call {
+    ssize_t (*call)(co_socket *s, struct io_call *c);
+    void *buf;
+    size_t len;
+    int flags;
+    co_sockaddr *addr;              /* recvfrom: out; sendto: in */
+};
 
-co_status co_socket_recv(co_task *self, co_socket *s, void *buf, size_t len,
-                         int flags)
+/*
+ * The shape of every data-moving primitive: wait while the fd is known to
+ * be drained, make the call, record whether it drained the fd (a count
+ * below `drain_below`, or EAGAIN), retry on EINTR and EAGAIN.  A
+ * re-evaluation after a suspension enters at co_io_wait, which finishes
+ * the wait (and may report -EBADF after a close without touching s).
+ */
+static co_status retry_io(co_task *self, co_socket *s, int dir,
+                          struct io_call *c, size_t drain_below)
 {
-    /* Arguments first: a bad call must fail at once, not after a wait
-     * (and, never having blocked, it has no wait to come back from). */
-    if (!buf && len)
-        return -EINVAL;
-    len = clamp(len);
     for (;;) {
-        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
+        int rc = co_io_wait(self, s ? &s->io : NULL, dir);
         if (rc != 0)
             return rc;
-        ssize_t n = s->is_socket ? recv(s->fd, buf, len, flags)
-                                 : read(s->fd, buf, len);
+        ssize_t n = c->call(s, c);
         if (n >= 0) {
-            co_io_attempted(&s->io, CO_IO_READ,
-                            !s->datagram && (size_t)n < len);
+            co_io_attempted(&s->io, dir, (size_t)n < drain_below);
             return (int)n;
         }
         if (errno == EINTR)
             continue;
-        if (!would_block())
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        co_io_attempted(&s->io, CO_IO_READ, 1);
+        co_io_attempted(&s->io, dir, 1);
     }
+}
+
+/* A short read or write means the fd is drained; for datagrams only
+ * EAGAIN does (each datagram is its own size). */
+static size_t drain_below(const co_socket *s, size_t len)
+{
+    return s && !s->datagram ? len : 0;
+}
+
+static ssize_t call_recv(co_socket *s, struct io_call *c)
+{
+    return s->is_socket ? recv(s->fd, c->buf, c->len, c->flags)
+                        : read(s->fd, c->buf, c->len);
+}
+
+static ssize_t call_send(co_socket *s, struct io_call *c)
+{
+    return s->is_socket ? send(s->fd, c->buf, c->len, c->flags | MSG_NOSIGNAL)
+                        : write(s->fd, c->buf, c->len);
+}
+
+static ssize_t call_recvfrom(co_socket *s, struct io_call *c)
+{
+    co_sockaddr a;
+    a.len = sizeof a.ss;
+    ssize_t n = recvfrom(s->fd, c->buf, c->len, c->flags,
+                         (struct sockaddr *)&a.ss, &a.len);
+    if (n >= 0 && c->addr)
+        *c->addr = a;
+    return n;
+}
+
+static ssize_t call_sendto(co_socket *s, struct io_call *c)
+{
+    return sendto(s->fd, c->buf, c->len, c->flags | MSG_NOSIGNAL,
+                  (const struct sockaddr *)&c->addr->ss, c->addr->len);
+}
+
+/* accept(2): "the application should detect the network errors defined
+ * for the protocol after accept() and treat them like EAGAIN by retrying"
+ * -- they belong to the connection that died in the queue, not to us. */
+static int dying_connection(int err)
+{
+    switch (err) {
+    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN:
+    case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
+    case EOPNOTSUPP: case ENETUNREACH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static ssize_t call_accept(co_socket *s, struct io_call *c)
+{
+    int fd;
+    do {
+        c->addr->len = sizeof c->addr->ss;
+        fd = accept4(s->fd, (struct sockaddr *)&c->addr->ss, &c->addr->len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && dying_connection(errno));
+    return fd;
+}
+
+/* Arguments are checked before any wait: a bad call fails at once (and,
+ * never having blocked, has no wait to come back from). */
+
+co_status co_socket_recv(co_task *self, co_socket *s, void *buf, size_t len,
+                         int flags)
+{
+    if (!buf && len)
+        return -EINVAL;
+    struct io_call c = { call_recv, buf, clamp(len), flags, NULL };
+    return retry_io(self, s, CO_IO_READ, &c, drain_below(s, c.len));
 }
 
 co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
@@ -336,24 +414,8 @@ co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
 {
     if (!buf && len)
         return -EINVAL;
-    len = clamp(len);
-    for (;;) {
-        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_WRITE);
-        if (rc != 0)
-            return rc;
-        ssize_t n = s->is_socket ? send(s->fd, buf, len, flags | MSG_NOSIGNAL)
-                                 : write(s->fd, buf, len);
-        if (n >= 0) {
-            co_io_attempted(&s->io, CO_IO_WRITE,
-                            !s->datagram && (size_t)n < len);
-            return (int)n;
-        }
-        if (errno == EINTR)
-            continue;
-        if (!would_block())
-            return -errno;
-        co_io_attempted(&s->io, CO_IO_WRITE, 1);
-    }
+    struct io_call c = { call_send, (void *)buf, clamp(len), flags, NULL };
+    return retry_io(self, s, CO_IO_WRITE, &c, drain_below(s, c.len));
 }
 
 co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
@@ -374,51 +436,24 @@ co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
     return 0;
 }
 
-/* accept(2): "the application should detect the network errors defined
- * for the protocol after accept() and treat them like EAGAIN by retrying"
- * -- they belong to the connection that died in the queue, not to us. */
-static int dying_connection(int err)
-{
-    switch (err) {
-    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN:
-    case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
-    case EOPNOTSUPP: case ENETUNREACH:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
                            co_sockaddr *peer)
 {
     if (!client)
         return -EINVAL;
-    for (;;) {
-        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
-        if (rc != 0)
-            return rc;
-        co_sockaddr a;
-        a.len = sizeof a.ss;
-        int fd = accept4(s->fd, (struct sockaddr *)&a.ss, &a.len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            co_io_attempted(&s->io, CO_IO_READ, 0);
-            rc = wrap(client, fd, 1, 0);
-            if (rc < 0) {
-                close(fd);
-                return rc;
-            }
-            if (peer)
-                *peer = a;
-            return 0;
-        }
-        if (errno == EINTR || dying_connection(errno))
-            continue;
-        if (!would_block())
-            return -errno;
-        co_io_attempted(&s->io, CO_IO_READ, 1);
+    co_sockaddr a;
+    struct io_call c = { call_accept, NULL, 0, 0, &a };
+    int fd = retry_io(self, s, CO_IO_READ, &c, 0);
+    if (fd < 0)                     /* CO_WOULDBLOCK included */
+        return fd;
+    int rc = wrap(client, fd, 1, 0);
+    if (rc < 0) {
+        close(fd);
+        return rc;
     }
+    if (peer)
+        *peer = a;
+    return 0;
 }
 
 co_status co_socket_connect(co_task *self, co_socket *s,
@@ -452,27 +487,8 @@ co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
 {
     if (!buf && len)
         return -EINVAL;
-    len = clamp(len);
-    for (;;) {
-        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
-        if (rc != 0)
-            return rc;
-        co_sockaddr a;
-        a.len = sizeof a.ss;
-        ssize_t n = recvfrom(s->fd, buf, len, flags,
-                             (struct sockaddr *)&a.ss, &a.len);
-        if (n >= 0) {
-            co_io_attempted(&s->io, CO_IO_READ, 0);
-            if (from)
-                *from = a;
-            return (int)n;
-        }
-        if (errno == EINTR)
-            continue;
-        if (!would_block())
-            return -errno;
-        co_io_attempted(&s->io, CO_IO_READ, 1);
-    }
+    struct io_call c = { call_recvfrom, buf, clamp(len), flags, from };
+    return retry_io(self, s, CO_IO_READ, &c, 0);
 }
 
 co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
@@ -480,23 +496,9 @@ co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
 {
     if ((!buf && len) || !to)
         return -EINVAL;
-    len = clamp(len);
-    for (;;) {
-        int rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_WRITE);
-        if (rc != 0)
-            return rc;
-        ssize_t n = sendto(s->fd, buf, len, flags | MSG_NOSIGNAL,
-                           (const struct sockaddr *)&to->ss, to->len);
-        if (n >= 0) {
-            co_io_attempted(&s->io, CO_IO_WRITE, 0);
-            return (int)n;
-        }
-        if (errno == EINTR)
-            continue;
-        if (!would_block())
-            return -errno;
-        co_io_attempted(&s->io, CO_IO_WRITE, 1);
-    }
+    struct io_call c = { call_sendto, (void *)buf, clamp(len), flags,
+                         (co_sockaddr *)to };
+    return retry_io(self, s, CO_IO_WRITE, &c, 0);
 }
 
 static co_status wait_ready(co_task *self, co_socket *s, int dir)
