@@ -123,13 +123,16 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include/curio/macros \
 	  $(DESTDIR)$(PREFIX)/include/curio/core \
-	  $(DESTDIR)$(PREFIX)/include/curio/net
+	  $(DESTDIR)$(PREFIX)/include/curio/net \
+	  $(DESTDIR)$(PREFIX)/include/curio/sync
 	install -m 644 include/curio.h $(DESTDIR)$(PREFIX)/include/curio/
 	install -m 644 macros/*.h $(DESTDIR)$(PREFIX)/include/curio/macros/
 	install -m 644 $(filter-out %_impl.h,$(wildcard core/*.h)) \
 	  $(DESTDIR)$(PREFIX)/include/curio/core/
 	install -m 644 $(filter-out %_impl.h,$(wildcard net/*.h)) \
 	  $(DESTDIR)$(PREFIX)/include/curio/net/
+	install -m 644 $(filter-out %_impl.h,$(wildcard sync/*.h)) \
+	  $(DESTDIR)$(PREFIX)/include/curio/sync/
 	install -m 644 $(BUILD)/libcurio.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libcurio.so $(DESTDIR)$(PREFIX)/lib/
 	sed 's|@PREFIX@|$(PREFIX)|' curio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/curio.pc

@@ -12,14 +12,18 @@ void co_waitq_init(co_waitq *q)
     q->head.next = q->head.prev = &q->head;
 }
 
+/* An all-zero queue is a valid empty one (initialised on first use), so
+ * sync objects can be zero-initialised in frames. */
 int co_waitq_empty(const co_waitq *q)
 {
-    return q->head.next == &q->head;
+    return !q->head.next || q->head.next == &q->head;
 }
 
 static void link_tail(co_waitq *q, co_task *t)
 {
     co_link *l = &t->link;
+    if (!q->head.next)
+        co_waitq_init(q);
     l->next = &q->head;
     l->prev = q->head.prev;
     q->head.prev->next = l;

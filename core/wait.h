@@ -27,7 +27,9 @@
 #include "task.h"
 
 /* A FIFO of blocked tasks, linked through the tasks themselves; `head` is
- * the list's sentinel.  Initialise with co_waitq_init before use. */
+ * the list's sentinel.  All zeros is a valid empty queue (or call
+ * co_waitq_init).  Once a task has waited on it, it must not be copied or
+ * moved: the tasks point into it. */
 typedef struct co_waitq {
     co_link head;
 } co_waitq;

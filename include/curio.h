@@ -16,5 +16,9 @@
 #include "net/socket.h"
 #include "net/stream.h"
 #include "net/server.h"
+#include "sync/event.h"
+#include "sync/lock.h"
+#include "sync/rlock.h"
+#include "sync/semaphore.h"
 
 #endif

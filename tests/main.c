@@ -13,11 +13,13 @@ int main(void)
     srunner_add_suite(sr, time_suite());
     srunner_add_suite(sr, cancel_suite());
     srunner_add_suite(sr, misuse_suite());
-    Suite *(*const net_suites[])(void) = { socket_suite, stream_suite,
-                                           server_suite };
-    for (size_t i = 0; i < sizeof net_suites / sizeof *net_suites; i++)
-        if (net_suites[i])
-            srunner_add_suite(sr, net_suites[i]());
+    Suite *(*const more[])(void) = { socket_suite, stream_suite,
+                                     server_suite, sync_suite,
+                                     condition_suite, queue_suite,
+                                     universal_suite };
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++)
+        if (more[i])
+            srunner_add_suite(sr, more[i]());
     srunner_add_suite(sr, macro_suite_switch());
     srunner_add_suite(sr, macro_suite_labels());
     srunner_run_all(sr, CK_ENV);

@@ -12,6 +12,11 @@ Suite *misuse_suite(void);
 Suite *socket_suite(void) __attribute__((weak));
 Suite *stream_suite(void) __attribute__((weak));
 Suite *server_suite(void) __attribute__((weak));
+/* Synchronisation suites (sync/). */
+Suite *sync_suite(void) __attribute__((weak));
+Suite *condition_suite(void) __attribute__((weak));
+Suite *queue_suite(void) __attribute__((weak));
+Suite *universal_suite(void) __attribute__((weak));
 /* tests/test_macros.c, compiled once per coroutine backend */
 Suite *macro_suite_switch(void);
 Suite *macro_suite_labels(void);

@@ -1,0 +1,38 @@
+/* event.c -- an Event is a flag and the tasks waiting for it. */
+#include <errno.h>
+
+#include "event.h"
+
+int co_event_set(co_event *e)
+{
+    if (!e)
+        return -EINVAL;
+    e->set = 1;
+    co_waitq_wake_all(&e->waiters, 0);
+    return 0;
+}
+
+int co_event_clear(co_event *e)
+{
+    if (!e)
+        return -EINVAL;
+    e->set = 0;
+    return 0;
+}
+
+int co_event_is_set(const co_event *e)
+{
+    return e && e->set;
+}
+
+co_status co_event_wait(co_task *self, co_event *e)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (!e)
+        return -EINVAL;
+    if (e->set)
+        return 0;
+    return co_block(self, &e->waiters, CO_NO_DEADLINE);
+}

@@ -1,0 +1,31 @@
+/*
+ * lock.h -- Curio's Lock, with an owner check Curio lacks.
+ *
+ * Waiters are served strictly first come, first served: release hands the
+ * lock directly to the oldest waiter (no barging), and a waiter that was
+ * handed the lock owns it even if it is cancelled before it runs (the
+ * cancellation arrives at its next blocking point).  All zeros is an
+ * unlocked lock.
+ */
+#ifndef CO_LOCK_H
+#define CO_LOCK_H
+
+#include "../core/wait.h"
+
+typedef struct co_lock {
+    co_waitq waiters;
+    co_task *owner;
+} co_lock;
+
+/* Blocking: acquire.  -EDEADLK if self already holds it (use co_rlock). */
+co_status co_lock_acquire(co_task *self, co_lock *l);
+
+/* Release, handing the lock to the oldest waiter.  -EPERM if self does not
+ * hold it (unlocked, or held by another task). */
+int co_lock_release(co_task *self, co_lock *l);
+
+int co_lock_locked(const co_lock *l);
+/* The holder, or NULL. */
+co_task *co_lock_owner(const co_lock *l);
+
+#endif

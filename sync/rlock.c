@@ -1,0 +1,47 @@
+/* rlock.c -- a counted co_lock. */
+#include <errno.h>
+
+#include "rlock.h"
+
+co_status co_rlock_acquire(co_task *self, co_rlock *r)
+{
+    int rc;
+    if (co_wait_enter(self, &rc)) {
+        if (rc == 0)                /* handed over by the last release */
+            r->count = 1;
+        return rc;
+    }
+    if (!r)
+        return -EINVAL;
+    if (r->lock.owner == self) {
+        r->count++;
+        return 0;
+    }
+    if (!r->lock.owner) {
+        r->lock.owner = self;
+        r->count = 1;
+        return 0;
+    }
+    return co_block(self, &r->lock.waiters, CO_NO_DEADLINE);
+}
+
+int co_rlock_release(co_task *self, co_rlock *r)
+{
+    if (!r || !self)
+        return -EINVAL;
+    if (r->lock.owner != self)
+        return -EPERM;
+    if (--r->count > 0)
+        return 0;
+    return co_lock_release(self, &r->lock);
+}
+
+int co_rlock_locked(const co_rlock *r)
+{
+    return r && r->lock.owner;
+}
+
+int co_rlock_count(const co_rlock *r)
+{
+    return r ? r->count : 0;
+}

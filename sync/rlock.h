@@ -1,0 +1,22 @@
+/*
+ * rlock.h -- Curio's RLock: a lock its owner may acquire again; it is
+ * released when every acquire has been matched by a release.  FIFO with
+ * hand-off, like co_lock.  All zeros is an unlocked rlock.
+ */
+#ifndef CO_RLOCK_H
+#define CO_RLOCK_H
+
+#include "lock.h"
+
+typedef struct co_rlock {
+    co_lock lock;
+    int count;          /* acquires by the owner not yet released */
+} co_rlock;
+
+co_status co_rlock_acquire(co_task *self, co_rlock *r);
+/* -EPERM if self does not hold it. */
+int co_rlock_release(co_task *self, co_rlock *r);
+int co_rlock_locked(const co_rlock *r);
+int co_rlock_count(const co_rlock *r);
+
+#endif

@@ -1,0 +1,60 @@
+/* semaphore.c -- a count of permits and a FIFO of waiters. */
+#include <errno.h>
+
+#include "semaphore.h"
+
+int co_semaphore_init(co_semaphore *s, int value)
+{
+    if (!s || value < 0)
+        return -EINVAL;
+    *s = (co_semaphore){ .value = value };
+    return 0;
+}
+
+int co_bounded_semaphore_init(co_semaphore *s, int value)
+{
+    int rc = co_semaphore_init(s, value);
+    if (rc == 0) {
+        s->bound = value;
+        s->bounded = 1;
+    }
+    return rc;
+}
+
+co_status co_semaphore_acquire(co_task *self, co_semaphore *s)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;                 /* woken: a release handed us a permit */
+    if (!s)
+        return -EINVAL;
+    /* No barging: a free permit with tasks still queued cannot happen,
+     * since release hands permits to waiters first. */
+    if (s->value > 0) {
+        s->value--;
+        return 0;
+    }
+    return co_block(self, &s->waiters, CO_NO_DEADLINE);
+}
+
+int co_semaphore_release(co_semaphore *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (co_waitq_wake_one(&s->waiters, 0))
+        return 0;
+    if (s->bounded && s->value >= s->bound)
+        return -EINVAL;
+    s->value++;
+    return 0;
+}
+
+int co_semaphore_value(const co_semaphore *s)
+{
+    return s ? s->value : 0;
+}
+
+int co_semaphore_locked(const co_semaphore *s)
+{
+    return s && s->value == 0;
+}
