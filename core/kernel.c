@@ -140,6 +140,11 @@ co_kernel *co_kernel_new(void)
     ev_idle_init(&k->keep_polling, on_idle);
     ev_timer_init(&k->timer, on_timer, 0.0, 0.0);
     k->timer.data = k;
+    if (co__async_init(k) < 0) {   /* async.c: posts from other threads */
+        ev_loop_destroy(k->loop);
+        free(k);
+        return NULL;
+    }
     return k;
 }
 
@@ -220,6 +225,7 @@ int co_kernel_run(co_kernel *k, co_func main, const void *frame,
     k->running = 1;
     ev_prepare_start(k->loop, &k->scheduler);
     ev_unref(k->loop);             /* the scheduler alone keeps nothing alive */
+    co__async_start(k);            /* async.c: run what other threads post */
 
     for (int stuck = 0;; stuck++) {
         ev_run(k->loop, 0);
@@ -259,6 +265,7 @@ void co_kernel_free(co_kernel *k)
         k->waitq_pool = (co_waitq *)(void *)q->head.next;
         free(q);
     }
+    co__async_free(k);             /* async.c: drop unrun posts */
     free(k->heap);
     free(k->reg);
     ev_loop_destroy(k->loop);

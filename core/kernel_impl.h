@@ -5,8 +5,10 @@
 #define CO_KERNEL_IMPL_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdint.h>
 
+#include "async.h"
 #include "kernel.h"
 #include "time.h"
 #include "wait.h"
@@ -93,6 +95,15 @@ struct co_kernel {
     co_task *main;
     int main_result;
     int running, main_done, deadlocked;
+
+    /* core/async.c: callbacks posted from other threads.  post_lock guards
+     * the FIFO and post_live; post_wakeup and holds are the kernel
+     * thread's. */
+    pthread_mutex_t post_lock;
+    co_post *post_head, *post_tail;
+    int post_live;             /* post_wakeup started: ev_async_send is ok */
+    ev_async post_wakeup;      /* unref'd: holds keep a run alive instead */
+    uint32_t holds;            /* co_kernel_hold count, one ev_ref each */
 };
 
 /* The kernel running in this thread (set by co_kernel_run). */
@@ -105,6 +116,12 @@ static inline void *co__frame_of(co_task *t) { return t + 1; }
 void co__ready_push(co_kernel *k, co_task *t);
 int64_t co__mono_ns(void);
 void co__cancel_all_newest_first(co_kernel *k);
+
+/* async.c: set up in co_kernel_new (-1 on failure), started by each
+ * co_kernel_run in the kernel's thread, torn down by co_kernel_free. */
+int co__async_init(co_kernel *k);
+void co__async_start(co_kernel *k);
+void co__async_free(co_kernel *k);
 
 /* task.c */
 int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,

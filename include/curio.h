@@ -20,5 +20,7 @@
 #include "sync/lock.h"
 #include "sync/rlock.h"
 #include "sync/semaphore.h"
+#include "core/async.h"
+#include "sync/universal.h"
 
 #endif

@@ -1,0 +1,486 @@
+/*
+ * universal.c -- a queue and an event shared by tasks, threads and kernels.
+ *
+ * Each object has one mutex.  Threads wait on condition variables.  A task
+ * that must wait gets a co_uwaiter (allocated only when it blocks) in the
+ * object's FIFO of waiting tasks; whoever completes its operation marks the
+ * waiter delivered (with the item, for a get) under the mutex and wakes the
+ * task: with co_wake() when running in the task's kernel thread, else by
+ * posting the waiter's node to that kernel.  When the task is re-evaluated
+ * -- woken by that, or by a cancellation or timeout -- it takes its waiter
+ * out under the mutex: delivered means the operation happened (return 0);
+ * otherwise nothing was handed to it and the wake value is returned.  A
+ * post still pending then is taken back (co_kernel_unpost) before the
+ * waiter is freed.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/kernel.h"
+#include "universal.h"
+
+struct co_uwaiter {
+    co_uwaiter *next, *prev;   /* circular FIFO; the list head is the oldest */
+    co_task *task;
+    co_kernel *kernel;
+    void *item;                /* put: the item; get: the item handed over */
+    int delivered;
+    co_post post;
+};
+
+/* ------------------------------------------------------------ waiters */
+
+static void wl_append(co_uwaiter **head, co_uwaiter *w)
+{
+    if (!*head) {
+        w->next = w->prev = w;
+        *head = w;
+    } else {
+        w->prev = (*head)->prev;
+        w->next = *head;
+        (*head)->prev->next = w;
+        (*head)->prev = w;
+    }
+}
+
+static void wl_remove(co_uwaiter **head, co_uwaiter *w)
+{
+    if (w->next == w) {
+        *head = NULL;
+    } else {
+        w->prev->next = w->next;
+        w->next->prev = w->prev;
+        if (*head == w)
+            *head = w->next;
+    }
+    w->next = w->prev = NULL;
+}
+
+/* The oldest waiter not yet delivered, or NULL. */
+static co_uwaiter *wl_first(co_uwaiter *head)
+{
+    co_uwaiter *w = head;
+    if (w)
+        do {
+            if (!w->delivered)
+                return w;
+            w = w->next;
+        } while (w != head);
+    return NULL;
+}
+
+static co_uwaiter *wl_find(co_uwaiter *head, co_task *t)
+{
+    co_uwaiter *w = head;
+    if (w)
+        do {
+            if (w->task == t)
+                return w;
+            w = w->next;
+        } while (w != head);
+    return NULL;
+}
+
+static void wake_posted(void *arg)
+{
+    co_uwaiter *w = arg;
+    co_wake(w->task, 0);
+}
+
+/* Under the object's mutex: the operation of w is done; wake its task.
+ * Posting under the mutex matters: the task cannot free w meanwhile. */
+static void deliver(co_uwaiter *w)
+{
+    w->delivered = 1;
+    if (w->kernel == co_current_kernel())
+        co_wake(w->task, 0);
+    else
+        co_kernel_post(w->kernel, &w->post);
+}
+
+/* Under m: register self in *list and block.  Unlocks m. */
+static co_status block_on(co_task *self, pthread_mutex_t *m,
+                          co_uwaiter **list, void *item)
+{
+    co_uwaiter *w = calloc(1, sizeof *w);
+    if (!w) {
+        pthread_mutex_unlock(m);
+        return -ENOMEM;
+    }
+    co_status st = co_block(self, NULL, CO_NO_DEADLINE);
+    if (st != CO_WOULDBLOCK) {
+        pthread_mutex_unlock(m);
+        free(w);
+        return st;
+    }
+    w->task = self;
+    w->kernel = co_current_kernel();
+    w->item = item;
+    co_post_init(&w->post, wake_posted, w);
+    wl_append(list, w);
+    pthread_mutex_unlock(m);
+    co_kernel_hold(w->kernel);
+    return st;
+}
+
+/* Re-evaluation after a wake: take self's waiter out of *list.  Returns 0
+ * (and the item) if its operation was done, else the wake value rc. */
+static int unblock(co_task *self, pthread_mutex_t *m, co_uwaiter **list,
+                   int rc, void **item)
+{
+    pthread_mutex_lock(m);
+    co_uwaiter *w = wl_find(*list, self);
+    if (w)
+        wl_remove(list, w);
+    pthread_mutex_unlock(m);
+    if (!w)
+        return rc;
+    co_kernel_unpost(w->kernel, &w->post);  /* nobody can post it now */
+    co_kernel_unhold(w->kernel);
+    if (w->delivered) {
+        if (item)
+            *item = w->item;
+        rc = 0;
+    }
+    free(w);
+    return rc;
+}
+
+/* ------------------------------------------------------------ threads */
+
+static int cond_init(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    int rc = pthread_condattr_init(&a);
+    if (rc == 0) {
+        pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+        rc = pthread_cond_init(c, &a);
+        pthread_condattr_destroy(&a);
+    }
+    return -rc;
+}
+
+/* The absolute CLOCK_MONOTONIC time `timeout` seconds from now. */
+static struct timespec deadline_in(double timeout)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (timeout > 1e9)
+        timeout = 1e9;
+    double whole = floor(timeout);
+    ts.tv_sec += (time_t)whole;
+    ts.tv_nsec += (long)((timeout - whole) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Wait on c (m held) until woken or the deadline; -ETIMEDOUT. */
+static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, double timeout,
+                     const struct timespec *deadline)
+{
+    if (timeout == 0)
+        return -ETIMEDOUT;
+    if (timeout < 0)
+        return -pthread_cond_wait(c, m);
+    int rc = pthread_cond_timedwait(c, m, deadline);
+    return rc == ETIMEDOUT ? -ETIMEDOUT : -rc;
+}
+
+/* ------------------------------------------------------------ queue */
+
+int co_uqueue_init(co_uqueue *q, size_t maxsize)
+{
+    if (!q)
+        return -EINVAL;
+    *q = (co_uqueue){ .maxsize = maxsize, .fd = -1 };
+    int rc = -pthread_mutex_init(&q->lock, NULL);
+    if (rc < 0)
+        return rc;
+    if ((rc = cond_init(&q->not_empty)) < 0) {
+        pthread_mutex_destroy(&q->lock);
+        return rc;
+    }
+    if ((rc = cond_init(&q->not_full)) < 0) {
+        pthread_cond_destroy(&q->not_empty);
+        pthread_mutex_destroy(&q->lock);
+        return rc;
+    }
+    return 0;
+}
+
+void co_uqueue_free(co_uqueue *q)
+{
+    if (!q)
+        return;
+    pthread_cond_destroy(&q->not_full);
+    pthread_cond_destroy(&q->not_empty);
+    pthread_mutex_destroy(&q->lock);
+    free(q->items);
+    if (q->fd >= 0)
+        close(q->fd);
+    q->items = NULL;
+    q->fd = -1;
+}
+
+static void fd_signal(co_uqueue *q)
+{
+    uint64_t one = 1;
+    if (q->fd >= 0 && write(q->fd, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is already non-zero, which is all we need */
+    }
+}
+
+static void fd_drain(co_uqueue *q)
+{
+    uint64_t n;
+    if (q->fd >= 0 && read(q->fd, &n, sizeof n) < 0) {
+        /* EAGAIN: already drained */
+    }
+}
+
+static int full(const co_uqueue *q)
+{
+    return q->maxsize && q->count >= q->maxsize && !wl_first(q->getters);
+}
+
+/* Under the lock, with room (see full()): hand item to the oldest waiting
+ * task, else queue it. */
+static int push(co_uqueue *q, void *item)
+{
+    co_uwaiter *w = wl_first(q->getters);
+    if (w) {
+        w->item = item;
+        deliver(w);
+        return 0;
+    }
+    if (q->count == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        void **items = malloc(cap * sizeof *items);
+        if (!items)
+            return -ENOMEM;
+        for (size_t i = 0; i < q->count; i++)
+            items[i] = q->items[(q->head + i) % q->cap];
+        free(q->items);
+        q->items = items;
+        q->head = 0;
+        q->cap = cap;
+    }
+    q->items[(q->head + q->count) % q->cap] = item;
+    if (q->count++ == 0)
+        fd_signal(q);
+    pthread_cond_signal(&q->not_empty);
+    return 0;
+}
+
+/* Under the lock, count > 0: take the oldest item; a slot is free, so move
+ * the oldest waiting putter's item in, or let a thread try. */
+static void *pop(co_uqueue *q)
+{
+    void *item = q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    if (--q->count == 0)
+        fd_drain(q);
+    co_uwaiter *w = wl_first(q->putters);
+    if (w && push(q, w->item) == 0)
+        deliver(w);
+    else
+        pthread_cond_signal(&q->not_full);
+    return item;
+}
+
+int co_uqueue_put(co_uqueue *q, void *item, double timeout)
+{
+    if (!q || isnan(timeout))
+        return -EINVAL;
+    struct timespec deadline = deadline_in(timeout > 0 ? timeout : 0);
+    int rc = 0;
+    pthread_mutex_lock(&q->lock);
+    while (full(q) && rc == 0)
+        rc = cond_wait(&q->not_full, &q->lock, timeout, &deadline);
+    if (!full(q))
+        rc = push(q, item);
+    else if (rc == 0)
+        rc = -ETIMEDOUT;
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+int co_uqueue_get(co_uqueue *q, void **item, double timeout)
+{
+    if (!q || !item || isnan(timeout))
+        return -EINVAL;
+    struct timespec deadline = deadline_in(timeout > 0 ? timeout : 0);
+    int rc = 0;
+    pthread_mutex_lock(&q->lock);
+    while (q->count == 0 && rc == 0)
+        rc = cond_wait(&q->not_empty, &q->lock, timeout, &deadline);
+    if (q->count) {
+        *item = pop(q);
+        rc = 0;
+        if (q->count)              /* signal passed on: more to take */
+            pthread_cond_signal(&q->not_empty);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item)
+{
+    int rc, resumed = co_wait_resumed(self);
+    if (co_wait_enter(self, &rc))
+        return resumed && q ? unblock(self, &q->lock, &q->putters, rc, NULL)
+                            : rc;
+    if (!q)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    if (!full(q)) {
+        rc = push(q, item);
+        pthread_mutex_unlock(&q->lock);
+        return rc;
+    }
+    return block_on(self, &q->lock, &q->putters, item);
+}
+
+co_status co_uqueue_get_task(co_task *self, co_uqueue *q, void **item)
+{
+    int rc, resumed = co_wait_resumed(self);
+    if (co_wait_enter(self, &rc))
+        return resumed && q ? unblock(self, &q->lock, &q->getters, rc, item)
+                            : rc;
+    if (!q || !item)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    if (q->count) {
+        *item = pop(q);
+        pthread_mutex_unlock(&q->lock);
+        return 0;
+    }
+    return block_on(self, &q->lock, &q->getters, NULL);
+}
+
+size_t co_uqueue_qsize(co_uqueue *q)
+{
+    if (!q)
+        return 0;
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->count;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+int co_uqueue_fd(co_uqueue *q)
+{
+    if (!q)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    if (q->fd < 0) {
+        q->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (q->fd < 0) {
+            int rc = -errno;
+            pthread_mutex_unlock(&q->lock);
+            return rc;
+        }
+        if (q->count)
+            fd_signal(q);
+    }
+    int fd = q->fd;
+    pthread_mutex_unlock(&q->lock);
+    return fd;
+}
+
+/* ------------------------------------------------------------ event */
+
+int co_uevent_init(co_uevent *e)
+{
+    if (!e)
+        return -EINVAL;
+    *e = (co_uevent){ .set = 0 };
+    int rc = -pthread_mutex_init(&e->lock, NULL);
+    if (rc < 0)
+        return rc;
+    if ((rc = cond_init(&e->cond)) < 0)
+        pthread_mutex_destroy(&e->lock);
+    return rc;
+}
+
+void co_uevent_free(co_uevent *e)
+{
+    if (!e)
+        return;
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->lock);
+}
+
+int co_uevent_set(co_uevent *e)
+{
+    if (!e)
+        return -EINVAL;
+    pthread_mutex_lock(&e->lock);
+    e->set = 1;
+    co_uwaiter *w;
+    while ((w = wl_first(e->waiters)))
+        deliver(w);
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+int co_uevent_clear(co_uevent *e)
+{
+    if (!e)
+        return -EINVAL;
+    pthread_mutex_lock(&e->lock);
+    e->set = 0;
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+int co_uevent_is_set(co_uevent *e)
+{
+    if (!e)
+        return 0;
+    pthread_mutex_lock(&e->lock);
+    int set = e->set;
+    pthread_mutex_unlock(&e->lock);
+    return set;
+}
+
+int co_uevent_wait(co_uevent *e, double timeout)
+{
+    if (!e || isnan(timeout))
+        return -EINVAL;
+    struct timespec deadline = deadline_in(timeout > 0 ? timeout : 0);
+    int rc = 0;
+    pthread_mutex_lock(&e->lock);
+    while (!e->set && rc == 0)
+        rc = cond_wait(&e->cond, &e->lock, timeout, &deadline);
+    if (e->set)
+        rc = 0;
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+co_status co_uevent_wait_task(co_task *self, co_uevent *e)
+{
+    int rc, resumed = co_wait_resumed(self);
+    if (co_wait_enter(self, &rc))
+        return resumed && e ? unblock(self, &e->lock, &e->waiters, rc, NULL)
+                            : rc;
+    if (!e)
+        return -EINVAL;
+    pthread_mutex_lock(&e->lock);
+    if (e->set) {
+        pthread_mutex_unlock(&e->lock);
+        return 0;
+    }
+    return block_on(self, &e->lock, &e->waiters, NULL);
+}

@@ -1,0 +1,88 @@
+/*
+ * universal.h -- Curio's UniversalQueue and UniversalEvent: usable at once
+ * from tasks (blocking primitives: cancellable, under timeout regions),
+ * from plain POSIX threads (blocking calls with a timeout in seconds), and
+ * between kernels running in different threads.
+ *
+ * Tasks that wait are registered with the object (under its mutex) and
+ * woken through co_kernel_post() to their own kernel, or directly when the
+ * waker runs in that kernel's thread.  A waiting task holds its kernel
+ * (co_kernel_hold): while it waits, the run cannot be reported as
+ * deadlocked, since another thread may still deliver; cancel it (or put it
+ * under a timeout region) if nothing will.
+ *
+ * Nothing is lost or duplicated: an item (or a set) handed to a waiting
+ * task is its own even if a cancellation or timeout reaches the task before
+ * it runs (the primitive then returns 0; the cancellation shows at the next
+ * blocking point, as for every primitive); an item not handed stays queued.
+ *
+ * Thread-side timeouts: `timeout` < 0 waits forever, 0 does not wait,
+ * otherwise at most that many seconds; -ETIMEDOUT when it passes.
+ * Objects must be initialised with co_uqueue_init / co_uevent_init and not
+ * be copied or freed while anyone uses them.
+ */
+#ifndef CO_UNIVERSAL_H
+#define CO_UNIVERSAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "../core/async.h"
+#include "../core/wait.h"
+
+typedef struct co_uwaiter co_uwaiter;   /* private: a waiting task */
+
+typedef struct co_uqueue {
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty, not_full; /* for threads */
+    void **items;                       /* ring buffer */
+    size_t head, count, cap;
+    size_t maxsize;                     /* 0: unbounded */
+    co_uwaiter *getters, *putters;      /* waiting tasks, FIFO */
+    int fd;                             /* eventfd, -1 until co_uqueue_fd */
+} co_uqueue;
+
+/* maxsize 0: unbounded.  0, -EINVAL, -ENOMEM or another -errno. */
+int co_uqueue_init(co_uqueue *q, size_t maxsize);
+/* Free the queue; items still queued are dropped (not freed). */
+void co_uqueue_free(co_uqueue *q);
+
+/* Thread (or task, where it never blocks: unbounded, or room to spare):
+ * put item, waiting up to `timeout` seconds for room.  0, -ETIMEDOUT,
+ * -EINVAL, -ENOMEM. */
+int co_uqueue_put(co_uqueue *q, void *item, double timeout);
+/* Thread: take the oldest item into *item.  0, -ETIMEDOUT, -EINVAL. */
+int co_uqueue_get(co_uqueue *q, void **item, double timeout);
+
+/* Blocking primitives for tasks.  0, -ECANCELED, -ETIMEDOUT, -EINVAL,
+ * -ENOMEM. */
+co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item);
+co_status co_uqueue_get_task(co_task *self, co_uqueue *q, void **item);
+
+/* Items queued now (not counting those already handed to tasks). */
+size_t co_uqueue_qsize(co_uqueue *q);
+
+/* An eventfd, readable exactly while items are queued, for foreign event
+ * loops (poll it, then co_uqueue_get with timeout 0).  Created on first
+ * call, closed by co_uqueue_free.  -errno on failure. */
+int co_uqueue_fd(co_uqueue *q);
+
+typedef struct co_uevent {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    co_uwaiter *waiters;
+    int set;
+} co_uevent;
+
+int co_uevent_init(co_uevent *e);
+void co_uevent_free(co_uevent *e);
+/* Any thread or task: set (waking every waiter), clear.  0 or -EINVAL. */
+int co_uevent_set(co_uevent *e);
+int co_uevent_clear(co_uevent *e);
+int co_uevent_is_set(co_uevent *e);
+/* Thread: wait until set.  0, -ETIMEDOUT, -EINVAL. */
+int co_uevent_wait(co_uevent *e, double timeout);
+/* Blocking primitive for tasks.  0, -ECANCELED, -ETIMEDOUT, -EINVAL. */
+co_status co_uevent_wait_task(co_task *self, co_uevent *e);
+
+#endif /* CO_UNIVERSAL_H */
