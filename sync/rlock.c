@@ -6,11 +6,8 @@
 co_status co_rlock_acquire(co_task *self, co_rlock *r)
 {
     int rc;
-    if (co_wait_enter(self, &rc)) {
-        if (rc == 0)                /* handed over by the last release */
-            r->count = 1;
-        return rc;
-    }
+    if (co_wait_enter(self, &rc))
+        return rc;                 /* woken: the last release handed it over */
     if (!r)
         return -EINVAL;
     if (r->lock.owner == self) {
@@ -33,7 +30,10 @@ int co_rlock_release(co_task *self, co_rlock *r)
         return -EPERM;
     if (--r->count > 0)
         return 0;
-    return co_lock_release(self, &r->lock);
+    int rc = co_lock_release(self, &r->lock);
+    if (r->lock.owner)              /* handed to the oldest waiter */
+        r->count = 1;
+    return rc;
 }
 
 int co_rlock_locked(const co_rlock *r)
