@@ -20,6 +20,8 @@
 #include "sync/lock.h"
 #include "sync/rlock.h"
 #include "sync/semaphore.h"
+#include "sync/condition.h"
+#include "sync/queue.h"
 #include "core/async.h"
 #include "sync/universal.h"
 

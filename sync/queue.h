@@ -1,0 +1,108 @@
+/*
+ * queue.h -- Curio's Queue, LifoQueue and PriorityQueue, one implementation.
+ *
+ * Items are `void *`.  Getters are served strictly first come, first
+ * served, with hand-off: a put while tasks wait in get gives the item
+ * straight to the oldest of them (on a priority queue too: a waiting getter
+ * gets the item put first, not the smallest at the time it runs), and a new
+ * getter queues behind the waiting ones.  A handed item counts in qsize()
+ * and against maxsize until its getter runs, as in Curio.  A getter that
+ * was handed an item gets it even if it is cancelled before it runs (the
+ * cancellation arrives at its next blocking call), so no item is ever lost
+ * or delivered twice.  Likewise a get that frees room in a full queue
+ * reserves that room for the oldest blocked putter.  put never yields
+ * unless it blocks (bounded queue, full).
+ *
+ * Storage is one array allocated by co_queue_init (or on first use), grown
+ * by doubling: a ring for FIFO, a stack for LIFO, a binary min-heap for
+ * priorities (FIFO among equal priorities).  No allocation per item once
+ * it has grown to the working size.  All zeros is an unbounded FIFO queue
+ * with no storage yet.  co_queue_free releases the storage.
+ */
+#ifndef CO_QUEUE_H
+#define CO_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/wait.h"
+
+typedef enum co_queue_kind {
+    CO_QUEUE_FIFO = 0,      /* Queue */
+    CO_QUEUE_LIFO,          /* LifoQueue */
+    CO_QUEUE_PRIORITY,      /* PriorityQueue: smallest priority first */
+} co_queue_kind;
+
+/* Private: one stored item. */
+typedef struct co_queue_entry {
+    void *item;
+    int priority;
+    uint64_t seq;           /* priority queue: order of equal priorities */
+} co_queue_entry;
+
+/* Private: an item handed to a woken getter, until it runs. */
+typedef struct co_queue_slot {
+    void *item;
+    int priority;
+    int next_free;          /* free list: index + 1, 0 ends it */
+} co_queue_slot;
+
+/* Fields are private: use the functions below. */
+typedef struct co_queue {
+    co_waitq getters;       /* blocked in get, oldest first */
+    co_waitq putters;       /* blocked in put (full), oldest first */
+    co_waitq joiners;       /* blocked in join */
+    union {
+        void **items;       /* FIFO ring / LIFO stack */
+        co_queue_entry *heap;
+    } buf;
+    size_t cap, head, len;  /* head: the ring's oldest item */
+    size_t maxsize;         /* 0: unbounded */
+    size_t reserved;        /* room kept for woken putters */
+    size_t handed;          /* items in slots, for woken getters */
+    size_t unfinished;      /* put, not yet task_done */
+    uint64_t seq;
+    co_queue_slot *slots;
+    int nslots, free_slot;  /* free_slot: index + 1 of the first free one */
+    co_queue_kind kind;
+} co_queue;
+
+/* maxsize 0: unbounded.  0, -EINVAL (bad kind), -ENOMEM. */
+int co_queue_init(co_queue *q, co_queue_kind kind, size_t maxsize);
+/* Release the storage and make q an empty unbounded FIFO queue again.
+ * -EBUSY (nothing freed) while tasks wait on it or hold handed items. */
+int co_queue_free(co_queue *q);
+
+/* Blocking: add an item, waiting while a bounded queue is full.  On a
+ * priority queue, co_queue_put uses priority 0.  co_queue_put_priority is
+ * for priority queues only (-EINVAL otherwise).  0, -ECANCELED,
+ * -ETIMEDOUT, -EINVAL, -ENOMEM (the item was not added). */
+co_status co_queue_put(co_task *self, co_queue *q, void *item);
+co_status co_queue_put_priority(co_task *self, co_queue *q, void *item,
+                                int priority);
+
+/* Blocking: take the next item into *item (and its priority into
+ * *priority if not NULL; 0 for FIFO/LIFO queues).  *item is written only
+ * when the result is 0.  0, -ECANCELED, -ETIMEDOUT, -EINVAL, -ENOMEM. */
+co_status co_queue_get(co_task *self, co_queue *q, void **item);
+co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
+                                int *priority);
+
+/* Mark one item taken by get as processed.  0, or -EINVAL if called more
+ * times than items were put. */
+int co_queue_task_done(co_queue *q);
+/* Blocking: wait until every item put has been marked done (0 at once if
+ * so). */
+co_status co_queue_join(co_task *self, co_queue *q);
+
+/* Items in the queue, counting those already handed to woken getters that
+ * have not run yet (as Curio, where they stay in the queue until then). */
+size_t co_queue_qsize(const co_queue *q);
+int co_queue_empty(const co_queue *q);
+/* Whether a put would block now: bounded, and no room left that is not
+ * reserved for a woken putter. */
+int co_queue_full(const co_queue *q);
+/* Items put and not yet marked done. */
+size_t co_queue_unfinished(const co_queue *q);
+
+#endif
