@@ -217,6 +217,10 @@ static co_status t2t_main(co_task *t, void *arg)
         ck_assert_int_eq(f->rc, 0);
     }
     for (f->i = 0; f->i < 2; f->i++) {
+        /* the drainer may still be taking the last items: wait for it to
+         * end before reading its sum from its frame, then join it */
+        CO_AWAIT(f->rc, co_wait(t, f->d[f->i]));
+        ck_assert_int_eq(f->rc, 0);
         f->sum += ((struct drain_frame *)co_task_frame(f->d[f->i]))->sum;
         AWAIT_JOIN(f->rc, t, f->d[f->i]);
         ck_assert_int_ge(f->rc, 0);
