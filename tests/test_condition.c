@@ -22,6 +22,7 @@ static void setup(void)
     co_condition_init(&cond, &lock);
     lock = (co_lock){ 0 };
     nitems = 0;
+    memset(items, 0, sizeof items);   /* tests share one process without fork */
 }
 
 struct main_frame {
