@@ -26,18 +26,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;                   /* the directory's own */
-}
-
 static int fds_before;
 static int logging;                 /* echo_handler notes its steps */
 

@@ -14,7 +14,6 @@
  * a socket must give its fd back.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -34,28 +33,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-/* Run fn as the main task on a copy of frame; it must return 0 and leave
- * the number of open fds as it found it. */
-#define RUN(fn, frame)                                                      \
-    do {                                                                    \
-        int fds_before_ = count_fds();                                      \
-        ck_assert_int_eq(co_run((fn), &(frame), sizeof(frame)), 0);         \
-        ck_assert_int_eq(count_fds(), fds_before_);                         \
-    } while (0)
-
 /* Names for the errnos these tests meet (rcs knows the core's). */
 static const char *ers(int rc)
 {
@@ -71,14 +48,6 @@ static const char *ers(int rc)
     }
 }
 
-/* The byte at offset i of every bulk transfer: not periodic over any short
- * length, so a lost, repeated or reordered chunk shows. */
-static unsigned char pat(size_t i)
-{
-    uint32_t x = (uint32_t)i * 2654435761u;
-    return (unsigned char)((x >> 24) ^ (x >> 11) ^ (uint32_t)(i >> 20));
-}
-
 /* A patterned source buffer for the bulk tests (set up before co_run). */
 static unsigned char *big;
 static size_t big_len;
@@ -89,7 +58,7 @@ static void big_alloc(size_t len)
     ck_assert_ptr_nonnull(big);
     big_len = len;
     for (size_t i = 0; i < len; i++)
-        big[i] = pat(i);
+        big[i] = pattern_byte(i);
 }
 
 static void big_free(void)
@@ -245,8 +214,8 @@ static co_status accept_task(co_task *t, void *arg)
     CO_END;
 }
 
-/* Read until EOF, checking every byte against pat(); optionally pausing
- * between reads (a slow peer).  Returns the count. */
+/* Read until EOF, checking every byte against pattern_byte(); optionally
+ * pausing between reads (a slow peer).  Returns the count. */
 struct reader_frame {
     co_frame co;
     co_socket *s;
@@ -270,10 +239,10 @@ static co_status reader_task(co_task *t, void *arg)
             break;
         ck_assert_int_le(f->rc, (int)f->chunk);
         for (int i = 0; i < f->rc; i++)
-            if (f->buf[i] != pat(f->got + (size_t)i))
+            if (f->buf[i] != pattern_byte(f->got + (size_t)i))
                 ck_abort_msg("byte %zu: got %u, expected %u",
                              f->got + (size_t)i, f->buf[i],
-                             pat(f->got + (size_t)i));
+                             pattern_byte(f->got + (size_t)i));
         f->got += (size_t)f->rc;
         if (writer_task && !co_task_done(writer_task)
             && strcmp(co_task_state(writer_task), "blocked") == 0)

@@ -12,7 +12,6 @@
  * counts the entries of /proc/self/fd before and after its kernel ran.
  */
 #define _GNU_SOURCE                 /* pipe2 */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,28 +31,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-/* Run fn as the main task on a copy of frame; it must return 0 and leave
- * the number of open fds as it found it. */
-#define RUN(fn, frame)                                                      \
-    do {                                                                    \
-        int fds_before_ = count_fds();                                      \
-        ck_assert_int_eq(co_run((fn), &(frame), sizeof(frame)), 0);         \
-        ck_assert_int_eq(count_fds(), fds_before_);                         \
-    } while (0)
-
 /* Names for the errnos these tests meet (rcs knows the core's). */
 static const char *ers(int rc)
 {
@@ -64,14 +41,6 @@ static const char *ers(int rc)
     case -EMSGSIZE: return "EMSGSIZE";
     default: return rcs(rc);
     }
-}
-
-/* The byte at offset i of the bulk transfers: not periodic over any short
- * length, so a lost, repeated or reordered chunk shows. */
-static unsigned char pat(size_t i)
-{
-    uint32_t x = (uint32_t)i * 2654435761u;
-    return (unsigned char)((x >> 24) ^ (x >> 11) ^ (uint32_t)(i >> 20));
 }
 
 static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
@@ -104,7 +73,7 @@ static void big_alloc(size_t len)
     ck_assert_ptr_nonnull(sink);
     big_len = len;
     for (size_t i = 0; i < len; i++)
-        big[i] = pat(i);
+        big[i] = pattern_byte(i);
 }
 
 static void big_free(void)
