@@ -54,11 +54,6 @@ int co_io_init(co_io *io, int fd, void (*release)(co_io *io))
     return 0;
 }
 
-int co_io_worth_trying(const co_io *io, int dir)
-{
-    return io->ready[dir];
-}
-
 void co_io_attempted(co_io *io, int dir, int drained)
 {
     io->woken[dir] = 0;

@@ -61,10 +61,6 @@ int co_io_init(co_io *io, int fd, void (*release)(co_io *io));
  */
 co_status co_io_wait(co_task *self, co_io *io, int dir);
 
-/* Whether an I/O attempt is worth its system call now: not after one that
- * drained the fd, until readiness has been seen again. */
-int co_io_worth_trying(const co_io *io, int dir);
-
 /* Record an attempt: `drained` when it came back short or with EAGAIN. */
 void co_io_attempted(co_io *io, int dir, int drained);
 
