@@ -13,6 +13,7 @@
  * test counts the entries of /proc/self/fd before and after its kernel ran:
  * a socket must give its fd back.
  */
+#define _GNU_SOURCE                 /* pipe2 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1647,6 +1648,101 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
+/* ------------------------------------------------------------ core/io */
+
+/* co_io directly, on a pipe: a waiter blocks until the fd is readable, a
+ * second waiter gets -EBUSY, a cancelled waiter leaves, and release runs
+ * exactly once -- after close, and only when no task is inside. */
+static int io_releases;
+static void io_release(co_io *io)
+{
+    (void)io;
+    io_releases++;
+}
+
+struct io_waiter_frame {
+    co_frame co;
+    co_io *io;
+    const char *name;
+    int rc;
+};
+
+static co_status io_waiter(co_task *t, void *arg)
+{
+    struct io_waiter_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_io_wait(t, f->io, CO_IO_READ));
+    note("%s:%s releases=%d", f->name, rcs(f->rc), io_releases);
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+struct io_main_frame {
+    co_frame co;
+    int fds[2];
+    co_io io;
+    co_task *a, *b;
+    int rc, result;
+};
+
+static co_status io_main(co_task *t, void *arg)
+{
+    struct io_main_frame *f = arg;
+    struct io_waiter_frame w = { .io = &f->io };
+    CO_BEGIN(t, f);
+    io_releases = 0;
+    ck_assert_int_eq(pipe2(f->fds, O_NONBLOCK | O_CLOEXEC), 0);
+    ck_assert_int_eq(co_io_init(&f->io, -1, io_release), -EINVAL);
+    ck_assert_int_eq(co_io_init(&f->io, f->fds[0], io_release), 0);
+    /* a fresh io may be ready: the first wait returns at once */
+    CO_AWAIT(f->rc, co_io_wait(t, &f->io, CO_IO_READ));
+    note("fresh=%s", rcs(f->rc));
+    co_io_attempted(&f->io, CO_IO_READ, 1);     /* drained: waits now */
+    ck_assert_int_eq(co_io_wait(t, &f->io, 2), -EINVAL);
+
+    w.name = "A";
+    CO_SPAWN(t, &f->a, io_waiter, w);
+    w.name = "B";
+    CO_SPAWN(t, &f->b, io_waiter, w);
+    CO_AWAIT(f->rc, co_yield(t));               /* A blocks, B is busy */
+    ck_assert_int_eq(write(f->fds[1], "x", 1), 1);
+    CO_AWAIT(f->rc, co_join(t, f->a, &f->result));
+    CO_AWAIT(f->rc, co_join(t, f->b, &f->result));
+
+    /* cancelled while waiting: it leaves, the io stays usable */
+    char c;
+    ck_assert_int_eq(read(f->fds[0], &c, 1), 1);
+    co_io_attempted(&f->io, CO_IO_READ, 1);
+    w.name = "C";
+    CO_SPAWN(t, &f->a, io_waiter, w);
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_join(t, f->a, &f->result));
+
+    /* closed while a task waits: it gets -EBADF; release waits for it */
+    w.name = "D";
+    CO_SPAWN(t, &f->a, io_waiter, w);
+    CO_AWAIT(f->rc, co_yield(t));
+    co_io_close(&f->io);
+    note("closed releases=%d", io_releases);
+    CO_AWAIT(f->rc, co_join(t, f->a, &f->result));
+    co_io_close(&f->io);                        /* idempotent */
+    note("end releases=%d", io_releases);
+    close(f->fds[0]);
+    close(f->fds[1]);
+    CO_END;
+}
+
+START_TEST(test_io_wait_busy_cancel_close_release)
+{
+    struct io_main_frame m = { .rc = 0 };
+    RUN(io_main, m);
+    ck_assert_str_eq(lg, "fresh=0 B:-16 releases=0 A:0 releases=0 "
+                         "C:CANCEL releases=0 closed releases=0 "
+                         "D:-9 releases=1 end releases=1");
+}
+END_TEST
+
 Suite *socket_suite(void)
 {
     Suite *s = suite_create("socket");
@@ -1654,6 +1750,7 @@ Suite *socket_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_socketpair_echo_1mib);
+    tcase_add_test(tc, test_io_wait_busy_cancel_close_release);
     tcase_add_test(tc, test_tcp_echo_1mib);
     tcase_add_test(tc, test_udp_echo);
     tcase_add_test(tc, test_unix_echo);
