@@ -28,6 +28,7 @@
 #define CO_RESUMES_PER_POLL 1024
 
 _Thread_local co_kernel *co__kernel;
+_Thread_local co_task *co__running;
 
 int64_t co__mono_ns(void)
 {
@@ -40,45 +41,41 @@ int64_t co__mono_ns(void)
  * going until the scheduler has run the task: the idle watcher does that. */
 void co__ready_push(co_kernel *k, co_task *t)
 {
-    co__set_state(t, CO_STATE_READY);
-    t->link.next = t->link.prev = NULL;
-    if (k->ready_tail) {
-        k->ready_tail->next = &t->link;
-    } else {
-        k->ready_head = &t->link;
-        if (!ev_is_active(&k->keep_polling))
-            ev_idle_start(k->loop, &k->keep_polling);
-    }
-    k->ready_tail = &t->link;
+    if (!k->ready_head && !ev_is_active(&k->keep_polling))
+        ev_idle_start(k->loop, &k->keep_polling);
+    co__ready_append(k, t);
 }
 
-static void resume(co_kernel *k, co_task *t)
-{
-    k->current = t;
-    co__set_state(t, CO_STATE_RUNNING);
-    int r = t->fn(t, co__frame_of(t));
-    k->current = NULL;
-    if (r != CO_WOULDBLOCK)
-        co__finish(k, t, r);
-    else if (co__state(t) == CO_STATE_RUNNING)
-        co__ready_push(k, t);      /* a bare CO_YIELD(): just yield */
-}
-
-/* Run cycles until nothing is ready or the budget is spent. */
+/* Run cycles until nothing is ready or the budget is spent.  This loop is
+ * the task switch, so it is kept to the bare minimum: co__running is only
+ * restored once the loop ends (or before a task is finished, whose clean-up
+ * may run code that asks for the current task), and a task that suspended
+ * while still running (a yield) goes straight back to the tail: the idle
+ * watcher is active, as the ready queue was not empty when this began. */
 static void run_cycles(co_kernel *k)
 {
+    co_task *outer = co__running;  /* a kernel run inside a task: restore */
     int resumed = 0;
     while (k->ready_head && resumed < CO_RESUMES_PER_POLL) {
         co_link *batch = k->ready_head;
         k->ready_head = k->ready_tail = NULL;
         k->now_fresh = 0;
-        while (batch) {
+        do {
             co_task *t = co__task_of(batch);
             batch = batch->next;
-            resume(k, t);
+            co__running = t;
+            co__set_state(t, CO_STATE_RUNNING);
+            int r = t->fn(t, co__frame_of(t));
+            if (r != CO_WOULDBLOCK) {
+                co__running = outer;
+                co__finish(k, t, r);
+            } else if (co__state(t) == CO_STATE_RUNNING) {
+                co__ready_append(k, t);   /* a yield */
+            }
             resumed++;
-        }
+        } while (batch);
     }
+    co__running = outer;
 }
 
 static void expire_deadlines(co_kernel *k)

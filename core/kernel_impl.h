@@ -13,31 +13,6 @@
 #include "time.h"
 #include "wait.h"
 
-/* co_task.flags */
-enum {
-    CO_STATE_MASK = 3u,
-    CO_STATE_READY = 0u,       /* in the ready queue */
-    CO_STATE_RUNNING = 1u,
-    CO_STATE_BLOCKED = 2u,     /* in a wait queue and/or the timer heap */
-    CO_STATE_DONE = 3u,
-
-    CO_F_WOKEN = 1u << 2,      /* woken; result holds the wake value */
-    CO_F_IN_HEAP = 1u << 3,    /* has a timer entry; result holds its index */
-    CO_F_CANCEL_REQ = 1u << 4, /* cancellation requested (first one counts) */
-    CO_F_CANCEL_DONE = 1u << 5,/* -ECANCELED has been delivered */
-    CO_F_DAEMON = 1u << 6,
-    CO_F_DETACHED = 1u << 7,
-    CO_F_JOINING = 1u << 8,    /* blocked in co_join (wants the result) */
-    CO_F_STORAGE = 1u << 9,    /* caller-supplied memory: never freed */
-    CO_F_JOINED = 1u << 10,    /* result collected by a join */
-    CO_F_CANCEL_MADE = 1u << 11, /* blocked in co_cancel that made the request */
-    CO_F_GOT_RESULT = 1u << 12, /* a joiner's wake value is the result */
-
-    CO_NOCANCEL_SHIFT = 16,    /* 8 bits of disable_cancellation depth */
-    CO_NOCANCEL_ONE = 1u << CO_NOCANCEL_SHIFT,
-    CO_NOCANCEL_MASK = 0xffu << CO_NOCANCEL_SHIFT,
-};
-
 static inline unsigned co__state(const co_task *t)
 {
     return t->flags & CO_STATE_MASK;
@@ -76,7 +51,6 @@ struct co_kernel {
     ev_timer timer;            /* armed for the earliest deadline */
 
     co_link *ready_head, *ready_tail;  /* FIFO through link.next */
-    co_task *current;
 
     co_timer_entry *heap;
     uint32_t heap_len, heap_cap;
@@ -107,12 +81,26 @@ struct co_kernel {
 };
 
 /* The kernel running in this thread (set by co_kernel_run). */
-extern _Thread_local co_kernel *co__kernel;
+extern _Thread_local co_kernel *co__kernel
+    __attribute__((tls_model("initial-exec")));
 
 static inline co_task *co__task_of(co_link *l) { return (co_task *)l; }
 static inline void *co__frame_of(co_task *t) { return t + 1; }
 
-/* kernel.c */
+/* Append t to the ready queue.  Only for a caller that knows the idle
+ * watcher is active (the scheduler's own loop); others use co__ready_push. */
+static inline void co__ready_append(co_kernel *k, co_task *t)
+{
+    co__set_state(t, CO_STATE_READY);
+    t->link.next = t->link.prev = NULL;
+    if (k->ready_tail)
+        k->ready_tail->next = &t->link;
+    else
+        k->ready_head = &t->link;
+    k->ready_tail = &t->link;
+}
+
+/* kernel.c: append t to the ready queue, from anywhere. */
 void co__ready_push(co_kernel *k, co_task *t);
 int64_t co__mono_ns(void);
 void co__cancel_all_newest_first(co_kernel *k);

@@ -278,7 +278,9 @@ co_status co_cancel(co_task *self, co_task *target)
     return co_block(self, q, CO_NO_DEADLINE);
 }
 
-co_status co_yield(co_task *self)
+/* co_yield's cases that fastpath.h does not inline: a cancellation or a
+ * timeout to deliver, or misuse. */
+co_status co__yield_slow(co_task *self)
 {
     int rc;
     if (co_wait_enter(self, &rc))
@@ -345,5 +347,5 @@ const char *co_task_state(const co_task *t)
 
 co_task *co_current_task(void)
 {
-    return co__kernel ? co__kernel->current : NULL;
+    return co__running;
 }

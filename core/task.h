@@ -118,9 +118,6 @@ co_status co_cancel(co_task *self, co_task *target);
  * if this call made the request, 0 if not, -EINVAL for NULL. */
 int co_cancel_nowait(co_task *target);
 
-/* Blocking: sleep(0) -- go behind every task that is ready now. */
-co_status co_yield(co_task *self);
-
 /* Free target as soon as it ends (at once if it already has).  Returns 0,
  * or -EINVAL if it is NULL or already detached. */
 int co_task_detach(co_task *target);
@@ -141,5 +138,8 @@ const char *co_task_state(const co_task *t);
 
 /* The task the calling thread's kernel is running now, or NULL. */
 co_task *co_current_task(void);
+
+/* co_yield and the fast path of co_wait_enter, inline. */
+#include "fastpath.h"
 
 #endif /* CO_TASK_H */

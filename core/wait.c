@@ -77,7 +77,7 @@ int co_wait_resumed(const co_task *self)
 int co_wait_enter_at(co_task *self, int *rc, const char *func)
 {
     co_kernel *k = co__kernel;
-    if (!k || !self || self != k->current)
+    if (!k || !self || self != co__running)
         co_panic_at(func, __FILE__, __LINE__,
                     "awaited outside its task: the co_task passed is not the "
                     "task this thread's kernel is running");

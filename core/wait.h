@@ -47,7 +47,7 @@ int co_waitq_wake_all(co_waitq *q, int value);
  * value on re-evaluation, or a pending -ECANCELED / -ETIMEDOUT.  Aborts with
  * a message if `self` is not the task this thread's kernel is running. */
 int co_wait_enter_at(co_task *self, int *rc, const char *func);
-#define co_wait_enter(self, rc) co_wait_enter_at((self), (rc), __func__)
+#define co_wait_enter(self, rc) co__wait_enter((self), (rc), __func__)
 
 /* Whether self is being resumed after a wake, i.e. this evaluation of the
  * primitive follows its own suspension (call before co_wait_enter, which

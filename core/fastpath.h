@@ -1,0 +1,92 @@
+/*
+ * fastpath.h -- the hottest steps of every primitive, inline.
+ *
+ * Entering a blocking primitive (co_wait_enter) and co_yield run on every
+ * task switch.  As out-of-line calls that also read the kernel through a
+ * general-dynamic TLS access they cost several times a bare switch, so
+ * their common case is inlined here and only the rare cases (a pending
+ * cancellation or timeout, misuse) call into core/wait.c.
+ *
+ * Everything named co__ here is private: the flag layout may change.
+ */
+#ifndef CO_FASTPATH_H
+#define CO_FASTPATH_H
+
+#include "task.h"
+
+/* co_task.flags */
+enum {
+    CO_STATE_MASK = 3u,
+    CO_STATE_READY = 0u,       /* in the ready queue */
+    CO_STATE_RUNNING = 1u,
+    CO_STATE_BLOCKED = 2u,     /* in a wait queue and/or the timer heap */
+    CO_STATE_DONE = 3u,
+
+    CO_F_WOKEN = 1u << 2,      /* woken; result holds the wake value */
+    CO_F_IN_HEAP = 1u << 3,    /* has a timer entry; result holds its index */
+    CO_F_CANCEL_REQ = 1u << 4, /* cancellation requested (first one counts) */
+    CO_F_CANCEL_DONE = 1u << 5,/* -ECANCELED has been delivered */
+    CO_F_DAEMON = 1u << 6,
+    CO_F_DETACHED = 1u << 7,
+    CO_F_JOINING = 1u << 8,    /* blocked in co_join (wants the result) */
+    CO_F_STORAGE = 1u << 9,    /* caller-supplied memory: never freed */
+    CO_F_JOINED = 1u << 10,    /* result collected by a join */
+    CO_F_CANCEL_MADE = 1u << 11, /* blocked in co_cancel that made the request */
+    CO_F_GOT_RESULT = 1u << 12, /* a joiner's wake value is the result */
+
+    CO_NOCANCEL_SHIFT = 16,    /* 8 bits of disable_cancellation depth */
+    CO_NOCANCEL_ONE = 1u << CO_NOCANCEL_SHIFT,
+    CO_NOCANCEL_MASK = 0xffu << CO_NOCANCEL_SHIFT,
+
+    CO_SLAB_SHIFT = 24,        /* task memory: 0 malloc, else slab class */
+    CO_SLAB_MASK = 0xffu << CO_SLAB_SHIFT,
+};
+
+/* The task this thread's kernel is running now, or NULL.  initial-exec:
+ * one load through %fs instead of a call to __tls_get_addr, even in the
+ * -fPIC objects of libcurio.a and libcurio.so. */
+extern _Thread_local co_task *co__running
+    __attribute__((tls_model("initial-exec")));
+
+int co_wait_enter_at(co_task *self, int *rc, const char *func);
+co_status co__yield_slow(co_task *self);
+
+/* Nothing to deliver and nothing to check: the running task, not woken,
+ * no cancellation requested, no timeout region. */
+static inline int co__plain_entry(const co_task *self)
+{
+    return self == co__running &&
+           !(self->flags & (CO_F_WOKEN | CO_F_CANCEL_REQ)) && !self->timeouts;
+}
+
+static inline int co__wait_enter(co_task *self, int *rc, const char *func)
+{
+    if (co__plain_entry(self))
+        return 0;
+    if (self == co__running && (self->flags & CO_F_WOKEN)) {
+        self->flags &= ~CO_F_WOKEN;        /* re-evaluation after a wake */
+        *rc = self->result;
+        return 1;
+    }
+    return co_wait_enter_at(self, rc, func);
+}
+
+/* Blocking: sleep(0) -- go behind every task that is ready now.  The
+ * common case marks the task woken with 0 and leaves it running: the
+ * kernel puts a task that suspends while still running at the back of the
+ * ready queue, and the re-evaluation returns the 0. */
+static inline co_status co_yield(co_task *self)
+{
+    if (co__plain_entry(self)) {
+        self->flags |= CO_F_WOKEN;
+        self->result = 0;
+        return CO_WOULDBLOCK;
+    }
+    if (self == co__running && (self->flags & CO_F_WOKEN)) {
+        self->flags &= ~CO_F_WOKEN;
+        return self->result;
+    }
+    return co__yield_slow(self);
+}
+
+#endif /* CO_FASTPATH_H */
