@@ -257,11 +257,8 @@ void co_kernel_free(co_kernel *k)
     co__kernel = k;
     co__release_all(k);            /* tasks spawned but never run */
     co__kernel = outer;
-    while (k->waitq_pool) {
-        co_waitq *q = k->waitq_pool;
-        k->waitq_pool = (co_waitq *)(void *)q->head.next;
-        free(q);
-    }
+    co__joiners_free_all(k);
+    co__slab_destroy(&k->slab);
     co__async_free(k);             /* async.c: drop unrun posts */
     free(k->heap);
     free(k->reg);

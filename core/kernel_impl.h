@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "async.h"
+#include "slab.h"
 #include "kernel.h"
 #include "time.h"
 #include "wait.h"
@@ -35,13 +36,16 @@ static inline int co__timeouts_armed(const co_task *t)
 typedef struct co_registry_entry {
     co_task *task;
     const char *name;
-    co_waitq *joiners;         /* from the kernel's pool, when someone waits */
 } co_registry_entry;
 
+/* 16 bytes, so that a million sleeping tasks fit in 128 MiB: the task is
+ * found through its registry slot (kept up to date when the registry
+ * moves it), and seq -- FIFO among equal deadlines -- is compared with
+ * wrap-around. */
 typedef struct co_timer_entry {
     int64_t deadline;          /* monotonic ns */
-    uint64_t seq;              /* FIFO among equal deadlines */
-    co_task *task;
+    uint32_t slot;             /* the task's registry slot */
+    uint32_t seq;
 } co_timer_entry;
 
 struct co_kernel {
@@ -54,14 +58,20 @@ struct co_kernel {
 
     co_timer_entry *heap;
     uint32_t heap_len, heap_cap;
-    uint64_t timer_seq;
+    uint32_t timer_seq;
 
     co_registry_entry *reg;
     uint32_t reg_len, reg_cap;
     uint32_t last_id;
     uint32_t live;             /* tasks not yet done */
 
-    co_waitq *waitq_pool;      /* spare joiner queues, chained via head.next */
+    /* Queues of joiners, by index (co_task.joinq); index 0 is unused.  A
+     * queue no task uses is on a free list chained by index through its
+     * head.prev. */
+    co_waitq **joinqs;
+    uint32_t joinqs_len, joinqs_cap, joinqs_free;
+
+    co_slab slab;              /* task blocks (core/slab.c) */
 
     int64_t now;               /* cached monotonic ns */
     int now_fresh;
@@ -117,11 +127,24 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
 void co__finish(co_kernel *k, co_task *t, int result);
 void co__release(co_kernel *k, co_task *t);
 void co__release_all(co_kernel *k);
+void co__joiners_free_all(co_kernel *k);
+
+/* task.c: the queue of tasks waiting for t to end, or NULL */
+static inline co_waitq *co__joiners(co_kernel *k, const co_task *t)
+{
+    return t->joinq ? k->joinqs[t->joinq] : NULL;
+}
 
 /* timer_heap.c */
 int co__heap_insert(co_kernel *k, co_task *t, int64_t deadline);
 void co__heap_remove(co_kernel *k, uint32_t index);
 void co__heap_expire(co_kernel *k, int64_t now);
+/* The registry moved a task in the heap to another slot. */
+static inline void co__heap_moved(co_kernel *k, co_task *t)
+{
+    if (t->flags & CO_F_IN_HEAP)
+        k->heap[t->result].slot = t->slot;
+}
 
 /* time.c: a task's deadline passed while it was blocked */
 void co__deadline_reached(co_kernel *k, co_task *t, int64_t now);

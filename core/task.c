@@ -28,38 +28,81 @@ static int registry_add(co_kernel *k, co_task *t, const char *name)
         k->reg_cap = cap;
     }
     t->slot = k->reg_len;
-    k->reg[k->reg_len++] = (co_registry_entry){ t, name, NULL };
+    k->reg[k->reg_len++] = (co_registry_entry){ t, name };
     return 0;
 }
 
+/* The last entry fills the hole, so the registry stays dense. */
 static void registry_remove(co_kernel *k, co_task *t)
 {
     co_registry_entry *e = &k->reg[t->slot];
-    if (e->joiners) {                      /* back to the pool */
-        e->joiners->head.next = (co_link *)k->waitq_pool;
-        k->waitq_pool = e->joiners;
-    }
     *e = k->reg[--k->reg_len];
     e->task->slot = t->slot;
+    co__heap_moved(k, e->task);
 }
+
+/* ------------------------------------------------------------ joiners */
 
 /* The queue of tasks waiting for t to end, made on first use. */
 static co_waitq *joiners_of(co_kernel *k, co_task *t)
 {
-    co_registry_entry *e = &k->reg[t->slot];
-    if (!e->joiners) {
-        co_waitq *q = k->waitq_pool;
-        if (q)
-            k->waitq_pool = (co_waitq *)(void *)q->head.next;
-        else if (!(q = malloc(sizeof *q)))
+    if (t->joinq)
+        return k->joinqs[t->joinq];
+    uint32_t i = k->joinqs_free;
+    if (i) {
+        k->joinqs_free = (uint32_t)(uintptr_t)k->joinqs[i]->head.prev;
+    } else {
+        if (k->joinqs_len == 0)
+            k->joinqs_len = 1;             /* index 0 means "none" */
+        if (k->joinqs_len >= k->joinqs_cap) {
+            uint32_t cap = k->joinqs_cap ? k->joinqs_cap * 2 : 16;
+            co_waitq **a = realloc(k->joinqs, cap * sizeof *a);
+            if (!a)
+                return NULL;
+            k->joinqs = a;
+            k->joinqs_cap = cap;
+        }
+        if (!(k->joinqs[k->joinqs_len] = malloc(sizeof(co_waitq))))
             return NULL;
-        co_waitq_init(q);
-        e->joiners = q;
+        i = k->joinqs_len++;
     }
-    return e->joiners;
+    co_waitq_init(k->joinqs[i]);
+    t->joinq = i;
+    return k->joinqs[i];
+}
+
+/* t is being freed: its queue (empty by now) goes on the free list. */
+static void joiners_release(co_kernel *k, co_task *t)
+{
+    if (!t->joinq)
+        return;
+    k->joinqs[t->joinq]->head.prev = (co_link *)(uintptr_t)k->joinqs_free;
+    k->joinqs_free = t->joinq;
+    t->joinq = 0;
+}
+
+/* At kernel free. */
+void co__joiners_free_all(co_kernel *k)
+{
+    for (uint32_t i = 1; i < k->joinqs_len; i++)
+        free(k->joinqs[i]);
+    free(k->joinqs);
+    k->joinqs = NULL;
+    k->joinqs_len = k->joinqs_cap = k->joinqs_free = 0;
 }
 
 /* ------------------------------------------------------------ spawn */
+
+/* Task memory goes back where it came from: the slab, malloc, or nowhere
+ * (the caller's storage). */
+static void free_block(co_kernel *k, co_task *t)
+{
+    unsigned slab_class = (t->flags & CO_SLAB_MASK) >> CO_SLAB_SHIFT;
+    if (slab_class)
+        co__slab_free(&k->slab, t, slab_class);
+    else if (!(t->flags & CO_F_STORAGE))
+        free(t);
+}
 
 int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
               const void *frame, size_t frame_size, const co_spawn_opts *opts)
@@ -75,12 +118,15 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
     size_t size = CO_TASK_STORAGE(frame_size);
     co_task *t;
     uint32_t flags = CO_STATE_READY;
+    unsigned slab_class = 0;
     if (opts->storage) {
         if (opts->storage_size < size ||
             (uintptr_t)opts->storage % alignof(max_align_t))
             return -EINVAL;
         t = opts->storage;
         flags |= CO_F_STORAGE;
+    } else if ((t = co__slab_alloc(&k->slab, size, &slab_class))) {
+        flags |= (uint32_t)slab_class << CO_SLAB_SHIFT;
     } else if (!(t = malloc(size))) {
         return -ENOMEM;
     }
@@ -91,8 +137,7 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
 
     *t = (co_task){ .fn = fn, .parent_id = parent_id, .flags = flags };
     if (registry_add(k, t, opts->name ? opts->name : "task") < 0) {
-        if (!(flags & CO_F_STORAGE))
-            free(t);
+        free_block(k, t);
         return -ENOMEM;
     }
     void *f = co__frame_of(t);
@@ -142,8 +187,8 @@ static void report_crash(co_kernel *k, co_task *t)
 void co__release(co_kernel *k, co_task *t)
 {
     registry_remove(k, t);
-    if (!(t->flags & CO_F_STORAGE))
-        free(t);
+    joiners_release(k, t);
+    free_block(k, t);
 }
 
 void co__finish(co_kernel *k, co_task *t, int result)
@@ -152,7 +197,7 @@ void co__finish(co_kernel *k, co_task *t, int result)
     t->result = result;
     k->live--;
 
-    co_waitq *q = k->reg[t->slot].joiners;
+    co_waitq *q = co__joiners(k, t);
     if (q) {
         /* Joiners get the result as their wake value, so none of them
          * touches t again once it has been freed below. */

@@ -2,8 +2,9 @@
  * task.h -- tasks: spawn, join, wait, cancel, daemon and detached tasks.
  *
  * A task is one allocation: a 64-byte header (this struct, one cache line)
- * followed by the task's frame.  Cold data (name, joiners) sits in the
- * kernel's task registry, reached through `slot`.
+ * followed by the task's frame.  Cold data (the name) sits in the kernel's
+ * task registry, reached through `slot`; a queue of joiners is made only
+ * when some task waits for this one.
  *
  * Handle lifetime, as with POSIX threads: the co_task pointer returned by
  * spawn stays valid until co_join() has succeeded (join frees the
@@ -43,6 +44,8 @@ struct co_task {
                                woken: the wake value; done: the result */
     uint32_t flags;         /* state, cancellation, nocancel depth ... */
     uint32_t slot;          /* index in the kernel's task registry */
+    uint32_t joinq;         /* the kernel's queue of tasks waiting for this
+                               one to end; 0: none yet */
 };
 
 /* Where a task suspends, recorded by every await (see macros/co.h). The

@@ -4,7 +4,8 @@
  * Only tasks that are blocked AND have a deadline (a sleep, or an active
  * timeout region) are here; one ev_timer armed for the top stands for all
  * of them.  Equal deadlines leave in insertion order (seq).  A task keeps
- * its index in `result` while it is in the heap, so removal is O(log n).
+ * its index in `result` while it is in the heap, so removal is O(log n);
+ * an entry names its task by registry slot (see kernel_impl.h).
  */
 #include <stdlib.h>
 
@@ -13,13 +14,18 @@
 static int earlier(const co_timer_entry *a, const co_timer_entry *b)
 {
     return a->deadline < b->deadline ||
-           (a->deadline == b->deadline && a->seq < b->seq);
+           (a->deadline == b->deadline && (int32_t)(a->seq - b->seq) < 0);
+}
+
+static co_task *task_at(co_kernel *k, const co_timer_entry *e)
+{
+    return k->reg[e->slot].task;
 }
 
 static void place(co_kernel *k, uint32_t i, co_timer_entry e)
 {
     k->heap[i] = e;
-    e.task->result = (int32_t)i;
+    task_at(k, &e)->result = (int32_t)i;
 }
 
 static void sift_up(co_kernel *k, uint32_t i, co_timer_entry e)
@@ -61,7 +67,7 @@ int co__heap_insert(co_kernel *k, co_task *t, int64_t deadline)
         k->heap = h;
         k->heap_cap = cap;
     }
-    co_timer_entry e = { deadline, k->timer_seq++, t };
+    co_timer_entry e = { deadline, t->slot, k->timer_seq++ };
     t->flags |= CO_F_IN_HEAP;
     sift_up(k, k->heap_len++, e);
     return 0;
@@ -69,7 +75,7 @@ int co__heap_insert(co_kernel *k, co_task *t, int64_t deadline)
 
 void co__heap_remove(co_kernel *k, uint32_t i)
 {
-    k->heap[i].task->flags &= ~CO_F_IN_HEAP;
+    task_at(k, &k->heap[i])->flags &= ~CO_F_IN_HEAP;
     co_timer_entry last = k->heap[--k->heap_len];
     if (i == k->heap_len)
         return;
@@ -83,7 +89,7 @@ void co__heap_remove(co_kernel *k, uint32_t i)
 void co__heap_expire(co_kernel *k, int64_t now)
 {
     while (k->heap_len && k->heap[0].deadline <= now) {
-        co_task *t = k->heap[0].task;
+        co_task *t = task_at(k, &k->heap[0]);
         co__heap_remove(k, 0);
         co__deadline_reached(k, t, now);
     }
