@@ -1167,6 +1167,79 @@ START_TEST(test_many_tasks)
 }
 END_TEST
 
+/* ------------------------------------------------------------ task memory */
+
+/* Frames of many sizes, small ones from the kernel's slab and large ones
+ * from malloc, alive at the same time while others end and are freed: each
+ * task fills its frame with its own pattern, yields so that the others
+ * spawn, end and reuse memory, then checks that its frame is intact. */
+#define SIZED_TASKS 64
+#define SIZED_MAX 900
+
+struct sized_frame {
+    co_frame co;
+    int seed, len, rounds, i, rc;
+    unsigned char bytes[SIZED_MAX];
+};
+
+static co_status sized_task(co_task *t, void *arg)
+{
+    struct sized_frame *f = arg;
+    CO_BEGIN(t, f);
+    for (f->i = 0; f->i < f->len; f->i++)
+        f->bytes[f->i] = (unsigned char)(f->seed * 31 + f->i);
+    for (f->i = 0; f->i < f->rounds; f->i++)
+        CO_AWAIT(f->rc, co_yield(t));
+    for (f->i = 0; f->i < f->len; f->i++)
+        if (f->bytes[f->i] != (unsigned char)(f->seed * 31 + f->i))
+            CO_RETURN(-EPROTO);
+    CO_RETURN(f->seed);
+    CO_END;
+}
+
+struct sized_main_frame {
+    co_frame co;
+    co_task *h[SIZED_TASKS];
+    int i, rc;
+};
+
+static co_status sized_main(co_task *t, void *arg)
+{
+    struct sized_main_frame *f = arg;
+    struct sized_frame w;
+    CO_BEGIN(t, f);
+    for (f->i = 0; f->i < SIZED_TASKS; f->i++) {
+        memset(&w, 0, sizeof w);
+        w.seed = f->i;
+        w.rounds = f->i % 5;        /* some end while others still run */
+        /* frame sizes from 32 bytes (header included) up past 512 */
+        w.len = (f->i * 37) % SIZED_MAX;
+        size_t size = offsetof(struct sized_frame, bytes) + (size_t)w.len;
+        ck_assert_int_gt(co_spawn(t, &f->h[f->i], sized_task, &w, size,
+                                  NULL), 0);
+        if (f->i % 3 == 0)          /* let the earlier ones run meanwhile */
+            CO_AWAIT(f->rc, co_yield(t));
+    }
+    for (f->i = 0; f->i < SIZED_TASKS; f->i++) {
+        AWAIT_JOIN(f->rc, t, f->h[f->i]);
+        ck_assert_int_eq(f->rc, f->i);
+    }
+    CO_END;
+}
+
+START_TEST(test_frames_of_many_sizes_stay_intact)
+{
+    struct sized_main_frame m = { 0 };
+    ck_assert_int_eq(co_run(sized_main, &m, sizeof m), 0);
+    /* and again in a kernel that reuses the first run's memory */
+    co_kernel *k = co_kernel_new();
+    ck_assert_ptr_nonnull(k);
+    for (int run = 0; run < 2; run++)
+        ck_assert_int_eq(co_kernel_run(k, sized_main, &m, sizeof m), 0);
+    co_kernel_free(k);
+}
+END_TEST
+
 /* ------------------------------------------------------------ strerror */
 
 START_TEST(test_strerror)
@@ -1195,6 +1268,7 @@ Suite *task_suite(void)
     TCase *tc = tcase_create("scheduling");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_spawn_does_not_switch);
+    tcase_add_test(tc, test_frames_of_many_sizes_stay_intact);
     tcase_add_test(tc, test_yield_round_robin);
     tcase_add_test(tc, test_wake_does_not_switch);
     tcase_add_test(tc, test_wake_all_fifo);

@@ -142,6 +142,81 @@ START_TEST(test_sleep_same_duration_fifo)
 }
 END_TEST
 
+/* Sleepers whose registry slots move while they sleep: fillers spawned
+ * before them end and are freed once the sleepers are asleep, and the
+ * kernel fills each freed slot with its last entry -- a sleeper.  Their
+ * timer entries must follow them, or the wrong task would be woken: new
+ * tasks take the slots they left. */
+struct filler_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status filler(co_task *t, void *arg)
+{
+    struct filler_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, wait_on(t, &wq));
+    CO_END;
+}
+
+#define MOVERS 8
+
+struct moved_main_frame {
+    co_frame co;
+    co_task *fillers[MOVERS], *sleepers[MOVERS];
+    struct sleeper_frame s;
+    struct filler_frame fl;
+    char names[MOVERS][4];
+    int i, rc;
+};
+
+static co_status moved_main(co_task *t, void *arg)
+{
+    static const int order[MOVERS] = { 5, 2, 7, 0, 3, 6, 1, 4 };
+    struct moved_main_frame *f = arg;
+    CO_BEGIN(t, f);
+    for (f->i = 0; f->i < MOVERS; f->i++)
+        ck_assert_int_gt(CO_SPAWN(t, &f->fillers[f->i], filler, f->fl), 0);
+    for (f->i = 0; f->i < MOVERS; f->i++) {
+        snprintf(f->names[f->i], sizeof f->names[f->i], "%d", order[f->i]);
+        f->s.name = f->names[f->i];
+        f->s.secs = 0.004 + 0.003 * order[f->i];
+        ck_assert_int_gt(CO_SPAWN(t, &f->sleepers[f->i], sleeper, f->s), 0);
+    }
+    CO_AWAIT(f->rc, co_yield(t));           /* everyone blocks */
+    ck_assert_int_eq(co_waitq_wake_all(&wq, 0), MOVERS);
+    for (f->i = 0; f->i < MOVERS; f->i++) {  /* freed: the sleepers move */
+        AWAIT_JOIN(f->rc, t, f->fillers[f->i]);
+        ck_assert_int_eq(f->rc, 0);
+        ck_assert_str_eq(co_task_state(f->sleepers[MOVERS - 1 - f->i]),
+                         "blocked");
+    }
+    /* New tasks take the slots the sleepers left. */
+    for (f->i = 0; f->i < MOVERS; f->i++)
+        ck_assert_int_gt(CO_SPAWN(t, &f->fillers[f->i], filler, f->fl), 0);
+    note("|");
+    for (f->i = 0; f->i < MOVERS; f->i++) {
+        AWAIT_JOIN(f->rc, t, f->sleepers[f->i]);
+        ck_assert_int_eq(f->rc, 0);
+    }
+    note("|");
+    ck_assert_int_eq(co_waitq_wake_all(&wq, 0), MOVERS);
+    for (f->i = 0; f->i < MOVERS; f->i++) {
+        AWAIT_JOIN(f->rc, t, f->fillers[f->i]);
+        ck_assert_int_eq(f->rc, 0);
+    }
+    CO_END;
+}
+
+START_TEST(test_sleepers_moved_in_registry_wake_in_order)
+{
+    struct moved_main_frame m = { 0 };
+    ck_assert_int_eq(co_run(moved_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "| 0 1 2 3 4 5 6 7 |");
+}
+END_TEST
+
 static co_status clock_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
@@ -803,6 +878,7 @@ Suite *time_suite(void)
     tcase_add_test(tc, test_sleep_deadline_order);
     tcase_add_test(tc, test_sleep_heap_order);
     tcase_add_test(tc, test_sleep_same_duration_fifo);
+    tcase_add_test(tc, test_sleepers_moved_in_registry_wake_in_order);
     tcase_add_test(tc, test_clock_advances);
     tcase_add_test(tc, test_sleep_nan);
     tcase_add_test(tc, test_sleep_negative_is_yield);
