@@ -37,15 +37,6 @@ int64_t co__mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Waking from a watcher callback (a timer, later I/O) must keep ev_run
- * going until the scheduler has run the task: the idle watcher does that. */
-void co__ready_push(co_kernel *k, co_task *t)
-{
-    if (!k->ready_head && !ev_is_active(&k->keep_polling))
-        ev_idle_start(k->loop, &k->keep_polling);
-    co__ready_append(k, t);
-}
-
 /* Run cycles until nothing is ready or the budget is spent.  This loop is
  * the task switch, so it is kept to the bare minimum: co__running is only
  * restored once the loop ends (or before a task is finished, whose clean-up

@@ -110,8 +110,15 @@ static inline void co__ready_append(co_kernel *k, co_task *t)
     k->ready_tail = &t->link;
 }
 
-/* kernel.c: append t to the ready queue, from anywhere. */
-void co__ready_push(co_kernel *k, co_task *t);
+/* Append t to the ready queue, from anywhere.  Waking from a watcher
+ * callback (a timer, I/O) must keep ev_run going until the scheduler has
+ * run the task: the idle watcher does that. */
+static inline void co__ready_push(co_kernel *k, co_task *t)
+{
+    if (!k->ready_head && !ev_is_active(&k->keep_polling))
+        ev_idle_start(k->loop, &k->keep_polling);
+    co__ready_append(k, t);
+}
 int64_t co__mono_ns(void);
 void co__cancel_all_newest_first(co_kernel *k);
 

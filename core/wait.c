@@ -12,13 +12,6 @@ void co_waitq_init(co_waitq *q)
     q->head.next = q->head.prev = &q->head;
 }
 
-/* An all-zero queue is a valid empty one (initialised on first use), so
- * sync objects can be zero-initialised in frames. */
-int co_waitq_empty(const co_waitq *q)
-{
-    return !q->head.next || q->head.next == &q->head;
-}
-
 static void link_tail(co_waitq *q, co_task *t)
 {
     co_link *l = &t->link;
@@ -40,20 +33,38 @@ static void unlink_waiter(co_task *t)
     l->next = l->prev = NULL;
 }
 
+/* Wake a task known to be blocked: out of its wait queue and the timer
+ * heap, the wake value in `result`, to the back of the ready queue. */
+static inline void wake_blocked(co_kernel *k, co_task *t, int value)
+{
+    if (t->link.prev)
+        unlink_waiter(t);
+    if (t->flags & CO_F_IN_HEAP)
+        co__heap_remove(k, (uint32_t)t->result);
+    t->flags = (t->flags & ~CO_F_JOINING) | CO_F_WOKEN;
+    t->result = value;
+    co__ready_push(k, t);
+}
+
 co_task *co_waitq_wake_one(co_waitq *q, int value)
 {
     if (co_waitq_empty(q))
         return NULL;
     co_task *t = co__task_of(q->head.next);
-    co_wake(t, value);
+    wake_blocked(co__kernel, t, value);  /* in a wait queue: blocked */
     return t;
 }
 
 int co_waitq_wake_all(co_waitq *q, int value)
 {
     int n = 0;
-    while (co_waitq_wake_one(q, value))
+    if (co_waitq_empty(q))
+        return 0;
+    co_kernel *k = co__kernel;
+    while (q->head.next != &q->head) {
+        wake_blocked(k, co__task_of(q->head.next), value);
         n++;
+    }
     return n;
 }
 
@@ -121,14 +132,6 @@ int co_wake(co_task *t, int value)
 {
     if (!t || co__state(t) != CO_STATE_BLOCKED)
         return 0;
-    co_kernel *k = co__kernel;
-    if (t->link.prev)
-        unlink_waiter(t);
-    if (t->flags & CO_F_IN_HEAP)
-        co__heap_remove(k, (uint32_t)t->result);
-    t->flags &= ~CO_F_JOINING;
-    t->flags |= CO_F_WOKEN;
-    t->result = value;
-    co__ready_push(k, t);
+    wake_blocked(co__kernel, t, value);
     return 1;
 }

@@ -37,7 +37,12 @@ typedef struct co_waitq {
 #define CO_NO_DEADLINE INT64_MAX
 
 void co_waitq_init(co_waitq *q);
-int co_waitq_empty(const co_waitq *q);
+/* An all-zero queue is a valid empty one (initialised on first use), so
+ * sync objects can be zero-initialised in frames. */
+static inline int co_waitq_empty(const co_waitq *q)
+{
+    return !q->head.next || q->head.next == &q->head;
+}
 /* Wake the oldest waiter with `value`; returns it, or NULL if none. */
 co_task *co_waitq_wake_one(co_waitq *q, int value);
 /* Wake every waiter, oldest first; returns how many. */
