@@ -397,6 +397,29 @@ static ssize_t call_accept(co_socket *s, struct io_call *c)
     return fd;
 }
 
+int co_socket_try_send(co_socket *s, const void *buf, size_t len, int flags)
+{
+    if (!s || (!buf && len))
+        return -EINVAL;
+    if (s->fd < 0 || s->io.closed)
+        return -EBADF;
+    /* A task blocked sending, or woken to send and not yet back, goes
+     * first: its bytes were queued before ours. */
+    if (!co_waitq_empty(&s->io.waiters[CO_IO_WRITE]) ||
+        s->io.woken[CO_IO_WRITE])
+        return -EBUSY;
+    struct io_call c = { call_send, (void *)buf, clamp(len), flags, NULL };
+    ssize_t n;
+    do
+        n = call_send(s, &c);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return -errno;
+    co_io_attempted(&s->io, CO_IO_WRITE,
+                    n < 0 || (size_t)n < drain_below(s, c.len));
+    return n < 0 ? -EAGAIN : (int)n;
+}
+
 /* Arguments are checked before any wait: a bad call fails at once (and,
  * never having blocked, has no wait to come back from). */
 

@@ -125,6 +125,16 @@ co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
                          size_t len, int flags);
 
 /*
+ * Not blocking: one attempt to send some of buf now.  The count sent (0
+ * only for len 0); -EAGAIN if the socket takes nothing now; -EBUSY if a
+ * task is blocked sending on it (its data goes first); -EBADF once closed;
+ * other errors as send(2).  For servers that receive into one buffer
+ * shared by all their tasks: what goes at once never needs a buffer of
+ * its own (examples/echoserv.c).
+ */
+int co_socket_try_send(co_socket *s, const void *buf, size_t len, int flags);
+
+/*
  * Send all of buf.  *sent (required: keep it in the frame) counts what has
  * gone so far; it is reset when the call starts.  Returns 0 when all went,
  * or a negative errno (cancellation, timeout, -EPIPE ...) with *sent

@@ -895,6 +895,87 @@ static co_status sendall_timeout_main(co_task *t, void *arg)
     CO_END;
 }
 
+/* co_socket_try_send: sends at once what the socket takes, -EAGAIN when it
+ * takes nothing, -EBUSY while a task is blocked sending (its bytes go
+ * first), and every byte arrives in order. */
+struct bulk_writer_frame {
+    co_frame co;
+    co_socket *s;
+    size_t off, len, sent;
+    int rc;
+};
+
+static co_status bulk_writer(co_task *t, void *arg)
+{
+    struct bulk_writer_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_socket_sendall(t, f->s, big + f->off, f->len,
+                                      &f->sent));
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+static co_status try_send_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    ck_assert_int_eq(co_socket_try_send(NULL, big, 1, 0), -EINVAL);
+    ck_assert_int_eq(co_socket_try_send(f->p[0], NULL, 1, 0), -EINVAL);
+    ck_assert_int_eq(co_socket_try_send(f->p[0], big, 0, 0), 0);
+    /* fill the socket without blocking */
+    f->sent = 0;
+    for (;;) {
+        f->rc = co_socket_try_send(f->p[0], big + f->sent, 4096, 0);
+        if (f->rc == -EAGAIN)
+            break;
+        ck_assert_int_gt(f->rc, 0);
+        f->sent += (size_t)f->rc;
+        ck_assert_uint_lt(f->sent, big_len - 4096);
+    }
+    note("full");
+    /* a blocked sender's bytes go first */
+    {
+        struct bulk_writer_frame w = { .s = f->p[0], .off = f->sent,
+                                       .len = 8192 };
+        ck_assert_int_gt(CO_SPAWN(t, &f->a, bulk_writer, w), 0);
+    }
+    CO_AWAIT(f->rc, co_yield(t));          /* the writer blocks */
+    ck_assert_str_eq(co_task_state(f->a), "blocked");
+    ck_assert_int_eq(co_socket_try_send(f->p[0], big, 1, 0), -EBUSY);
+    note("busy");
+    /* the reader drains; the writer finishes; then ours goes at once */
+    ck_assert_int_eq(co_socket_shutdown(f->p[0], SHUT_RD), 0);
+    {
+        struct reader_frame r = { .s = f->p[1] };
+        ck_assert_int_gt(CO_SPAWN(t, &f->b, reader_task, r), 0);
+    }
+    AWAIT_JOIN(f->rc, t, f->a);
+    ck_assert_int_eq(f->rc, 0);
+    f->sent += 8192;
+    f->rc = co_socket_try_send(f->p[0], big + f->sent, 100, 0);
+    ck_assert_int_eq(f->rc, 100);
+    f->sent += 100;
+    ck_assert_int_eq(co_socket_shutdown(f->p[0], SHUT_WR), 0);
+    AWAIT_JOIN(f->rc, t, f->b);            /* every byte, in order */
+    ck_assert_int_ge(f->rc, 0);
+    ck_assert_uint_eq((size_t)f->rc, f->sent);
+    note("got all");
+    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    CO_END;
+}
+
+START_TEST(test_try_send)
+{
+    struct scene_frame m = { 0 };
+    big_alloc(16 * MIB);
+    RUN(try_send_main, m);
+    big_free();
+    ck_assert_str_eq(lg, "full busy got all");
+}
+END_TEST
+
 START_TEST(test_sendall_timeout_counts)
 {
     struct scene_frame m = { 0 };
@@ -1782,6 +1863,7 @@ Suite *socket_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_sendall_slow_reader);
     tcase_add_test(tc, test_sendall_timeout_counts);
+    tcase_add_test(tc, test_try_send);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
