@@ -40,7 +40,10 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o) \
 TEST_BIN  := $(BUILD)/tests/run_tests
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+# The micro-benchmarks, in the order `make bench` runs them; each is
+# bench/NAME.c + bench/bench.c.  Other sources in bench/ are not programs
+# of that kind (bench.c, the echo load generator, bench/ref/).
+BENCHES   := $(patsubst %,$(BUILD)/bench/%,switch spawn sync tasks)
 
 DEB_PACKAGES := libev-dev check pkg-config
 
@@ -111,12 +114,62 @@ check: all $(TEST_BIN)
 	$(TEST_BIN)
 
 # ---------------------------------------------------------------- bench
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libcurio.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
+# `make bench`: the micro-benchmarks (ratios against reference programs
+# built into each), then the echo benchmark (bench/echo.sh, when present),
+# then bench/report.sh: tables, bench/results.md and bench/results.png.
+# Rows go to $(BENCH_OUT)/targets.tsv and echo.tsv, emptied first.
+BENCH_OUT ?= $(BUILD)/bench-out
+# Optional: the plot, the uvloop echo server, syscall counts.  Installed
+# when root, otherwise named; the benchmarks run without them.
+BENCH_DEB_PACKAGES := gnuplot-nox python3-uvloop linux-perf
+# The echo programs are built once their sources exist.
+ECHO_BINS := \
+  $(if $(wildcard bench/echoload.c),$(BUILD)/bench/echoload) \
+  $(if $(wildcard bench/ref/libev_echo.c),$(BUILD)/bench/ref/libev_echo)
 
-bench: all $(BENCHES)
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+BENCH_DEPS_STAMP := $(BUILD)/.bench-deps-ok
+$(BENCH_DEPS_STAMP): | $(DEPS_STAMP)
+	@missing=""; for p in $(BENCH_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	    || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then touch $@; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing (optional, for make bench):$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $$missing >/dev/null \
+	    || echo "note: could not install$$missing; going on without"; \
+	  touch $@; \
+	else \
+	  echo "note: optional packages missing:$$missing (plot, uvloop, perf)"; \
+	  echo "      sudo apt-get install -y$$missing  to have them"; \
+	fi
+
+$(BENCHES): $(BUILD)/bench/%: bench/%.c bench/bench.c bench/bench.h \
+            $(BUILD)/libcurio.a $(HEADERS) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< bench/bench.c -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
+
+$(BUILD)/bench/echoload: bench/echoload.c $(FLAGS_STAMP) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -pthread $< -o $@ $(LDFLAGS) -pthread -lm
+
+$(BUILD)/bench/ref/libev_echo: bench/ref/libev_echo.c $(FLAGS_STAMP) \
+                              | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
+
+# A failed echo run still gets the report of everything else, then fails.
+bench: all $(BENCH_DEPS_STAMP) $(BENCHES) $(ECHO_BINS)
+	@mkdir -p $(BENCH_OUT) && rm -f $(BENCH_OUT)/targets.tsv $(BENCH_OUT)/echo.tsv
+	@for b in $(BENCHES); do echo "== $$b"; \
+	  BENCH_OUT=$(BENCH_OUT) $$b || exit 1; done
+	@echo_rc=0; if [ -f bench/echo.sh ]; then echo "== bench/echo.sh"; \
+	  BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) bash bench/echo.sh || echo_rc=$$?; \
+	else echo "== bench/echo.sh: not there yet, echo benchmark skipped"; fi; \
+	echo "== bench/report.sh"; \
+	BENCH_OUT=$(BENCH_OUT) CC="$(CC)" bash bench/report.sh || exit 1; \
+	if [ $$echo_rc != 0 ]; then \
+	  echo "make bench: bench/echo.sh failed (exit $$echo_rc)"; exit 1; fi
 
 # ---------------------------------------------------------------- install
 install: all

@@ -1,0 +1,432 @@
+#!/usr/bin/env bash
+# echo.sh -- the echo benchmark: curio's echo servers against a raw libev
+# callback server (the floor), and asyncio/uvloop for context.
+#
+# For each configuration (connections x message size) and each server: start
+# the server pinned to CPU 0, run bench/echoload pinned to CPU 1 BENCH_RUNS
+# times, and for each run take
+#   msgs/s        echoload's completed round trips per second
+#   cpu us/msg    the server's on-CPU time during echoload's measured window
+#                 (echoload reports the window's edges on a pipe), per message
+#   p50/p99       round-trip latency, from the run with the median rate
+# then one more run, not in the medians, under `perf stat` counting the
+# server's system calls in the same window (syscalls per message).  The
+# Python servers, there for context, get one run that does both.
+#
+# Environment:
+#   BUILD          build directory (default build)
+#   BENCH_OUT      output directory (default $BUILD/bench-out)
+#   BENCH_SECONDS  measured seconds per run (default 1.5)
+#   BENCH_RUNS     runs per C server and configuration (default 3)
+#   BENCH_CONFIGS  "CONNSxSIZE ..." (default below)
+#
+# Outputs: $BENCH_OUT/echo.tsv (one row per server and configuration),
+# rows appended to $BENCH_OUT/targets.tsv (curio vs libev ratios against
+# their targets), $BENCH_OUT/echo-runs.log (every raw echoload line), and a
+# table on stdout.  Exit status 1 if any run failed.
+set -euo pipefail
+export LC_ALL=C                 # printf and awk use '.' for decimals
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+BUILD=${BUILD:-build}
+BENCH_OUT=${BENCH_OUT:-$BUILD/bench-out}
+BENCH_SECONDS=${BENCH_SECONDS:-1.5}
+BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_CONFIGS=${BENCH_CONFIGS:-"1x100 100x100 1000x100 1x16384 100x16384 1000x16384"}
+
+LOAD=$BUILD/bench/echoload
+PYTHON=/usr/bin/python3         # Debian's, where python3-uvloop installs
+WARMUP=0.5
+# Longest a run may take before the driver gives up on it.  echoload gives
+# up by itself when the server does not listen, accept or answer within 5 s;
+# its setup (connections opened one at a time) takes well under a second.
+RUN_TIMEOUT=$(awk -v s="$BENCH_SECONDS" -v w="$WARMUP" 'BEGIN { print int(s + w + 30) }')
+
+for bin in "$LOAD" "$BUILD/bench/ref/libev_echo" examples/echoserv examples/echoserv2; do
+    [[ -x $bin ]] || { echo "echo.sh: $bin is not built (run make)" >&2; exit 1; }
+done
+
+# 1000 connections need more than the usual 1024 descriptors on some hosts.
+hard=$(ulimit -Hn)
+[[ $hard == unlimited ]] && hard=65536
+if (( $(ulimit -n) < 4096 )); then ulimit -n $(( hard < 4096 ? hard : 4096 )) || true; fi
+
+# Server on CPU 0, client on CPU 1, so they do not steal each other's time.
+if (( $(nproc) >= 2 )); then
+    PIN_SERVER=(taskset -c 0); PIN_CLIENT=(taskset -c 1)
+else
+    PIN_SERVER=(); PIN_CLIENT=()
+fi
+
+TMP=$(mktemp -d)
+SERVER_PID="" LOAD_PID="" PERF_PID=""
+# shellcheck disable=SC2317  # (called by the trap)
+cleanup() {
+    local pid
+    for pid in $PERF_PID $LOAD_PID $SERVER_PID; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$BENCH_OUT"
+RUNLOG=$BENCH_OUT/echo-runs.log
+: > "$RUNLOG"
+FAILED=0
+
+# ---------------------------------------------------------------- servers
+
+SERVERS=(libev curio-echoserv curio-tcp_server)
+[[ -x $PYTHON ]] && SERVERS+=(asyncio)
+"$PYTHON" -c 'import uvloop' 2>/dev/null && SERVERS+=(uvloop)
+
+# server_command NAME PORT: the command line, in the array CMD.
+server_command() {
+    case $1 in
+        libev)            CMD=("$BUILD/bench/ref/libev_echo" "$2") ;;
+        curio-echoserv)   CMD=(examples/echoserv "$2") ;;
+        curio-tcp_server) CMD=(examples/echoserv2 "$2") ;;
+        asyncio)          CMD=("$PYTHON" bench/ref/asyncio_echo.py "$2") ;;
+        uvloop)           CMD=("$PYTHON" bench/ref/asyncio_echo.py "$2" --uvloop) ;;
+    esac
+}
+
+# Python is there for context, not as a target: one run, which also counts
+# the system calls (perf's cost is lost in Python's own), bounds the time.
+is_context() {
+    case $1 in asyncio|uvloop) return 0 ;; *) return 1 ;; esac
+}
+
+is_listening() {                # state 0A is LISTEN; ports are in hex
+    awk -v port="$(printf ':%04X' "$1")" '
+        $4 == "0A" && substr($2, length($2) - 4) == port { found = 1; exit }
+        END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# A fresh port for every server start, so no connection of an earlier run
+# (TIME_WAIT or worse) can meet the new server.
+PORT=25499
+next_port() {
+    PORT=$((PORT + 1))
+    while is_listening "$PORT"; do PORT=$((PORT + 1)); done
+}
+
+# start_server NAME: start it on a fresh port, wait until it listens.
+start_server() {
+    next_port
+    server_command "$1" "$PORT"
+    "${PIN_SERVER[@]}" "${CMD[@]}" >/dev/null 2>"$TMP/server.err" &
+    SERVER_PID=$!               # taskset execs: this is the server itself
+    local i
+    for ((i = 0; i < 250; i++)); do
+        is_listening "$PORT" && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.02
+    done
+    echo "echo.sh: $1 did not start listening on port $PORT" >&2
+    cat "$TMP/server.err" >&2
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [[ -n $SERVER_PID ]] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.02
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+# The server's on-CPU time in ns, into CPU_NS.  /proc/PID/task/*/schedstat
+# counts in ns; the fallback, utime+stime in /proc/PID/stat, only in clock
+# ticks (10 ms at CLK_TCK=100), which is coarse but still a few per cent
+# of a busy 1.5 s window.
+CLK_TCK=$(getconf CLK_TCK)
+CPU_NS=0
+server_cpu_ns() {
+    local f ns rest total=0
+    local -a fields
+    for f in /proc/"$SERVER_PID"/task/*/schedstat; do
+        read -r ns rest 2>/dev/null < "$f" || continue
+        total=$((total + ns))
+    done
+    if ((total == 0)); then
+        read -r rest 2>/dev/null < /proc/"$SERVER_PID"/stat || { CPU_NS=0; return; }
+        read -r -a fields <<< "${rest##*) }"   # the name may hold spaces
+        total=$(( (fields[11] + fields[12]) * (1000000000 / CLK_TCK) ))
+    fi
+    CPU_NS=$total
+}
+
+# ---------------------------------------------------------------- one run
+
+# perf stat attached to the server, counting nothing until told: the
+# driver enables it at measure-start and disables it at measure-end.
+PERF_OK=0
+if command -v perf >/dev/null &&
+   perf stat -e raw_syscalls:sys_enter -x, -o /dev/null -- true 2>/dev/null; then
+    PERF_OK=1
+fi
+
+perf_start() {
+    rm -f "$TMP/perf.ctl" "$TMP/perf.ack" "$TMP/perf.out"
+    mkfifo "$TMP/perf.ctl" "$TMP/perf.ack"
+    exec {PERF_CTL}<>"$TMP/perf.ctl" {PERF_ACK}<>"$TMP/perf.ack"
+    perf stat -e raw_syscalls:sys_enter -x, -o "$TMP/perf.out" \
+        -p "$SERVER_PID" --delay=-1 --control "fd:$PERF_CTL,$PERF_ACK" \
+        >/dev/null 2>"$TMP/perf.err" &
+    PERF_PID=$!
+    # perf takes a moment to attach; its first ack says it listens, so the
+    # "enable" at measure-start is not held up by perf's start-up.
+    perf_command disable
+}
+
+perf_command() {               # enable / disable, and wait for perf's ack
+    kill -0 "$PERF_PID" 2>/dev/null || return 0
+    echo "$1" >&"$PERF_CTL"
+    read -r -t 5 -u "$PERF_ACK" _ || true
+}
+
+# The count, or "-" if perf failed.
+perf_stop() {
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=""
+    exec {PERF_CTL}>&- {PERF_ACK}>&-
+    PERF_COUNT=$(awk -F, '/raw_syscalls:sys_enter/ && $1 ~ /^[0-9]+$/ { print $1 }' \
+                 "$TMP/perf.out" 2>/dev/null)
+    PERF_COUNT=${PERF_COUNT:--}
+}
+
+# run_load CONNS SIZE MODE: one echoload run against the running server.
+# At the window's edges, MODE cpu samples the server's CPU time, MODE perf
+# switches perf on and off, MODE cpu+perf does both.  Sets LINE (echoload's
+# output) and CPU_DELTA_NS; returns 1 if the run failed.
+run_load() {
+    local conns=$1 size=$2 mode=$3 sync line cpu0=0 ok=1
+    rm -f "$TMP/sync"
+    mkfifo "$TMP/sync"
+    "${PIN_CLIENT[@]}" "$LOAD" --port "$PORT" --conns "$conns" --size "$size" \
+        --seconds "$BENCH_SECONDS" --warmup "$WARMUP" --sync-fd 3 \
+        3>"$TMP/sync" >"$TMP/load.out" 2>"$TMP/load.err" &
+    LOAD_PID=$!
+    exec {sync}<"$TMP/sync"
+    if read -r -t "$RUN_TIMEOUT" -u "$sync" line && [[ $line == measure-start ]]; then
+        [[ $mode != *cpu* ]] || { server_cpu_ns; cpu0=$CPU_NS; }
+        [[ $mode != *perf* ]] || perf_command enable
+        if read -r -t "$RUN_TIMEOUT" -u "$sync" line && [[ $line == measure-end ]]; then
+            [[ $mode != *cpu* ]] || server_cpu_ns
+            [[ $mode != *perf* ]] || perf_command disable
+        else
+            ok=0
+        fi
+    else
+        ok=0
+    fi
+    exec {sync}<&-
+    if ((ok == 0)); then kill -KILL "$LOAD_PID" 2>/dev/null || true; fi
+    wait "$LOAD_PID" || ok=0
+    LOAD_PID=""
+    CPU_DELTA_NS=$((CPU_NS - cpu0))
+    LINE=$(cat "$TMP/load.out")
+    if ((ok == 0)) || [[ $LINE != msgs=* ]]; then
+        echo "echo.sh: echoload failed:" >&2
+        cat "$TMP/load.err" >&2
+        return 1
+    fi
+}
+
+field() {                       # field NAME LINE: the value of NAME=value
+    local kv
+    for kv in $2; do [[ ${kv%%=*} == "$1" ]] && { echo "${kv#*=}"; return; }; done
+    echo -
+}
+
+# ---------------------------------------------------------------- results
+
+# From lines "rate cpu_us p50 p99", one per run: the medians (the mean of
+# the middle two for an even count), minima and maxima, and the latency of
+# the run with the median rate (the lower middle one for an even count).
+summarise() {
+    sort -g -k1,1 "$1" | awk '
+        { rate[NR] = $1; cpu[NR] = $2; p50[NR] = $3; p99[NR] = $4 }
+        END {
+            m = int((NR + 1) / 2); h = int(NR / 2) + 1
+            n = NR; for (i = 1; i <= n; i++) c[i] = cpu[i]
+            asort_num(c, n)
+            printf "%.0f %.0f %.0f %.2f %.2f %.2f %.1f %.1f\n",
+                   (rate[m] + rate[h]) / 2, rate[1], rate[NR],
+                   (c[m] + c[h]) / 2, c[1], c[NR], p50[m], p99[m]
+        }
+        function asort_num(a, n,    i, j, t) {   # insertion sort: n is small
+            for (i = 2; i <= n; i++)
+                for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+                    t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+                }
+        }'
+}
+
+ratio() {                       # ratio A B: A/B with 2 decimals, or "-"
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'
+}
+
+# verdict RATIO TARGET le|ge FAILED: yes/no; "-" when there is nothing to
+# judge (no perf), "no" when the run or its reference failed.
+verdict() {
+    awk -v r="$1" -v t="$2" -v op="$3" -v failed="$4" 'BEGIN {
+        if (failed) print "no"
+        else if (r == "-") print "-"
+        else if (op == "le") print (r + 0 <= t + 0 ? "yes" : "no")
+        else print (r + 0 >= t + 0 ? "yes" : "no") }'
+}
+
+TSV=$BENCH_OUT/echo.tsv
+TARGETS=$BENCH_OUT/targets.tsv
+printf 'server\tconns\tsize\trate_med\trate_min\trate_max\tcpu_us_med\tcpu_us_min\tcpu_us_max\tp50_us\tp99_us\tsyscalls_per_msg\n' > "$TSV"
+[[ -s $TARGETS ]] ||
+    printf 'group\tmetric\tunit\tvalue_med\tvalue_min\tvalue_max\tref\tref_med\tratio\ttarget\tok\n' > "$TARGETS"
+
+# target_row METRIC UNIT MED MIN MAX REF_MED TARGET le|ge FAILED
+target_row() {
+    local r
+    r=$(ratio "$3" "$6")
+    local bound="<=$7"
+    [[ $8 == ge ]] && bound=">=$7"
+    printf 'echo\t%s\t%s\t%s\t%s\t%s\tlibev\t%s\t%s\t%s\t%s\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$r" "$bound" "$(verdict "$r" "$7" "$8" "$9")" >> "$TARGETS"
+}
+
+declare -A REF_RATE REF_CPU REF_SYS REF_FAILED
+ROW_FAILED=0                    # set by record_failure around its record
+
+print_header() {
+    printf '%-17s %-11s %9s %19s %10s %17s %9s %9s %8s   %s\n' \
+        server config msgs/s "(min-max)" "cpu_us/msg" "(min-max)" p50_us p99_us sys/msg \
+        "vs libev: rate cpu sys"
+}
+
+# record NAME CONNS SIZE SUMMARY SYSCALLS: write the outputs for one server.
+record() {
+    local name=$1 conns=$2 size=$3 sys=$5 cfg="$2x$3" vs=""
+    local rmed rmin rmax cmed cmin cmax p50 p99
+    read -r rmed rmin rmax cmed cmin cmax p50 p99 <<< "$4"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$conns" "$size" \
+        "$rmed" "$rmin" "$rmax" "$cmed" "$cmin" "$cmax" "$p50" "$p99" "$sys" >> "$TSV"
+    if [[ $name == libev ]]; then
+        REF_RATE[$cfg]=$rmed REF_CPU[$cfg]=$cmed REF_SYS[$cfg]=$sys
+        REF_FAILED[$cfg]=$ROW_FAILED
+    elif [[ -n ${REF_RATE[$cfg]:-} ]]; then
+        vs="$(ratio "$rmed" "${REF_RATE[$cfg]}") $(ratio "$cmed" "${REF_CPU[$cfg]}") $(ratio "$sys" "${REF_SYS[$cfg]}")"
+    fi
+    printf '%-17s %-11s %9s %19s %10s %17s %9s %9s %8s   %s\n' "$name" "$cfg" "$rmed" \
+        "($rmin-$rmax)" "$cmed" "($cmin-$cmax)" "$p50" "$p99" "$sys" "$vs"
+    if [[ $name == curio-* ]]; then
+        local ref_rate=${REF_RATE[$cfg]:--} ref_cpu=${REF_CPU[$cfg]:--} ref_sys=${REF_SYS[$cfg]:--}
+        local failed=$(( ROW_FAILED || ${REF_FAILED[$cfg]:-0} ))
+        target_row "msgs/s $name $cfg" msgs/s "$rmed" "$rmin" "$rmax" "$ref_rate" 0.95 ge "$failed"
+        target_row "cpu/msg $name $cfg" us "$cmed" "$cmin" "$cmax" "$ref_cpu" 1.05 le "$failed"
+        target_row "syscalls/msg $name $cfg" calls "$sys" "$sys" "$sys" "$ref_sys" 1.00 le "$failed"
+    fi
+}
+
+# A configuration whose runs failed still gets its rows, with "-" values
+# and "no" verdicts, so a failure cannot pass for a missing measurement.
+record_failure() {
+    FAILED=1 ROW_FAILED=1
+    record "$1" "$2" "$3" "- - - - - - - -" -
+    ROW_FAILED=0
+}
+
+# fail_config NAME CONNS SIZE: stop the server, show what it said on
+# stderr, record the failure.
+fail_config() {
+    stop_server
+    if [[ -s $TMP/server.err ]]; then
+        echo "echo.sh: $1 wrote on stderr:" >&2
+        cat "$TMP/server.err" >&2
+    fi
+    record_failure "$@"
+}
+
+# measure NAME CONNS SIZE MODE: one run; appends "rate cpu_us p50 p99" to
+# $TMP/runs (modes with cpu) and sets SYSCALLS (modes with perf).
+measure() {
+    local name=$1 conns=$2 size=$3 mode=$4 msgs note=""
+    [[ $mode != *perf* ]] || perf_start
+    if ! run_load "$conns" "$size" "$mode"; then
+        [[ $mode != *perf* ]] || perf_stop
+        return 1
+    fi
+    msgs=$(field msgs "$LINE")
+    if [[ $mode == *cpu* ]]; then
+        note+=" cpu_ns=$CPU_DELTA_NS"
+        echo "$(field rate "$LINE")" \
+             "$(awk -v ns="$CPU_DELTA_NS" -v m="$msgs" 'BEGIN { printf "%.4f", ns / 1000 / m }')" \
+             "$(field p50_us "$LINE") $(field p99_us "$LINE")" >> "$TMP/runs"
+    fi
+    if [[ $mode == *perf* ]]; then
+        perf_stop
+        note+=" syscalls=$PERF_COUNT"
+        [[ $PERF_COUNT == - ]] ||
+            SYSCALLS=$(awk -v c="$PERF_COUNT" -v m="$msgs" 'BEGIN { printf "%.2f", c / m }')
+    fi
+    echo "$name ${conns}x$size $mode: $LINE$note" >> "$RUNLOG"
+}
+
+# bench_server NAME CONNS SIZE: start the server, run it, stop it.  A fresh
+# server per configuration: one configuration's failure (or leftovers)
+# cannot leak into the next.
+bench_server() {
+    local name=$1 conns=$2 size=$3 i perf_mode=""
+    ((PERF_OK)) && perf_mode=perf
+    SYSCALLS=-
+    start_server "$name" || { record_failure "$@"; return; }
+    : > "$TMP/runs"
+    if is_context "$name"; then
+        measure "$@" "cpu${perf_mode:++perf}" || { fail_config "$@"; return; }
+    else
+        for ((i = 0; i < BENCH_RUNS; i++)); do
+            measure "$@" cpu || { fail_config "$@"; return; }
+        done
+        # Counting every system call slows the server down a little: this
+        # run is kept out of the medians.
+        [[ -z $perf_mode ]] ||
+            measure "$@" perf || { fail_config "$@"; return; }
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "echo.sh: $name died" >&2
+        fail_config "$@"; return
+    fi
+    stop_server
+    record "$name" "$conns" "$size" "$(summarise "$TMP/runs")" "$SYSCALLS"
+}
+
+# ---------------------------------------------------------------- main
+
+echo "echo benchmark: ${BENCH_SECONDS}s windows, $BENCH_RUNS runs" \
+     "(python: 1), servers: ${SERVERS[*]}$( ((PERF_OK)) || echo '; no perf: syscalls -')"
+print_header
+for cfg in $BENCH_CONFIGS; do
+    conns=${cfg%x*} size=${cfg#*x}
+    if ! [[ $conns =~ ^[0-9]+$ && $size =~ ^[0-9]+$ ]]; then
+        echo "echo.sh: bad configuration '$cfg' (want CONNSxSIZE)" >&2
+        exit 1
+    fi
+    for name in "${SERVERS[@]}"; do
+        bench_server "$name" "$conns" "$size"
+    done
+done
+echo "wrote $TSV, $TARGETS"
+exit "$FAILED"
