@@ -173,17 +173,25 @@ server_cpu_ns() {
 
 # perf stat attached to the server, counting nothing until told: the
 # driver enables it at measure-start and disables it at measure-end.
+# Every system call, and the polls among them: recv and send are one each
+# per message in every server, while how many messages one epoll_wait
+# serves depends on how many sockets are ready at once -- on timing, not on
+# waste -- so the polls are shown apart.
+PERF_EVENTS=raw_syscalls:sys_enter
+POLL_EVENTS=syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait
 PERF_OK=0
 if command -v perf >/dev/null &&
    perf stat -e raw_syscalls:sys_enter -x, -o /dev/null -- true 2>/dev/null; then
     PERF_OK=1
+    perf stat -e "$POLL_EVENTS" -x, -o /dev/null -- true 2>/dev/null &&
+        PERF_EVENTS+=",$POLL_EVENTS"
 fi
 
 perf_start() {
     rm -f "$TMP/perf.ctl" "$TMP/perf.ack" "$TMP/perf.out"
     mkfifo "$TMP/perf.ctl" "$TMP/perf.ack"
     exec {PERF_CTL}<>"$TMP/perf.ctl" {PERF_ACK}<>"$TMP/perf.ack"
-    perf stat -e raw_syscalls:sys_enter -x, -o "$TMP/perf.out" \
+    perf stat -e "$PERF_EVENTS" -x, -o "$TMP/perf.out" \
         -p "$SERVER_PID" --delay=-1 --control "fd:$PERF_CTL,$PERF_ACK" \
         >/dev/null 2>"$TMP/perf.err" &
     PERF_PID=$!
@@ -207,6 +215,9 @@ perf_stop() {
     PERF_COUNT=$(awk -F, '/raw_syscalls:sys_enter/ && $1 ~ /^[0-9]+$/ { print $1 }' \
                  "$TMP/perf.out" 2>/dev/null)
     PERF_COUNT=${PERF_COUNT:--}
+    PERF_POLLS=$(awk -F, '/sys_enter_epoll_p?wait/ && $1 ~ /^[0-9]+$/ { n += $1; ok = 1 }
+                          END { if (ok) print n }' "$TMP/perf.out" 2>/dev/null)
+    PERF_POLLS=${PERF_POLLS:--}
 }
 
 # run_load CONNS SIZE MODE: one echoload run against the running server.
@@ -294,7 +305,7 @@ verdict() {
 
 TSV=$BENCH_OUT/echo.tsv
 TARGETS=$BENCH_OUT/targets.tsv
-printf 'server\tconns\tsize\trate_med\trate_min\trate_max\tcpu_us_med\tcpu_us_min\tcpu_us_max\tp50_us\tp99_us\tsyscalls_per_msg\n' > "$TSV"
+printf 'server\tconns\tsize\trate_med\trate_min\trate_max\tcpu_us_med\tcpu_us_min\tcpu_us_max\tp50_us\tp99_us\tsyscalls_per_msg\tsyscalls_but_polls_per_msg\n' > "$TSV"
 [[ -s $TARGETS ]] ||
     printf 'group\tmetric\tunit\tvalue_med\tvalue_min\tvalue_max\tref\tref_med\tratio\ttarget\tok\n' > "$TARGETS"
 
@@ -308,7 +319,7 @@ target_row() {
         "$1" "$2" "$3" "$4" "$5" "$6" "$r" "$bound" "$(verdict "$r" "$7" "$8" "$9")" >> "$TARGETS"
 }
 
-declare -A REF_RATE REF_CPU REF_SYS REF_FAILED
+declare -A REF_RATE REF_CPU REF_SYS REF_IO REF_FAILED
 ROW_FAILED=0                    # set by record_failure around its record
 
 print_header() {
@@ -317,15 +328,16 @@ print_header() {
         "vs libev: rate cpu sys"
 }
 
-# record NAME CONNS SIZE SUMMARY SYSCALLS: write the outputs for one server.
+# record NAME CONNS SIZE SUMMARY SYSCALLS IOCALLS: write the outputs for
+# one server (IOCALLS: system calls other than polls).
 record() {
-    local name=$1 conns=$2 size=$3 sys=$5 cfg="$2x$3" vs=""
+    local name=$1 conns=$2 size=$3 sys=$5 io=${6:--} cfg="$2x$3" vs=""
     local rmed rmin rmax cmed cmin cmax p50 p99
     read -r rmed rmin rmax cmed cmin cmax p50 p99 <<< "$4"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$conns" "$size" \
-        "$rmed" "$rmin" "$rmax" "$cmed" "$cmin" "$cmax" "$p50" "$p99" "$sys" >> "$TSV"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$conns" "$size" \
+        "$rmed" "$rmin" "$rmax" "$cmed" "$cmin" "$cmax" "$p50" "$p99" "$sys" "$io" >> "$TSV"
     if [[ $name == libev ]]; then
-        REF_RATE[$cfg]=$rmed REF_CPU[$cfg]=$cmed REF_SYS[$cfg]=$sys
+        REF_RATE[$cfg]=$rmed REF_CPU[$cfg]=$cmed REF_SYS[$cfg]=$sys REF_IO[$cfg]=$io
         REF_FAILED[$cfg]=$ROW_FAILED
     elif [[ -n ${REF_RATE[$cfg]:-} ]]; then
         vs="$(ratio "$rmed" "${REF_RATE[$cfg]}") $(ratio "$cmed" "${REF_CPU[$cfg]}") $(ratio "$sys" "${REF_SYS[$cfg]}")"
@@ -334,10 +346,12 @@ record() {
         "($rmin-$rmax)" "$cmed" "($cmin-$cmax)" "$p50" "$p99" "$sys" "$vs"
     if [[ $name == curio-* ]]; then
         local ref_rate=${REF_RATE[$cfg]:--} ref_cpu=${REF_CPU[$cfg]:--} ref_sys=${REF_SYS[$cfg]:--}
+        local ref_io=${REF_IO[$cfg]:--}
         local failed=$(( ROW_FAILED || ${REF_FAILED[$cfg]:-0} ))
         target_row "msgs/s $name $cfg" msgs/s "$rmed" "$rmin" "$rmax" "$ref_rate" 0.95 ge "$failed"
         target_row "cpu/msg $name $cfg" us "$cmed" "$cmin" "$cmax" "$ref_cpu" 1.05 le "$failed"
         target_row "syscalls/msg $name $cfg" calls "$sys" "$sys" "$sys" "$ref_sys" 1.00 le "$failed"
+        target_row "syscalls/msg but polls $name $cfg" calls "$io" "$io" "$io" "$ref_io" 1.00 le "$failed"
     fi
 }
 
@@ -345,7 +359,7 @@ record() {
 # and "no" verdicts, so a failure cannot pass for a missing measurement.
 record_failure() {
     FAILED=1 ROW_FAILED=1
-    record "$1" "$2" "$3" "- - - - - - - -" -
+    record "$1" "$2" "$3" "- - - - - - - -" - -
     ROW_FAILED=0
 }
 
@@ -381,6 +395,9 @@ measure() {
         note+=" syscalls=$PERF_COUNT"
         [[ $PERF_COUNT == - ]] ||
             SYSCALLS=$(awk -v c="$PERF_COUNT" -v m="$msgs" 'BEGIN { printf "%.2f", c / m }')
+        [[ $PERF_COUNT == - || $PERF_POLLS == - ]] ||
+            IOCALLS=$(awk -v c="$PERF_COUNT" -v p="$PERF_POLLS" -v m="$msgs" \
+                      'BEGIN { printf "%.2f", (c - p) / m }')
     fi
     echo "$name ${conns}x$size $mode: $LINE$note" >> "$RUNLOG"
 }
@@ -391,7 +408,7 @@ measure() {
 bench_server() {
     local name=$1 conns=$2 size=$3 i perf_mode=""
     ((PERF_OK)) && perf_mode=perf
-    SYSCALLS=-
+    SYSCALLS=- IOCALLS=-
     start_server "$name" || { record_failure "$@"; return; }
     : > "$TMP/runs"
     if is_context "$name"; then
@@ -410,7 +427,7 @@ bench_server() {
         fail_config "$@"; return
     fi
     stop_server
-    record "$name" "$conns" "$size" "$(summarise "$TMP/runs")" "$SYSCALLS"
+    record "$name" "$conns" "$size" "$(summarise "$TMP/runs")" "$SYSCALLS" "$IOCALLS"
 }
 
 # ---------------------------------------------------------------- main
