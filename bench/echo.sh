@@ -2,9 +2,10 @@
 # echo.sh -- the echo benchmark: curio's echo servers against a raw libev
 # callback server (the floor), and asyncio/uvloop for context.
 #
-# For each configuration (connections x message size) and each server: start
-# the server pinned to CPU 0, run bench/echoload pinned to CPU 1 BENCH_RUNS
-# times, and for each run take
+# For each configuration (connections x message size), BENCH_RUNS rounds in
+# which each C server in turn (libev, curio-echoserv, curio-tcp_server) is
+# started pinned to CPU 0 on a fresh port and loaded by bench/echoload
+# pinned to CPU 1; each run takes
 #   msgs/s        echoload's completed round trips per second
 #   cpu us/msg    the server's on-CPU time during echoload's measured window
 #                 (echoload reports the window's edges on a pipe), per message
@@ -16,8 +17,8 @@
 # Environment:
 #   BUILD          build directory (default build)
 #   BENCH_OUT      output directory (default $BUILD/bench-out)
-#   BENCH_SECONDS  measured seconds per run (default 1.5)
-#   BENCH_RUNS     runs per C server and configuration (default 3)
+#   BENCH_SECONDS  measured seconds per run (default 1)
+#   BENCH_RUNS     runs per C server and configuration (default 5)
 #   BENCH_CONFIGS  "CONNSxSIZE ..." (default below)
 #
 # Outputs: $BENCH_OUT/echo.tsv (one row per server and configuration),
@@ -32,8 +33,8 @@ cd "$ROOT"
 
 BUILD=${BUILD:-build}
 BENCH_OUT=${BENCH_OUT:-$BUILD/bench-out}
-BENCH_SECONDS=${BENCH_SECONDS:-1.5}
-BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_SECONDS=${BENCH_SECONDS:-1}
+BENCH_RUNS=${BENCH_RUNS:-5}
 BENCH_CONFIGS=${BENCH_CONFIGS:-"1x100 100x100 1000x100 1x16384 100x16384 1000x16384"}
 
 LOAD=$BUILD/bench/echoload
@@ -82,7 +83,8 @@ FAILED=0
 
 # ---------------------------------------------------------------- servers
 
-SERVERS=(libev curio-echoserv curio-tcp_server)
+C_SERVERS=(libev curio-echoserv curio-tcp_server)
+SERVERS=("${C_SERVERS[@]}")
 [[ -x $PYTHON ]] && SERVERS+=(asyncio)
 "$PYTHON" -c 'import uvloop' 2>/dev/null && SERVERS+=(uvloop)
 
@@ -375,7 +377,7 @@ fail_config() {
 }
 
 # measure NAME CONNS SIZE MODE: one run; appends "rate cpu_us p50 p99" to
-# $TMP/runs (modes with cpu) and sets SYSCALLS (modes with perf).
+# $RUNS_FILE (modes with cpu) and sets SYSCALLS (modes with perf).
 measure() {
     local name=$1 conns=$2 size=$3 mode=$4 msgs note=""
     [[ $mode != *perf* ]] || perf_start
@@ -388,7 +390,7 @@ measure() {
         note+=" cpu_ns=$CPU_DELTA_NS"
         echo "$(field rate "$LINE")" \
              "$(awk -v ns="$CPU_DELTA_NS" -v m="$msgs" 'BEGIN { printf "%.4f", ns / 1000 / m }')" \
-             "$(field p50_us "$LINE") $(field p99_us "$LINE")" >> "$TMP/runs"
+             "$(field p50_us "$LINE") $(field p99_us "$LINE")" >> "$RUNS_FILE"
     fi
     if [[ $mode == *perf* ]]; then
         perf_stop
@@ -402,32 +404,70 @@ measure() {
     echo "$name ${conns}x$size $mode: $LINE$note" >> "$RUNLOG"
 }
 
-# bench_server NAME CONNS SIZE: start the server, run it, stop it.  A fresh
-# server per configuration: one configuration's failure (or leftovers)
-# cannot leak into the next.
-bench_server() {
-    local name=$1 conns=$2 size=$3 i perf_mode=""
+# bench_context NAME CONNS SIZE: a Python server, one run that measures
+# CPU and system calls together.
+bench_context() {
+    local name=$1 conns=$2 size=$3 perf_mode=""
     ((PERF_OK)) && perf_mode=perf
     SYSCALLS=- IOCALLS=-
+    RUNS_FILE=$TMP/runs.$name
+    : > "$RUNS_FILE"
     start_server "$name" || { record_failure "$@"; return; }
-    : > "$TMP/runs"
-    if is_context "$name"; then
-        measure "$@" "cpu${perf_mode:++perf}" || { fail_config "$@"; return; }
-    else
-        for ((i = 0; i < BENCH_RUNS; i++)); do
-            measure "$@" cpu || { fail_config "$@"; return; }
-        done
-        # Counting every system call slows the server down a little: this
-        # run is kept out of the medians.
-        [[ -z $perf_mode ]] ||
-            measure "$@" perf || { fail_config "$@"; return; }
-    fi
+    measure "$@" "cpu${perf_mode:++perf}" || { fail_config "$@"; return; }
+    stop_server
+    record "$name" "$conns" "$size" "$(summarise "$RUNS_FILE")" "$SYSCALLS" "$IOCALLS"
+}
+
+# one_run NAME CONNS SIZE MODE: start the server on a fresh port (nothing
+# of an earlier run can meet it), one measured run, stop it.  Returns 1
+# (and records nothing) if it failed; the caller records the failure.
+one_run() {
+    start_server "$1" || return 1
+    measure "$@" || { stop_server; return 1; }
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "echo.sh: $name died" >&2
-        fail_config "$@"; return
+        echo "echo.sh: $1 died" >&2
+        stop_server
+        return 1
     fi
     stop_server
-    record "$name" "$conns" "$size" "$(summarise "$TMP/runs")" "$SYSCALLS" "$IOCALLS"
+}
+
+# bench_c_servers CONNS SIZE: the libev reference and the curio servers,
+# interleaved run by run (libev, echoserv, tcp_server, libev, ...): this
+# machine's speed drifts over seconds, and interleaving spreads the drift
+# over every server instead of handing it to whichever ran then.  Then one
+# run each under perf, kept out of the medians (counting every system call
+# slows a server down a little).
+bench_c_servers() {
+    local conns=$1 size=$2 i name
+    local -A failed=() sys=() io=()
+    for name in "${C_SERVERS[@]}"; do : > "$TMP/runs.$name"; done
+    for ((i = 0; i < BENCH_RUNS; i++)); do
+        for name in "${C_SERVERS[@]}"; do
+            [[ -z ${failed[$name]:-} ]] || continue
+            RUNS_FILE=$TMP/runs.$name
+            one_run "$name" "$conns" "$size" cpu || failed[$name]=1
+        done
+    done
+    for name in "${C_SERVERS[@]}"; do
+        SYSCALLS=- IOCALLS=-
+        if [[ -z ${failed[$name]:-} ]] && ((PERF_OK)); then
+            one_run "$name" "$conns" "$size" perf || failed[$name]=1
+        fi
+        sys[$name]=$SYSCALLS io[$name]=$IOCALLS
+    done
+    for name in "${C_SERVERS[@]}"; do        # libev first: the reference
+        if [[ -n ${failed[$name]:-} ]]; then
+            if [[ -s $TMP/server.err ]]; then
+                echo "echo.sh: $name wrote on stderr:" >&2
+                cat "$TMP/server.err" >&2
+            fi
+            record_failure "$name" "$conns" "$size"
+        else
+            record "$name" "$conns" "$size" "$(summarise "$TMP/runs.$name")" \
+                   "${sys[$name]}" "${io[$name]}"
+        fi
+    done
 }
 
 # ---------------------------------------------------------------- main
@@ -441,8 +481,9 @@ for cfg in $BENCH_CONFIGS; do
         echo "echo.sh: bad configuration '$cfg' (want CONNSxSIZE)" >&2
         exit 1
     fi
+    bench_c_servers "$conns" "$size"
     for name in "${SERVERS[@]}"; do
-        bench_server "$name" "$conns" "$size"
+        is_context "$name" && bench_context "$name" "$conns" "$size"
     done
 done
 echo "wrote $TSV, $TARGETS"
