@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "async.h"
-#include "slab.h"
+#include "slab_impl.h"
 #include "kernel.h"
 #include "time.h"
 #include "wait.h"

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "slab.h"
+#include "slab_impl.h"
 
 #define CHUNK_BYTES (64u * 1024u)
 

@@ -1,5 +1,5 @@
 /*
- * slab.h -- the kernel's allocator for task blocks (private to core/).
+ * slab_impl.h -- the kernel's allocator for task blocks (private to core/).
  *
  * malloc adds 8 bytes of header to each block and rounds to 16: a task
  * with a 32-byte frame (96 bytes with its header) costs 112.  A million
@@ -11,8 +11,8 @@
  * Under AddressSanitizer the slab steps aside (co__slab_alloc returns NULL
  * and callers use malloc), so that a use of a freed task is still caught.
  */
-#ifndef CO_SLAB_H
-#define CO_SLAB_H
+#ifndef CO_SLAB_IMPL_H
+#define CO_SLAB_IMPL_H
 
 #include <stddef.h>
 
