@@ -151,7 +151,7 @@ $(BENCHES): $(BUILD)/bench/%: bench/%.c bench/bench.c bench/bench.h \
 
 $(BUILD)/bench/echoload: bench/echoload.c $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -pthread $< -o $@ $(LDFLAGS) -pthread -lm
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
 
 $(BUILD)/bench/ref/libev_echo: bench/ref/libev_echo.c $(FLAGS_STAMP) \
                               | $(DEPS_STAMP)
