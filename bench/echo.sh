@@ -12,7 +12,9 @@
 #   p50/p99       round-trip latency, from the run with the median rate
 # then one more run, not in the medians, under `perf stat` counting the
 # server's system calls in the same window (syscalls per message).  The
-# Python servers, there for context, get one run that does both.
+# Python servers, there for context, get one run that does both.  A curio
+# server's ratio to libev is the median of its per-round ratios (each
+# round's runs are seconds apart, so the machine's drift mostly cancels).
 #
 # Environment:
 #   BUILD          build directory (default build)
@@ -311,10 +313,26 @@ printf 'server\tconns\tsize\trate_med\trate_min\trate_max\tcpu_us_med\tcpu_us_mi
 [[ -s $TARGETS ]] ||
     printf 'group\tmetric\tunit\tvalue_med\tvalue_min\tvalue_max\tref\tref_med\tratio\ttarget\tok\n' > "$TARGETS"
 
-# target_row METRIC UNIT MED MIN MAX REF_MED TARGET le|ge FAILED
+# paired_ratio FILE REF_FILE COLUMN: the median, over the rounds, of this
+# server's figure over libev's in the same round (the files hold one line
+# per round, in round order).  Pairing the rounds cancels the machine's
+# drift between them, which the ratio of two medians would keep.
+paired_ratio() {
+    paste -d' ' "$1" "$2" | awk -v c="$3" '
+        NF >= 8 && $(c + 4) + 0 > 0 { r[++n] = $c / $(c + 4) }
+        END {
+            if (!n) { print "-"; exit }
+            for (i = 2; i <= n; i++)          # insertion sort: n is small
+                for (j = i; j > 1 && r[j - 1] > r[j]; j--) {
+                    t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
+            printf "%.2f\n", (r[int((n + 1) / 2)] + r[int(n / 2) + 1]) / 2 }'
+}
+
+# target_row METRIC UNIT MED MIN MAX REF_MED TARGET le|ge FAILED [RATIO]
+# RATIO, when given, replaces MED / REF_MED.
 target_row() {
-    local r
-    r=$(ratio "$3" "$6")
+    local r=${10:-}
+    [[ -n $r ]] || r=$(ratio "$3" "$6")
     local bound="<=$7"
     [[ $8 == ge ]] && bound=">=$7"
     printf 'echo\t%s\t%s\t%s\t%s\t%s\tlibev\t%s\t%s\t%s\t%s\n' \
@@ -342,7 +360,7 @@ record() {
         REF_RATE[$cfg]=$rmed REF_CPU[$cfg]=$cmed REF_SYS[$cfg]=$sys REF_IO[$cfg]=$io
         REF_FAILED[$cfg]=$ROW_FAILED
     elif [[ -n ${REF_RATE[$cfg]:-} ]]; then
-        vs="$(ratio "$rmed" "${REF_RATE[$cfg]}") $(ratio "$cmed" "${REF_CPU[$cfg]}") $(ratio "$sys" "${REF_SYS[$cfg]}")"
+        vs="${PAIRED_RATE:-$(ratio "$rmed" "${REF_RATE[$cfg]}")} ${PAIRED_CPU:-$(ratio "$cmed" "${REF_CPU[$cfg]}")} $(ratio "$sys" "${REF_SYS[$cfg]}")"
     fi
     printf '%-17s %-11s %9s %19s %10s %17s %9s %9s %8s   %s\n' "$name" "$cfg" "$rmed" \
         "($rmin-$rmax)" "$cmed" "($cmin-$cmax)" "$p50" "$p99" "$sys" "$vs"
@@ -350,8 +368,8 @@ record() {
         local ref_rate=${REF_RATE[$cfg]:--} ref_cpu=${REF_CPU[$cfg]:--} ref_sys=${REF_SYS[$cfg]:--}
         local ref_io=${REF_IO[$cfg]:--}
         local failed=$(( ROW_FAILED || ${REF_FAILED[$cfg]:-0} ))
-        target_row "msgs/s $name $cfg" msgs/s "$rmed" "$rmin" "$rmax" "$ref_rate" 0.95 ge "$failed"
-        target_row "cpu/msg $name $cfg" us "$cmed" "$cmin" "$cmax" "$ref_cpu" 1.05 le "$failed"
+        target_row "msgs/s $name $cfg" msgs/s "$rmed" "$rmin" "$rmax" "$ref_rate" 0.95 ge "$failed" "${PAIRED_RATE:-}"
+        target_row "cpu/msg $name $cfg" us "$cmed" "$cmin" "$cmax" "$ref_cpu" 1.05 le "$failed" "${PAIRED_CPU:-}"
         target_row "syscalls/msg $name $cfg" calls "$sys" "$sys" "$sys" "$ref_sys" 1.00 le "$failed"
         target_row "syscalls/msg but polls $name $cfg" calls "$io" "$io" "$io" "$ref_io" 1.00 le "$failed"
     fi
@@ -464,8 +482,14 @@ bench_c_servers() {
             fi
             record_failure "$name" "$conns" "$size"
         else
+            PAIRED_RATE="" PAIRED_CPU=""
+            if [[ $name != libev && -z ${failed[libev]:-} ]]; then
+                PAIRED_RATE=$(paired_ratio "$TMP/runs.$name" "$TMP/runs.libev" 1)
+                PAIRED_CPU=$(paired_ratio "$TMP/runs.$name" "$TMP/runs.libev" 2)
+            fi
             record "$name" "$conns" "$size" "$(summarise "$TMP/runs.$name")" \
                    "${sys[$name]}" "${io[$name]}"
+            PAIRED_RATE="" PAIRED_CPU=""
         fi
     done
 }
