@@ -239,9 +239,16 @@ static int is_shortage(int rc)
 /* Errors about one connection (see accept(2) on Linux): try the next. */
 static void report_shortage(co_server_frame *f, int rc)
 {
+    double now = co_clock(), last = f->priv.shortage_at;
     f->backoffs++;
-    if (f->priv.backing_off)
-        return;                     /* once per episode */
+    f->priv.shortage_at = now;
+    /* Once per episode.  An accept that takes the last free descriptor
+     * does not end one: Linux takes a descriptor before it looks at the
+     * queue, so the very next accept fails again even with nobody
+     * waiting.  A shortage within two back-off periods of the last one
+     * belongs to the same episode. */
+    if (f->priv.backing_off && now - last < 2 * BACKOFF_SECONDS)
+        return;
     f->priv.backing_off = 1;
     char where[CO_SOCKADDR_STRLEN];
     co_sockaddr_format(&f->address, where, sizeof where);
@@ -260,6 +267,7 @@ static co_status serve(co_task *t, co_server_frame *f, int is_unix)
     f->priv.state = STATE_NEW;
     f->priv.listener = NULL;
     f->priv.backing_off = 0;
+    f->priv.shortage_at = 0;
     f->active = 0;
     f->accepted = f->backoffs = 0;
     f->bound_port = 0;
@@ -275,7 +283,6 @@ static co_status serve(co_task *t, co_server_frame *f, int is_unix)
                                               &f->priv.accepted,
                                               &f->priv.accepted_peer));
         if (f->priv.rc == 0) {
-            f->priv.backing_off = 0;
             f->accepted++;
             if ((f->priv.rc = start_client(t, f)) < 0)
                 co_socket_close(f->priv.accepted);  /* could not spawn */

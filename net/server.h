@@ -110,6 +110,7 @@ struct co__server_private {
     int result;                 /* the server's result once it has ended */
     int rc;
     int backing_off;            /* reported the current shortage already */
+    double shortage_at;         /* co_clock() of the last shortage */
 };
 
 struct co_server_frame {

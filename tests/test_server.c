@@ -705,10 +705,11 @@ struct emfile_frame {
     co_frame co;
     co_task *server;
     co_server_frame *srv;
-    co_socket *c1, *c2, *c3;
+    co_socket *c1, *c2, *c3, *c4;
     struct ping_frame ping;
     co_timeout to;
     int port, rc;
+    unsigned long backoffs_before;
     size_t sent;
     char buf[64];
 };
@@ -766,6 +767,16 @@ static co_status emfile_main(co_task *t, void *arg)
     f->ping.msg = "four";
     CO_AWAIT_CALL(f->rc, ping, &f->ping);
     ck_assert_int_eq(f->rc, 0);
+    /* a shortage long after the last one is a new episode, said again */
+    CO_AWAIT(f->rc, co_sleep(t, 0.25));
+    f->backoffs_before = f->srv->backoffs;
+    allow_fds(1);                      /* room for client 4 alone */
+    CO_AWAIT(f->rc, co_open_connection(t, &f->c4, "127.0.0.1", f->port));
+    ck_assert_int_eq(f->rc, 0);
+    CO_AWAIT(f->rc, co_sleep(t, 0.05));
+    ck_assert_uint_gt(f->srv->backoffs, f->backoffs_before);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved_limit), 0);
+    co_socket_close(f->c4);
     co_socket_close(f->c2);
     co_socket_close(f->c3);
     CO_AWAIT(f->rc, co_cancel(t, f->server));
@@ -792,8 +803,10 @@ START_TEST(test_emfile_backs_off_and_recovers)
     int rc = run_capturing_stderr(emfile_main, &m, sizeof m);
     setrlimit(RLIMIT_NOFILE, &saved_limit);
     ck_assert_int_eq(rc, 0);
-    /* said once, not at every retry */
+    /* said once per episode, not at every retry: two episodes */
     const char *said = strstr(captured, "Too many open files;");
+    ck_assert_msg(said, "stderr: <<%s>>", captured);
+    said = strstr(said + 1, "Too many open files;");
     ck_assert_msg(said && !strstr(said + 1, "Too many open files;"),
                   "stderr: <<%s>>", captured);
 }
