@@ -27,6 +27,8 @@
  * never split, so this bounds I/O starvation without a clock read. */
 #define CO_RESUMES_PER_POLL 1024
 
+_Static_assert(CO_STATE_READY == 0, "run_cycles sets RUNNING with |=");
+
 _Thread_local co_kernel *co__kernel;
 _Thread_local co_task *co__running;
 
@@ -45,7 +47,8 @@ int64_t co__mono_ns(void)
  * watcher is active, as the ready queue was not empty when this began. */
 static void run_cycles(co_kernel *k)
 {
-    co_task *outer = co__running;  /* a kernel run inside a task: restore */
+    co_task **running = &co__running;  /* the address, computed once */
+    co_task *outer = *running;     /* a kernel run inside a task: restore */
     int resumed = 0;
     while (k->ready_head && resumed < CO_RESUMES_PER_POLL) {
         co_link *batch = k->ready_head;
@@ -54,11 +57,12 @@ static void run_cycles(co_kernel *k)
         do {
             co_task *t = co__task_of(batch);
             batch = batch->next;
-            co__running = t;
-            co__set_state(t, CO_STATE_RUNNING);
+            *running = t;
+            /* a queued task is READY (0): RUNNING is one bit away */
+            t->flags |= CO_STATE_RUNNING;
             int r = t->fn(t, co__frame_of(t));
             if (r != CO_WOULDBLOCK) {
-                co__running = outer;
+                *running = outer;
                 co__finish(k, t, r);
             } else if (co__state(t) == CO_STATE_RUNNING) {
                 co__ready_append(k, t);   /* a yield */
@@ -66,7 +70,7 @@ static void run_cycles(co_kernel *k)
             resumed++;
         } while (batch);
     }
-    co__running = outer;
+    *running = outer;
 }
 
 static void expire_deadlines(co_kernel *k)
