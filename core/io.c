@@ -54,16 +54,9 @@ int co_io_init(co_io *io, int fd, void (*release)(co_io *io))
     return 0;
 }
 
-void co_io_attempted(co_io *io, int dir, int drained)
-{
-    io->woken[dir] = 0;
-    if (drained)
-        io->ready[dir] = 0;
-}
-
 co_status co_io_wait(co_task *self, co_io *io, int dir)
 {
-    int rc;
+    int rc = 0;
     if (co_wait_resumed(self)) {
         /* back from our own suspension: we held a use of io */
         co_wait_enter(self, &rc);

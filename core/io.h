@@ -62,7 +62,12 @@ int co_io_init(co_io *io, int fd, void (*release)(co_io *io));
 co_status co_io_wait(co_task *self, co_io *io, int dir);
 
 /* Record an attempt: `drained` when it came back short or with EAGAIN. */
-void co_io_attempted(co_io *io, int dir, int drained);
+static inline void co_io_attempted(co_io *io, int dir, int drained)
+{
+    io->woken[dir] = 0;
+    if (drained)
+        io->ready[dir] = 0;
+}
 
 /* Stop watching, wake the waiters with -EBADF, and call `release` once no
  * task is inside co_io_wait (at once if none is).  Idempotent. */

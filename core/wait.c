@@ -80,11 +80,6 @@ int64_t co_now_ns(void)
     return k->now;
 }
 
-int co_wait_resumed(const co_task *self)
-{
-    return self && (self->flags & CO_F_WOKEN);
-}
-
 int co_wait_enter_at(co_task *self, int *rc, const char *func)
 {
     co_kernel *k = co__kernel;

@@ -57,7 +57,10 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func);
 /* Whether self is being resumed after a wake, i.e. this evaluation of the
  * primitive follows its own suspension (call before co_wait_enter, which
  * consumes the wake).  For primitives that hold something while blocked. */
-int co_wait_resumed(const co_task *self);
+static inline int co_wait_resumed(const co_task *self)
+{
+    return self && (self->flags & CO_F_WOKEN);
+}
 
 /* Block self on q (may be NULL) until woken or until `deadline` (monotonic
  * ns, or CO_NO_DEADLINE) passes, when it is woken with 0.  An active timeout
