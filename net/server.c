@@ -247,9 +247,8 @@ static void report_shortage(co_server_frame *f, int rc)
      * queue, so the very next accept fails again even with nobody
      * waiting.  A shortage within two back-off periods of the last one
      * belongs to the same episode. */
-    if (f->priv.backing_off && now - last < 2 * BACKOFF_SECONDS)
+    if (last != 0 && now - last < 2 * BACKOFF_SECONDS)
         return;
-    f->priv.backing_off = 1;
     char where[CO_SOCKADDR_STRLEN];
     co_sockaddr_format(&f->address, where, sizeof where);
     fprintf(stderr, "curio: server at %s: %s; pausing accepts for %.1f s "
@@ -266,7 +265,6 @@ static co_status serve(co_task *t, co_server_frame *f, int is_unix)
     f->task = t;
     f->priv.state = STATE_NEW;
     f->priv.listener = NULL;
-    f->priv.backing_off = 0;
     f->priv.shortage_at = 0;
     f->active = 0;
     f->accepted = f->backoffs = 0;

@@ -109,8 +109,8 @@ struct co__server_private {
     int state;
     int result;                 /* the server's result once it has ended */
     int rc;
-    int backing_off;            /* reported the current shortage already */
-    double shortage_at;         /* co_clock() of the last shortage */
+    double shortage_at;         /* co_clock() of the last shortage; 0:
+                                   none yet */
 };
 
 struct co_server_frame {
