@@ -308,12 +308,27 @@ struct io_call {
     co_sockaddr *addr;              /* recvfrom: out; sendto: in */
 };
 
+/* One attempt: the call (again on EINTR), recorded on the io -- drained
+ * after a count below `drain_below`, or EAGAIN.  Returns the count,
+ * -EAGAIN, or the call's -errno. */
+static int attempt(co_socket *s, int dir, struct io_call *c,
+                   size_t drain_below)
+{
+    ssize_t n;
+    do
+        n = c->call(s, c);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return -errno;
+    co_io_attempted(&s->io, dir, n < 0 || (size_t)n < drain_below);
+    return n < 0 ? -EAGAIN : (int)n;
+}
+
 /*
  * The shape of every data-moving primitive: wait while the fd is known to
- * be drained, make the call, record whether it drained the fd (a count
- * below `drain_below`, or EAGAIN), retry on EINTR and EAGAIN.  A
- * re-evaluation after a suspension enters at co_io_wait, which finishes
- * the wait (and may report -EBADF after a close without touching s).
+ * be drained, attempt, and wait again after EAGAIN.  A re-evaluation after
+ * a suspension enters at co_io_wait, which finishes the wait (and may
+ * report -EBADF after a close without touching s).
  */
 static co_status retry_io(co_task *self, co_socket *s, int dir,
                           struct io_call *c, size_t drain_below)
@@ -322,16 +337,9 @@ static co_status retry_io(co_task *self, co_socket *s, int dir,
         int rc = co_io_wait(self, s ? &s->io : NULL, dir);
         if (rc != 0)
             return rc;
-        ssize_t n = c->call(s, c);
-        if (n >= 0) {
-            co_io_attempted(&s->io, dir, (size_t)n < drain_below);
-            return (int)n;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        co_io_attempted(&s->io, dir, 1);
+        rc = attempt(s, dir, c, drain_below);
+        if (rc != -EAGAIN)
+            return rc;
     }
 }
 
@@ -409,15 +417,7 @@ int co_socket_try_send(co_socket *s, const void *buf, size_t len, int flags)
         s->io.woken[CO_IO_WRITE])
         return -EBUSY;
     struct io_call c = { call_send, (void *)buf, clamp(len), flags, NULL };
-    ssize_t n;
-    do
-        n = call_send(s, &c);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-        return -errno;
-    co_io_attempted(&s->io, CO_IO_WRITE,
-                    n < 0 || (size_t)n < drain_below(s, c.len));
-    return n < 0 ? -EAGAIN : (int)n;
+    return attempt(s, CO_IO_WRITE, &c, drain_below(s, c.len));
 }
 
 /* Arguments are checked before any wait: a bad call fails at once (and,
