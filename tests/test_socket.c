@@ -897,7 +897,7 @@ static co_status sendall_timeout_main(co_task *t, void *arg)
 
 /* co_socket_try_send: sends at once what the socket takes, -EAGAIN when it
  * takes nothing, -EBUSY while a task is blocked sending (its bytes go
- * first), and every byte arrives in order. */
+ * first), every byte arrives in order, and -EBADF once closed. */
 struct bulk_writer_frame {
     co_frame co;
     co_socket *s;
@@ -963,6 +963,19 @@ static co_status try_send_main(co_task *t, void *arg)
     note("got all");
     ck_assert_int_eq(co_socket_close(f->p[0]), 0);
     ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    /* closed: -EBADF (the socket lives on while a reader it woke with
+     * -EBADF has not yet returned) */
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    {
+        struct recv_frame r = { .s = f->p[0], .name = "r" };
+        ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_task, r), 0);
+    }
+    CO_AWAIT(f->rc, co_yield(t));          /* the reader blocks */
+    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
+    ck_assert_int_eq(co_socket_try_send(f->p[0], "x", 1, 0), -EBADF);
+    AWAIT_JOIN(f->rc, t, f->a);
+    ck_assert_int_eq(f->rc, -EBADF);
+    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
     CO_END;
 }
 
@@ -972,7 +985,7 @@ START_TEST(test_try_send)
     big_alloc(16 * MIB);
     RUN(try_send_main, m);
     big_free();
-    ck_assert_str_eq(lg, "full busy got all");
+    ck_assert_str_eq(lg, "full busy got all r=EBADF");
 }
 END_TEST
 
