@@ -110,8 +110,27 @@ $(BUILD)/tests/test_macros_labels.o: tests/test_macros.c macros/co.h $(FLAGS_STA
 $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libcurio.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libcurio.a $(CHECK_LIBS) $(LIBS)
 
-check: all $(TEST_BIN)
+# The fault suite (tests/fault/) runs against a second build of the library
+# whose allocations can be made to fail (core/alloc_impl.h).
+FAULT_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fault/%.o)
+FAULT_TEST_SRCS := $(wildcard tests/fault/*.c) tests/log.c
+FAULT_TEST_OBJS := $(FAULT_TEST_SRCS:%.c=$(BUILD)/fault/%.o)
+FAULT_BIN := $(BUILD)/tests/run_fault_tests
+
+$(BUILD)/fault/%.o: %.c $(HEADERS) $(wildcard tests/fault/*.h) $(FLAGS_STAMP) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCO_FAULT_INJECTION -c $< -o $@
+
+$(BUILD)/fault/libcurio-fault.a: $(FAULT_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FAULT_BIN): $(FAULT_TEST_OBJS) $(BUILD)/fault/libcurio-fault.a
+	$(CC) $(LDFLAGS) -o $@ $(FAULT_TEST_OBJS) $(BUILD)/fault/libcurio-fault.a \
+	  $(CHECK_LIBS) $(LIBS)
+
+check: all $(TEST_BIN) $(FAULT_BIN)
 	$(TEST_BIN)
+	$(FAULT_BIN)
 
 # ---------------------------------------------------------------- bench
 # `make bench`: the micro-benchmarks (ratios against reference programs

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "alloc_impl.h"
 #include "kernel_impl.h"
 
 void co_post_init(co_post *p, void (*fn)(void *arg), void *arg)
@@ -122,7 +123,7 @@ int co_kernel_post_fn(co_kernel *k, void (*fn)(void *arg), void *arg)
 {
     if (!k || !fn)
         return -EINVAL;
-    co_post *p = malloc(sizeof *p);
+    co_post *p = co__malloc(sizeof *p);
     if (!p)
         return -ENOMEM;
     co_post_init(p, fn, arg);

@@ -33,6 +33,12 @@ enum {
     CO_F_JOINED = 1u << 10,    /* result collected by a join */
     CO_F_CANCEL_MADE = 1u << 11, /* blocked in co_cancel that made the request */
     CO_F_GOT_RESULT = 1u << 12, /* a joiner's wake value is the result */
+    CO_F_EXPIRY_WAKE = 1u << 13, /* woken by a timeout region's expiry: the
+                                    region counts as expired once the wake
+                                    is delivered (co_wait_enter) */
+    CO_F_OWN_DEADLINE = 1u << 14, /* blocked: the timer entry is the
+                                     primitive's own deadline, earlier
+                                     than any region's */
 
     CO_NOCANCEL_SHIFT = 16,    /* 8 bits of disable_cancellation depth */
     CO_NOCANCEL_ONE = 1u << CO_NOCANCEL_SHIFT,
@@ -42,11 +48,14 @@ enum {
     CO_SLAB_MASK = 0xffu << CO_SLAB_SHIFT,
 };
 
-/* The task this thread's kernel is running now, or NULL.  initial-exec:
- * one load through %fs instead of a call to __tls_get_addr, even in the
- * -fPIC objects of libcurio.a and libcurio.so. */
+/* The task this thread's kernel is running now; &co__no_task when none
+ * is (never NULL, so that `self == co__running` rejects a NULL self
+ * without a test of its own on the fast path).  initial-exec: one load
+ * through %fs instead of a call to __tls_get_addr, even in the -fPIC
+ * objects of libcurio.a and libcurio.so. */
 extern _Thread_local co_task *co__running
     __attribute__((tls_model("initial-exec")));
+extern co_task co__no_task;
 
 int co_wait_enter_at(co_task *self, int *rc, const char *func);
 co_status co__yield_slow(co_task *self);
@@ -59,11 +68,19 @@ static inline int co__plain_entry(const co_task *self)
            !(self->flags & (CO_F_WOKEN | CO_F_CANCEL_REQ)) && !self->timeouts;
 }
 
+/* Woken, by something other than a timeout region's expiry (whose
+ * delivery marks the region: the slow path does that). */
+static inline int co__plain_wake(const co_task *self)
+{
+    return self == co__running &&
+           (self->flags & (CO_F_WOKEN | CO_F_EXPIRY_WAKE)) == CO_F_WOKEN;
+}
+
 static inline int co__wait_enter(co_task *self, int *rc, const char *func)
 {
     if (co__plain_entry(self))
         return 0;
-    if (self == co__running && (self->flags & CO_F_WOKEN)) {
+    if (co__plain_wake(self)) {
         self->flags &= ~CO_F_WOKEN;        /* re-evaluation after a wake */
         *rc = self->result;
         return 1;
@@ -82,7 +99,7 @@ static inline co_status co_yield(co_task *self)
         self->result = 0;
         return CO_WOULDBLOCK;
     }
-    if (self == co__running && (self->flags & CO_F_WOKEN)) {
+    if (co__plain_wake(self)) {
         self->flags &= ~CO_F_WOKEN;
         return self->result;
     }

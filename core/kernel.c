@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "alloc_impl.h"
 #include "kernel_impl.h"
 
 /* Resumes per ev_prepare callback before I/O is polled again. A cycle is
@@ -30,7 +31,8 @@
 _Static_assert(CO_STATE_READY == 0, "run_cycles sets RUNNING with |=");
 
 _Thread_local co_kernel *co__kernel;
-_Thread_local co_task *co__running;
+co_task co__no_task;           /* what co__running names between tasks */
+_Thread_local co_task *co__running = &co__no_task;
 
 int64_t co__mono_ns(void)
 {
@@ -119,7 +121,7 @@ static void schedule(struct ev_loop *loop, ev_prepare *w, int revents)
 
 co_kernel *co_kernel_new(void)
 {
-    co_kernel *k = calloc(1, sizeof *k);
+    co_kernel *k = co__calloc(1, sizeof *k);
     if (!k)
         return NULL;
     k->loop = ev_loop_new(EVFLAG_AUTO);
@@ -168,7 +170,7 @@ void co__cancel_all_newest_first(co_kernel *k)
 {
     if (!k->live)
         return;
-    co_task **alive = malloc(k->live * sizeof *alive);
+    co_task **alive = co__malloc(k->live * sizeof *alive);
     uint32_t n = 0;
     for (uint32_t i = 0; i < k->reg_len; i++) {
         co_task *t = k->reg[i].task;

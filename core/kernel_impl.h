@@ -102,7 +102,7 @@ static inline void *co__frame_of(co_task *t) { return t + 1; }
 static inline void co__ready_append(co_kernel *k, co_task *t)
 {
     co__set_state(t, CO_STATE_READY);
-    t->link.next = t->link.prev = NULL;
+    t->link.next = NULL;           /* prev: see co_wait_solo_queue */
     if (k->ready_tail)
         k->ready_tail->next = &t->link;
     else
@@ -142,8 +142,10 @@ static inline co_waitq *co__joiners(co_kernel *k, const co_task *t)
     return t->joinq ? k->joinqs[t->joinq] : NULL;
 }
 
-/* timer_heap.c */
-int co__heap_insert(co_kernel *k, co_task *t, int64_t deadline);
+/* timer_heap.c.  co__heap_reserve makes room for n entries (-ENOMEM);
+ * spawn reserves one per live task, so co__heap_insert never fails. */
+int co__heap_reserve(co_kernel *k, uint32_t n);
+void co__heap_insert(co_kernel *k, co_task *t, int64_t deadline);
 void co__heap_remove(co_kernel *k, uint32_t index);
 void co__heap_expire(co_kernel *k, int64_t now);
 /* The registry moved a task in the heap to another slot. */
@@ -152,6 +154,9 @@ static inline void co__heap_moved(co_kernel *k, co_task *t)
     if (t->flags & CO_F_IN_HEAP)
         k->heap[t->result].slot = t->slot;
 }
+
+/* wait.c: shutdown frees a task that ignores cancellation */
+void co__forget_wait(co_kernel *k, co_task *t);
 
 /* time.c: a task's deadline passed while it was blocked */
 void co__deadline_reached(co_kernel *k, co_task *t, int64_t now);

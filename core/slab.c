@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "alloc_impl.h"
 #include "slab_impl.h"
 
 #define CHUNK_BYTES (64u * 1024u)
@@ -27,7 +28,7 @@
 static int refill(co_slab *s, unsigned cls)
 {
     size_t block = (size_t)cls * CO_SLAB_GRAIN;
-    char *chunk = malloc(CHUNK_BYTES);
+    char *chunk = co__malloc(CHUNK_BYTES);
     if (!chunk)
         return -1;
     *(void **)(void *)chunk = s->chunks;

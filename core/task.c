@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc_impl.h"
 #include "kernel_impl.h"
 
 _Static_assert(sizeof(co_task) == 64, "the task header is one cache line");
@@ -21,7 +22,7 @@ static int registry_add(co_kernel *k, co_task *t, const char *name)
 {
     if (k->reg_len == k->reg_cap) {
         uint32_t cap = k->reg_cap ? k->reg_cap * 2 : 64;
-        co_registry_entry *r = realloc(k->reg, cap * sizeof *r);
+        co_registry_entry *r = co__realloc(k->reg, cap * sizeof *r);
         if (!r)
             return -ENOMEM;
         k->reg = r;
@@ -56,13 +57,13 @@ static co_waitq *joiners_of(co_kernel *k, co_task *t)
             k->joinqs_len = 1;             /* index 0 means "none" */
         if (k->joinqs_len >= k->joinqs_cap) {
             uint32_t cap = k->joinqs_cap ? k->joinqs_cap * 2 : 16;
-            co_waitq **a = realloc(k->joinqs, cap * sizeof *a);
+            co_waitq **a = co__realloc(k->joinqs, cap * sizeof *a);
             if (!a)
                 return NULL;
             k->joinqs = a;
             k->joinqs_cap = cap;
         }
-        if (!(k->joinqs[k->joinqs_len] = malloc(sizeof(co_waitq))))
+        if (!(k->joinqs[k->joinqs_len] = co__malloc(sizeof(co_waitq))))
             return NULL;
         i = k->joinqs_len++;
     }
@@ -115,6 +116,10 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         (opts->flags & ~(unsigned)(CO_DAEMON | CO_DETACHED)))
         return -EINVAL;
 
+    /* Its place in the timer heap first: a running task can always sleep
+     * or wait under a timeout, with nothing to allocate then. */
+    if (co__heap_reserve(k, k->live + 1) < 0)
+        return -ENOMEM;
     size_t size = CO_TASK_STORAGE(frame_size);
     co_task *t;
     uint32_t flags = CO_STATE_READY;
@@ -127,7 +132,7 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         flags |= CO_F_STORAGE;
     } else if ((t = co__slab_alloc(&k->slab, size, &slab_class))) {
         flags |= (uint32_t)slab_class << CO_SLAB_SHIFT;
-    } else if (!(t = malloc(size))) {
+    } else if (!(t = co__malloc(size))) {
         return -ENOMEM;
     }
     if (opts->flags & CO_DAEMON)
@@ -227,9 +232,14 @@ void co__finish(co_kernel *k, co_task *t, int result)
         co__release(k, t);
 }
 
-/* At shutdown: free every task; report failures nobody collected. */
+/* At shutdown: free every task; report failures nobody collected.  A task
+ * that never finished (it ignored cancellation) first leaves the queues it
+ * waits in -- a user's event may outlive the kernel -- while every task's
+ * memory, where such queues may live, is still there. */
 void co__release_all(co_kernel *k)
 {
+    for (uint32_t i = 0; i < k->reg_len; i++)
+        co__forget_wait(k, k->reg[i].task);
     while (k->reg_len) {
         co_task *t = k->reg[k->reg_len - 1].task;
         if (co__state(t) != CO_STATE_DONE)
@@ -278,9 +288,10 @@ co_status co_join(co_task *self, co_task *target, int *result)
     }
     co_waitq *q = joiners_of(co__kernel, target);
     if (!q)
-        return -ENOMEM;
-    self->flags |= CO_F_JOINING;
-    return co_block(self, q, CO_NO_DEADLINE);
+        return -ENOMEM;                /* nothing changed */
+    co_status st = co_block(self, q, CO_NO_DEADLINE);
+    self->flags |= CO_F_JOINING;       /* only once blocked: see co_wake */
+    return st;
 }
 
 co_status co_wait(co_task *self, co_task *target)
@@ -312,15 +323,17 @@ co_status co_cancel(co_task *self, co_task *target)
         return -EINVAL;
     if (self_target(self, target, "cancel (blocking)"))
         return -EDEADLK;
-    int made = co_cancel_nowait(target);
     if (co__state(target) == CO_STATE_DONE)
-        return made;
+        return 0;                      /* cancelling it would be a no-op */
+    /* What the wait needs first: out of memory, no cancellation is made. */
     co_waitq *q = joiners_of(co__kernel, target);
     if (!q)
         return -ENOMEM;
+    int made = co_cancel_nowait(target);
+    co_status st = co_block(self, q, CO_NO_DEADLINE);
     if (made)
         self->flags |= CO_F_CANCEL_MADE;
-    return co_block(self, q, CO_NO_DEADLINE);
+    return st;
 }
 
 /* co_yield's cases that fastpath.h does not inline: a cancellation or a
@@ -392,5 +405,5 @@ const char *co_task_state(const co_task *t)
 
 co_task *co_current_task(void)
 {
-    return co__running;
+    return co__running == &co__no_task ? NULL : co__running;
 }

@@ -5,6 +5,12 @@
  * cost nothing while the task runs.  Only when a task blocks does the
  * innermost effective deadline join its wait (co_block puts the earlier of
  * the sleep deadline and the timeout in the timer heap).
+ *
+ * A region counts as expired (co_timeout_expired, co_timeout_end's
+ * -ETIMEDOUT) only once its expiry has been delivered to a blocking call,
+ * as in Curio: an expiry that comes due together with a primitive's own
+ * completion (its sleep deadline, an item handed over) loses to it, and is
+ * discarded if the region ends before another blocking call.
  */
 #include <errno.h>
 #include <math.h>
@@ -54,12 +60,21 @@ void co__mark_expired(co_task *t, int64_t now)
         outermost->expired = 1;
 }
 
+/* The timer entry of a blocked task came due.  Its own deadline (a sleep's)
+ * was earlier than every region's, so the primitive completes with 0 even
+ * if a region has expired too meanwhile (the kernel was held up): that
+ * expiry is delivered at the next blocking call, if the region is still
+ * open then.  Otherwise a region expired: the wake carries -ETIMEDOUT, and
+ * the region counts as expired once the wake is delivered (co_wait_enter),
+ * not before -- a primitive that completed anyway discards it
+ * (co_wait_completed). */
 void co__deadline_reached(co_kernel *k, co_task *t, int64_t now)
 {
     (void)k;
-    if (co__timeouts_armed(t) && t->timeouts->effective <= now) {
-        co__mark_expired(t, now);
+    if (!(t->flags & CO_F_OWN_DEADLINE) && co__timeouts_armed(t) &&
+        t->timeouts->effective <= now) {
         co_wake(t, -ETIMEDOUT);
+        t->flags |= CO_F_EXPIRY_WAKE;
     } else {
         co_wake(t, 0);
     }

@@ -7,8 +7,11 @@
  * its index in `result` while it is in the heap, so removal is O(log n);
  * an entry names its task by registry slot (see kernel_impl.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 
+#include "alloc_impl.h"
+#include "error.h"
 #include "kernel_impl.h"
 
 static int earlier(const co_timer_entry *a, const co_timer_entry *b)
@@ -57,20 +60,29 @@ static void sift_down(co_kernel *k, uint32_t i, co_timer_entry e)
     place(k, i, e);
 }
 
-int co__heap_insert(co_kernel *k, co_task *t, int64_t deadline)
+int co__heap_reserve(co_kernel *k, uint32_t n)
 {
-    if (k->heap_len == k->heap_cap) {
-        uint32_t cap = k->heap_cap ? k->heap_cap * 2 : 64;
-        co_timer_entry *h = realloc(k->heap, cap * sizeof *h);
-        if (!h)
-            return -1;
-        k->heap = h;
-        k->heap_cap = cap;
-    }
+    if (n <= k->heap_cap)
+        return 0;
+    uint32_t cap = k->heap_cap ? k->heap_cap : 64;
+    while (cap < n)
+        cap *= 2;
+    co_timer_entry *h = co__realloc(k->heap, (size_t)cap * sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    k->heap = h;
+    k->heap_cap = cap;
+    return 0;
+}
+
+void co__heap_insert(co_kernel *k, co_task *t, int64_t deadline)
+{
+    if (k->heap_len == k->heap_cap)
+        co_panic("timer heap full: a task blocked that was not reserved "
+                 "a place when it was spawned");
     co_timer_entry e = { deadline, t->slot, k->timer_seq++ };
     t->flags |= CO_F_IN_HEAP;
     sift_up(k, k->heap_len++, e);
-    return 0;
 }
 
 void co__heap_remove(co_kernel *k, uint32_t i)

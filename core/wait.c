@@ -23,27 +23,41 @@ static void link_tail(co_waitq *q, co_task *t)
     q->head.prev = l;
 }
 
-/* A task is in a wait queue exactly when its prev link is set (the ready
- * queue uses only next). */
+/* A blocked task is in a wait queue exactly when its next link is set (the
+ * ready queue holds only ready tasks).  prev is left pointing at the node
+ * the task followed: for a queue only this task was in, the queue's own
+ * head, which co_wait_solo_queue hands back after the wake. */
 static void unlink_waiter(co_task *t)
 {
     co_link *l = &t->link;
     l->prev->next = l->next;
     l->next->prev = l->prev;
-    l->next = l->prev = NULL;
+    l->next = NULL;
 }
 
 /* Wake a task known to be blocked: out of its wait queue and the timer
  * heap, the wake value in `result`, to the back of the ready queue. */
 static inline void wake_blocked(co_kernel *k, co_task *t, int value)
 {
-    if (t->link.prev)
+    if (t->link.next)
         unlink_waiter(t);
     if (t->flags & CO_F_IN_HEAP)
         co__heap_remove(k, (uint32_t)t->result);
-    t->flags = (t->flags & ~CO_F_JOINING) | CO_F_WOKEN;
+    t->flags = (t->flags & ~(CO_F_JOINING | CO_F_OWN_DEADLINE)) | CO_F_WOKEN;
     t->result = value;
     co__ready_push(k, t);
+}
+
+/* Shutdown gives up on a task that ignores cancellation: before it is
+ * freed, it leaves every queue that points at it. */
+void co__forget_wait(co_kernel *k, co_task *t)
+{
+    if (co__state(t) != CO_STATE_BLOCKED)
+        return;
+    if (t->link.next)
+        unlink_waiter(t);
+    if (t->flags & CO_F_IN_HEAP)
+        co__heap_remove(k, (uint32_t)t->result);
 }
 
 co_task *co_waitq_wake_one(co_waitq *q, int value)
@@ -88,7 +102,11 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func)
                     "awaited outside its task: the co_task passed is not the "
                     "task this thread's kernel is running");
     if (self->flags & CO_F_WOKEN) {        /* re-evaluation after a wake */
-        self->flags &= ~CO_F_WOKEN;
+        /* A region's expiry is delivered now: only now does the region
+         * count as expired (co_wait_completed discards it instead). */
+        if (self->flags & CO_F_EXPIRY_WAKE)
+            co__mark_expired(self, co_now_ns());
+        self->flags &= ~(CO_F_WOKEN | CO_F_EXPIRY_WAKE);
         *rc = self->result;
         return 1;
     }
@@ -110,16 +128,42 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func)
     return 0;
 }
 
+void co_wait_completed(co_task *self)
+{
+    if (!co_wait_resumed(self) || self != co__running)
+        co_panic("not the re-evaluation of the running task's own wait");
+    self->flags &= ~(CO_F_WOKEN | CO_F_EXPIRY_WAKE);
+}
+
+co_waitq *co_wait_solo_queue(const co_task *self)
+{
+    if (!co_wait_resumed(self) || !self->link.prev)
+        return NULL;
+    return (co_waitq *)(void *)self->link.prev;   /* head is the first member */
+}
+
+/* Cannot fail: every live task has its place in the timer heap reserved
+ * when it is spawned (co__heap_reserve), so a running task can always
+ * block with a deadline. */
 co_status co_block(co_task *self, co_waitq *q, int64_t deadline)
 {
     co_kernel *k = co__kernel;
-    if (co__timeouts_armed(self) && self->timeouts->effective < deadline)
+    uint32_t own = CO_F_OWN_DEADLINE;
+    /* On a tie the region wins: it was set first (as in Curio, whose
+     * sleep queue is ordered by deadline, then by arrival). */
+    if (co__timeouts_armed(self) && self->timeouts->effective <= deadline) {
         deadline = self->timeouts->effective;
-    if (deadline != CO_NO_DEADLINE && co__heap_insert(k, self, deadline) < 0)
-        return -ENOMEM;
+        own = 0;
+    }
+    if (deadline != CO_NO_DEADLINE) {
+        co__heap_insert(k, self, deadline);
+        self->flags |= own;
+    }
     co__set_state(self, CO_STATE_BLOCKED);
     if (q)
         link_tail(q, self);
+    else
+        self->link.next = self->link.prev = NULL;
     return CO_WOULDBLOCK;
 }
 

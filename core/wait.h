@@ -64,9 +64,34 @@ static inline int co_wait_resumed(const co_task *self)
 
 /* Block self on q (may be NULL) until woken or until `deadline` (monotonic
  * ns, or CO_NO_DEADLINE) passes, when it is woken with 0.  An active timeout
- * region's deadline also applies (woken with -ETIMEDOUT).  Returns
- * CO_WOULDBLOCK. */
+ * region's deadline also applies (woken with -ETIMEDOUT) when it is not
+ * later than `deadline`.  Returns CO_WOULDBLOCK: it cannot fail (the
+ * task's place in the timer heap was reserved when it was spawned), so a
+ * primitive may hand something over before it blocks. */
 co_status co_block(co_task *self, co_waitq *q, int64_t deadline);
+
+/*
+ * For a primitive whose operation can be completed while its task is
+ * blocked by someone the kernel does not see (another thread), so that
+ * the task may be woken by a cancellation or a timeout although its
+ * operation happened.  On that re-evaluation, once the primitive knows
+ * the operation completed, it calls this instead of co_wait_enter and
+ * returns success: the wake is consumed, a timeout region's expiry that
+ * woke the task is discarded as never delivered (the region does not
+ * count as expired), and a cancellation stays requested for the next
+ * blocking point.  Aborts unless self is the running task being resumed.
+ */
+void co_wait_completed(co_task *self);
+
+/*
+ * Per-wait records.  A primitive that keeps a record for each wait (a
+ * node registered with an object shared by threads, say) blocks the task
+ * on a queue inside the record that no other task waits on.  From the wake
+ * until the task blocks again, co_wait_solo_queue(self) returns that queue,
+ * so the primitive finds its record again without a search.  NULL when
+ * self is not being resumed after a wait on a queue.
+ */
+co_waitq *co_wait_solo_queue(const co_task *self);
 
 /* Wake a blocked task with `value`. Returns 1, or 0 if it was not blocked. */
 int co_wake(co_task *t, int value);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../core/wait.h"
+#include "../core/alloc_impl.h"
 #include "socket.h"
 
 struct co_socket {
@@ -46,7 +47,7 @@ static size_t clamp(size_t len)
 
 static int wrap(co_socket **out, int fd, int is_socket, int datagram)
 {
-    co_socket *s = malloc(sizeof *s);
+    co_socket *s = co__malloc(sizeof *s);
     if (!s)
         return -ENOMEM;
     int rc = co_io_init(&s->io, fd, release);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "../core/wait.h"
+#include "../core/alloc_impl.h"
 #include "stream.h"
 
 /* writelines gathers pieces shorter than half of this into one send. */
@@ -55,7 +56,7 @@ int co_stream_new(co_stream **out, co_socket *s, size_t bufsize)
 {
     if (!out || !s || bufsize > INT_MAX)
         return -EINVAL;
-    co_stream *st = calloc(1, sizeof *st);
+    co_stream *st = co__calloc(1, sizeof *st);
     if (!st)
         return -ENOMEM;
     st->sock = s;
@@ -154,7 +155,7 @@ static void take(co_stream *st, void *buf, size_t n)
  */
 static co_status fill(co_task *self, co_stream *st)
 {
-    if (!st->rbuf && !(st->rbuf = malloc(st->rcap)))
+    if (!st->rbuf && !(st->rbuf = co__malloc(st->rcap)))
         return -ENOMEM;
     size_t room = st->rcap - st->rend;
     if (st->rstart > 0 && (room == 0 || room < st->rcap / 2)) {
@@ -400,7 +401,7 @@ co_status co_stream_writelines(co_task *self, co_stream *st,
         const void *p = (const char *)iov[i].iov_base + skip;
         size_t len = iov[i].iov_len - skip;
         if (len < GATHER_BYTES / 2 && i + 1 < iovcnt &&
-            (st->wbuf || (st->wbuf = malloc(GATHER_BYTES)))) {
+            (st->wbuf || (st->wbuf = co__malloc(GATHER_BYTES)))) {
             len = gather(st, iov, iovcnt, i, skip);
             p = st->wbuf;       /* copied again on each attempt: no state */
         }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc_impl.h"
 #include "queue.h"
 
 enum { FIRST_CAP = 16, FIRST_SLOTS = 4 };
@@ -42,7 +43,7 @@ static int ensure_room(co_queue *q)
         ncap = q->maxsize;
     if (ncap <= q->cap || ncap > SIZE_MAX / elem_size(q))
         return -ENOMEM;
-    char *nb = realloc(q->buf.items, ncap * elem_size(q));
+    char *nb = co__realloc(q->buf.items, ncap * elem_size(q));
     if (!nb)
         return -ENOMEM;
     if (q->kind == CO_QUEUE_FIFO && q->head) {
@@ -126,7 +127,7 @@ static int slot_alloc(co_queue *q)
         int n = q->nslots ? 2 * q->nslots : FIRST_SLOTS;
         if (n <= q->nslots)
             return -ENOMEM;
-        co_queue_slot *s = realloc(q->slots, (size_t)n * sizeof *s);
+        co_queue_slot *s = co__realloc(q->slots, (size_t)n * sizeof *s);
         if (!s)
             return -ENOMEM;
         for (int i = q->nslots; i < n; i++)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../core/kernel.h"
+#include "../core/alloc_impl.h"
 #include "universal.h"
 
 struct co_uwaiter {
@@ -108,7 +109,7 @@ static void deliver(co_uwaiter *w)
 static co_status block_on(co_task *self, pthread_mutex_t *m,
                           co_uwaiter **list, void *item)
 {
-    co_uwaiter *w = calloc(1, sizeof *w);
+    co_uwaiter *w = co__calloc(1, sizeof *w);
     if (!w) {
         pthread_mutex_unlock(m);
         return -ENOMEM;
@@ -264,7 +265,7 @@ static int push(co_uqueue *q, void *item)
     }
     if (q->count == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 16;
-        void **items = malloc(cap * sizeof *items);
+        void **items = co__malloc(cap * sizeof *items);
         if (!items)
             return -ENOMEM;
         for (size_t i = 0; i < q->count; i++)
