@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "alloc_impl.h"
 #include "kernel_impl.h"
@@ -47,28 +49,43 @@ static void on_posts(struct ev_loop *loop, ev_async *w, int revents)
     }
 }
 
-int co__async_init(co_kernel *k)
+/* Started once, at creation, and left running until the kernel is freed,
+ * so a post made before a run or between runs is seen by the next.  No
+ * other thread knows the kernel yet: no lock. */
+static void async_start(co_kernel *k)
 {
-    if (pthread_mutex_init(&k->post_lock, NULL) != 0)
-        return -1;
-    ev_async_init(&k->post_wakeup, on_posts);
-    k->post_wakeup.data = k;
+    ev_async_start(k->loop, &k->post_wakeup);
+    ev_unref(k->loop);
+    k->post_live = 1;
+}
+
+/* libev makes the descriptor behind every ev_async of a loop (an eventfd)
+ * when the first one starts, and aborts the process if it cannot.  So the
+ * kernel starts its own at creation, after making sure a descriptor is
+ * free: out of descriptors, co_kernel_new fails with EMFILE instead.  (A
+ * thread that takes the last descriptor between the probe and the start
+ * can still beat us to it; nothing short of libev's own cooperation
+ * closes that window.) */
+static int descriptor_free(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    close(fd);
     return 0;
 }
 
-/* Kernel thread, at the start of each run.  Started once and left running
- * until the kernel is freed, so a post between runs is seen by the next. */
-void co__async_start(co_kernel *k)
+int co__async_init(co_kernel *k)
 {
-    if (ev_is_active(&k->post_wakeup))
-        return;
-    ev_async_start(k->loop, &k->post_wakeup);
-    ev_unref(k->loop);
-    pthread_mutex_lock(&k->post_lock);
-    k->post_live = 1;
-    if (k->post_head)              /* posted before the first run */
-        ev_async_send(k->loop, &k->post_wakeup);
-    pthread_mutex_unlock(&k->post_lock);
+    int rc = descriptor_free();
+    if (rc < 0)
+        return rc;
+    if ((rc = pthread_mutex_init(&k->post_lock, NULL)) != 0)
+        return -rc;
+    ev_async_init(&k->post_wakeup, on_posts);
+    k->post_wakeup.data = k;
+    async_start(k);
+    return 0;
 }
 
 void co__async_free(co_kernel *k)

@@ -15,10 +15,9 @@
  *     co_post_init(&p, ping, task);
  *     co_kernel_post(k, &p);            // from any thread
  *
- * The kernel is woken through one ev_async, started by the first
- * co_kernel_run in the kernel's thread.  Posts made before that (or between
- * runs) wait for the next run; posts still pending when the kernel is freed
- * are dropped, not run.
+ * The kernel is woken through one ev_async, started when the kernel is
+ * created.  Posts made before a run (or between runs) wait for the next
+ * run; posts still pending when the kernel is freed are dropped, not run.
  *
  * Deadlock detection: the ev_async alone does not keep a run going, since
  * a kernel whose tasks all wait on each other is deadlocked whatever other

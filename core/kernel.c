@@ -122,11 +122,15 @@ static void schedule(struct ev_loop *loop, ev_prepare *w, int revents)
 co_kernel *co_kernel_new(void)
 {
     co_kernel *k = co__calloc(1, sizeof *k);
-    if (!k)
+    if (!k) {
+        errno = ENOMEM;
         return NULL;
+    }
     k->loop = ev_loop_new(EVFLAG_AUTO);
     if (!k->loop) {
+        int err = errno == EMFILE || errno == ENFILE ? errno : ENOMEM;
         free(k);
+        errno = err;
         return NULL;
     }
     ev_prepare_init(&k->scheduler, schedule);
@@ -134,9 +138,11 @@ co_kernel *co_kernel_new(void)
     ev_idle_init(&k->keep_polling, on_idle);
     ev_timer_init(&k->timer, on_timer, 0.0, 0.0);
     k->timer.data = k;
-    if (co__async_init(k) < 0) {   /* async.c: posts from other threads */
+    int rc = co__async_init(k);    /* async.c: posts from other threads */
+    if (rc < 0) {
         ev_loop_destroy(k->loop);
         free(k);
+        errno = -rc;
         return NULL;
     }
     return k;
@@ -219,7 +225,6 @@ int co_kernel_run(co_kernel *k, co_func main, const void *frame,
     k->running = 1;
     ev_prepare_start(k->loop, &k->scheduler);
     ev_unref(k->loop);             /* the scheduler alone keeps nothing alive */
-    co__async_start(k);            /* async.c: run what other threads post */
 
     for (int stuck = 0;; stuck++) {
         ev_run(k->loop, 0);
@@ -267,7 +272,7 @@ int co_run(co_func main, const void *frame, size_t frame_size)
 {
     co_kernel *k = co_kernel_new();
     if (!k)
-        return -ENOMEM;
+        return -errno;
     int rc = co_kernel_run(k, main, frame, frame_size);
     co_kernel_free(k);
     return rc;

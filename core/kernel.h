@@ -7,7 +7,9 @@
 
 #include "task.h"
 
-/* A new kernel with its own libev loop; NULL if out of memory. */
+/* A new kernel with its own libev loop and everything it needs to run
+ * (its descriptors included: nothing is created lazily later that could
+ * fail).  NULL with errno set on failure: ENOMEM, EMFILE or ENFILE. */
 co_kernel *co_kernel_new(void);
 
 /* Spawn a task into k from outside any task (before or between runs).
@@ -30,7 +32,8 @@ int co_kernel_run(co_kernel *k, co_func main, const void *frame,
 /* Free the kernel (and anything left in it). */
 void co_kernel_free(co_kernel *k);
 
-/* The one-call form: new kernel, run main, free, return main's result. */
+/* The one-call form: new kernel, run main, free, return main's result
+ * (or co_kernel_new's failure: -ENOMEM, -EMFILE, -ENFILE). */
 int co_run(co_func main, const void *frame, size_t frame_size);
 
 /* The kernel running in the calling thread, or NULL. */

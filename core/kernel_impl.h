@@ -122,10 +122,9 @@ static inline void co__ready_push(co_kernel *k, co_task *t)
 int64_t co__mono_ns(void);
 void co__cancel_all_newest_first(co_kernel *k);
 
-/* async.c: set up in co_kernel_new (-1 on failure), started by each
- * co_kernel_run in the kernel's thread, torn down by co_kernel_free. */
+/* async.c: set up and started in co_kernel_new (-errno on failure), torn
+ * down by co_kernel_free. */
 int co__async_init(co_kernel *k);
-void co__async_start(co_kernel *k);
 void co__async_free(co_kernel *k);
 
 /* task.c */

@@ -341,7 +341,7 @@ co_status co_cancel(co_task *self, co_task *target)
 co_status co__yield_slow(co_task *self)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co__wait_enter(self, &rc, "co_yield"))
         return rc;
     co__set_state(self, CO_STATE_BLOCKED);
     co_wake(self, 0);                  /* to the back of the ready queue */

@@ -97,7 +97,15 @@ int64_t co_now_ns(void)
 int co_wait_enter_at(co_task *self, int *rc, const char *func)
 {
     co_kernel *k = co__kernel;
-    if (!k || !self || self != co__running)
+    if (!self)
+        co_panic_at(func, __FILE__, __LINE__,
+                    "called with a NULL task: pass the running task (the "
+                    "coroutine's own co_task *)");
+    if (!k)
+        co_panic_at(func, __FILE__, __LINE__,
+                    "no kernel runs in this thread: blocking primitives are "
+                    "awaited inside tasks (threads use the thread forms)");
+    if (self != co__running)
         co_panic_at(func, __FILE__, __LINE__,
                     "awaited outside its task: the co_task passed is not the "
                     "task this thread's kernel is running");

@@ -1,5 +1,6 @@
 /* rlock.c -- a counted co_lock. */
 #include <errno.h>
+#include <limits.h>
 
 #include "rlock.h"
 
@@ -11,6 +12,8 @@ co_status co_rlock_acquire(co_task *self, co_rlock *r)
     if (!r)
         return -EINVAL;
     if (r->lock.owner == self) {
+        if (r->count == INT_MAX)
+            return -EOVERFLOW;     /* the count cannot go higher */
         r->count++;
         return 0;
     }

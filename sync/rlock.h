@@ -13,6 +13,8 @@ typedef struct co_rlock {
     int count;          /* acquires by the owner not yet released */
 } co_rlock;
 
+/* Blocking: acquire, or acquire again if self holds it already.
+ * -EOVERFLOW (nothing changed) if self holds it INT_MAX times. */
 co_status co_rlock_acquire(co_task *self, co_rlock *r);
 /* -EPERM if self does not hold it. */
 int co_rlock_release(co_task *self, co_rlock *r);

@@ -1,5 +1,6 @@
 /* semaphore.c -- a count of permits and a FIFO of waiters. */
 #include <errno.h>
+#include <limits.h>
 
 #include "semaphore.h"
 
@@ -45,6 +46,8 @@ int co_semaphore_release(co_semaphore *s)
         return 0;
     if (s->bounded && s->value >= s->bound)
         return -EINVAL;
+    if (s->value == INT_MAX)
+        return -EOVERFLOW;
     s->value++;
     return 0;
 }

@@ -24,8 +24,9 @@ int co_bounded_semaphore_init(co_semaphore *s, int value);
 
 /* Blocking: take a permit. */
 co_status co_semaphore_acquire(co_task *self, co_semaphore *s);
-/* Give a permit back (to the oldest waiter if any).  0, or -EINVAL for a
- * bounded semaphore already at its bound. */
+/* Give a permit back (to the oldest waiter if any).  0; -EINVAL for a
+ * bounded semaphore already at its bound; -EOVERFLOW when INT_MAX permits
+ * are free already. */
 int co_semaphore_release(co_semaphore *s);
 /* Free permits. */
 int co_semaphore_value(const co_semaphore *s);

@@ -9,10 +9,13 @@
  * (valgrind runs with CK_FORK=no).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "curio.h"
 #include "log.h"
@@ -91,6 +94,35 @@ START_TEST(test_bad_input_is_einval)
 }
 END_TEST
 
+/* Out of descriptors, a kernel cannot be made: co_run says so with
+ * -EMFILE.  (libev makes its wake-up descriptor lazily and used to abort
+ * the whole process when it could not.) */
+START_TEST(test_no_free_descriptor_is_emfile)
+{
+    int cap = 1 << 16, n = 0;
+    int *fds = malloc((size_t)cap * sizeof *fds);
+    ck_assert_ptr_nonnull(fds);
+    int fd;
+    while (n < cap && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        fds[n++] = fd;
+    int full = n < cap && errno == EMFILE;
+    struct { co_frame co; } m = { { 0 } };
+    int rc = co_run(returns_zero, &m, sizeof m);
+    errno = 0;
+    co_kernel *k = co_kernel_new();
+    int err = errno;
+    while (n > 0)
+        close(fds[--n]);
+    free(fds);
+    ck_assert(full);
+    ck_assert_int_eq(rc, -EMFILE);
+    ck_assert_ptr_null(k);
+    ck_assert_int_eq(err, EMFILE);
+    /* and with descriptors back, all is well */
+    ck_assert_int_eq(co_run(returns_zero, &m, sizeof m), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ aborts */
 
 struct other_frame {
@@ -124,6 +156,70 @@ START_TEST(test_primitive_without_kernel_aborts)
     co_task fake;
     memset(&fake, 0, sizeof fake);
     co_sleep(&fake, 0.01);
+}
+END_TEST
+
+/* A NULL self outside any kernel: the documented misuse message and
+ * abort, not a NULL dereference (the fast path once compared self with a
+ * NULL "running task" and went on to read self->flags). */
+START_TEST(test_sleep_null_self_aborts)
+{
+    co_sleep(NULL, 1.0);
+}
+END_TEST
+
+START_TEST(test_yield_null_self_aborts)
+{
+    co_yield(NULL);
+}
+END_TEST
+
+START_TEST(test_lock_null_self_aborts)
+{
+    co_lock lock = { 0 };
+    co_lock_acquire(NULL, &lock);
+}
+END_TEST
+
+START_TEST(test_recv_null_self_aborts)
+{
+    char b[1];
+    co_socket_recv(NULL, NULL, b, 1, 0);
+}
+END_TEST
+
+/* A plain thread calling a task primitive of a universal queue. */
+static void *uqueue_get_task_from_thread(void *arg)
+{
+    void *item;
+    co_uqueue_get_task(NULL, arg, &item);
+    return NULL;
+}
+
+START_TEST(test_uqueue_task_get_from_thread_aborts)
+{
+    co_uqueue q;
+    ck_assert_int_eq(co_uqueue_init(&q, 0), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, uqueue_get_task_from_thread,
+                                    &q), 0);
+    pthread_join(th, NULL);
+}
+END_TEST
+
+/* Inside a running task, too. */
+static co_status sleeps_with_null_self(co_task *t, void *arg)
+{
+    struct { co_frame co; int rc; } *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_sleep(NULL, 0.01));
+    CO_END;
+}
+
+START_TEST(test_null_self_in_task_aborts)
+{
+    struct { co_frame co; int rc; } m = { .rc = 0 };
+    co_run(sleeps_with_null_self, &m, sizeof m);
 }
 END_TEST
 
@@ -260,6 +356,7 @@ Suite *misuse_suite(void)
     TCase *tc = tcase_create("bad input");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_bad_input_is_einval);
+    tcase_add_test(tc, test_no_free_descriptor_is_emfile);
     suite_add_tcase(s, tc);
 
     const char *fork_mode = getenv("CK_FORK");
@@ -270,6 +367,15 @@ Suite *misuse_suite(void)
         tcase_add_test_raise_signal(tc, test_primitive_without_kernel_aborts,
                                     SIGABRT);
         tcase_add_test_raise_signal(tc, test_regions_out_of_order_abort,
+                                    SIGABRT);
+        tcase_add_test_raise_signal(tc, test_sleep_null_self_aborts, SIGABRT);
+        tcase_add_test_raise_signal(tc, test_yield_null_self_aborts, SIGABRT);
+        tcase_add_test_raise_signal(tc, test_lock_null_self_aborts, SIGABRT);
+        tcase_add_test_raise_signal(tc, test_recv_null_self_aborts, SIGABRT);
+        tcase_add_test_raise_signal(tc,
+                                    test_uqueue_task_get_from_thread_aborts,
+                                    SIGABRT);
+        tcase_add_test_raise_signal(tc, test_null_self_in_task_aborts,
                                     SIGABRT);
         suite_add_tcase(s, tc);
     }

@@ -8,6 +8,7 @@
  * kind of wait, in the middle of a FIFO and after a hand-off.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -676,6 +677,45 @@ START_TEST(test_semaphore_values)
 }
 END_TEST
 
+/* Counting past INT_MAX is refused with -EOVERFLOW, and nothing changes
+ * (UBSan flagged the signed overflow both used to make). */
+START_TEST(test_semaphore_overflow)
+{
+    ck_assert_int_eq(co_semaphore_init(&sem, INT_MAX - 1), 0);
+    ck_assert_int_eq(co_semaphore_release(&sem), 0);
+    ck_assert_int_eq(co_semaphore_value(&sem), INT_MAX);
+    ck_assert_int_eq(co_semaphore_release(&sem), -EOVERFLOW);
+    ck_assert_int_eq(co_semaphore_value(&sem), INT_MAX);
+}
+END_TEST
+
+static co_status rlock_overflow_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
+    ck_assert_int_eq(f->rc, 0);
+    /* 2^31 acquires would take a minute: start just below the top */
+    rlock.count = INT_MAX - 1;
+    CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
+    note("last=%s", res(f->rc));
+    CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
+    note("over=%s count=%d", res(f->rc), co_rlock_count(&rlock));
+    rlock.count = 1;
+    ck_assert_int_eq(co_rlock_release(t, &rlock), 0);
+    note("locked=%d", co_rlock_locked(&rlock));
+    CO_END;
+}
+
+START_TEST(test_rlock_overflow)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(co_run(rlock_overflow_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "last=0 over=-75 count=2147483647 locked=0");
+    assert_free(K_RLOCK);
+}
+END_TEST
+
 /* ------------------------------------------------------------ cancel / timeout */
 
 /* Main holds the object (for an event: leaves it clear); A, B, C wait in
@@ -886,6 +926,8 @@ Suite *sync_suite(void)
     tcase_add_test(tc, test_rlock_errors);
     tcase_add_test(tc, test_bounded_semaphore);
     tcase_add_test(tc, test_semaphore_values);
+    tcase_add_test(tc, test_semaphore_overflow);
+    tcase_add_test(tc, test_rlock_overflow);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cancel");
