@@ -125,6 +125,7 @@ $(BUILD)/fault/libcurio-fault.a: $(FAULT_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(FAULT_BIN): $(FAULT_TEST_OBJS) $(BUILD)/fault/libcurio-fault.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(FAULT_TEST_OBJS) $(BUILD)/fault/libcurio-fault.a \
 	  $(CHECK_LIBS) $(LIBS)
 

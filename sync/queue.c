@@ -11,6 +11,8 @@
  * for it (`reserved`): a putter arriving meanwhile finds the queue full.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,21 +35,23 @@ static size_t elem_size(const co_queue *q)
                                         : sizeof(void *);
 }
 
-/* Room for one more item (the caller checked maxsize). */
-static int ensure_room(co_queue *q)
+/* Storage for n items (at most maxsize, for a bounded queue). */
+static int reserve_storage(co_queue *q, size_t n)
 {
-    if (q->len < q->cap)
+    if (n <= q->cap)
         return 0;
-    size_t ncap = q->cap ? 2 * q->cap : FIRST_CAP;
+    size_t ncap = q->cap ? q->cap : FIRST_CAP;
+    while (ncap < n && ncap <= SIZE_MAX / 2)
+        ncap *= 2;
     if (q->maxsize && ncap > q->maxsize)
         ncap = q->maxsize;
-    if (ncap <= q->cap || ncap > SIZE_MAX / elem_size(q))
+    if (ncap < n || ncap > SIZE_MAX / elem_size(q))
         return -ENOMEM;
     char *nb = co__realloc(q->buf.items, ncap * elem_size(q));
     if (!nb)
         return -ENOMEM;
-    if (q->kind == CO_QUEUE_FIFO && q->head) {
-        /* full ring: move its older part [head, cap) to the new end */
+    if (q->kind == CO_QUEUE_FIFO && q->head + q->len > q->cap) {
+        /* a wrapped ring: move its older part [head, cap) to the new end */
         size_t older = q->cap - q->head;
         memmove(nb + (ncap - older) * sizeof(void *),
                 nb + q->head * sizeof(void *), older * sizeof(void *));
@@ -56,6 +60,12 @@ static int ensure_room(co_queue *q)
     q->buf.items = (void **)(void *)nb;
     q->cap = ncap;
     return 0;
+}
+
+/* Room for one more item (the caller checked maxsize). */
+static int ensure_room(co_queue *q)
+{
+    return reserve_storage(q, q->len + 1);
 }
 
 static void push(co_queue *q, void *item, int priority)
@@ -121,21 +131,31 @@ static void pop(co_queue *q, void **item, int *priority)
 
 /* ------------------------------------------------------------ hand-off */
 
+/* Room for n slots.  Every blocked getter has a free slot waiting for it
+ * (reserved before it blocks), so a hand-off never allocates: a woken
+ * putter, whose room is already counted, cannot fail to deliver. */
+static int reserve_slots(co_queue *q, size_t n)
+{
+    if (n <= (size_t)q->nslots)
+        return 0;
+    if (n > INT_MAX / 2)
+        return -ENOMEM;
+    int grown = q->nslots ? 2 * q->nslots : FIRST_SLOTS;
+    while ((size_t)grown < n)
+        grown *= 2;
+    co_queue_slot *s = co__realloc(q->slots, (size_t)grown * sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    for (int i = q->nslots; i < grown; i++)   /* onto the free list */
+        s[i].next_free = i + 2 <= grown ? i + 2 : q->free_slot;
+    q->free_slot = q->nslots + 1;
+    q->slots = s;
+    q->nslots = grown;
+    return 0;
+}
+
 static int slot_alloc(co_queue *q)
 {
-    if (!q->free_slot) {
-        int n = q->nslots ? 2 * q->nslots : FIRST_SLOTS;
-        if (n <= q->nslots)
-            return -ENOMEM;
-        co_queue_slot *s = co__realloc(q->slots, (size_t)n * sizeof *s);
-        if (!s)
-            return -ENOMEM;
-        for (int i = q->nslots; i < n; i++)
-            s[i].next_free = i + 2 <= n ? i + 2 : 0;
-        q->free_slot = q->nslots + 1;
-        q->slots = s;
-        q->nslots = n;
-    }
     int i = q->free_slot - 1;
     q->free_slot = q->slots[i].next_free;
     return i;
@@ -145,9 +165,8 @@ static int slot_alloc(co_queue *q)
 static int deliver(co_queue *q, void *item, int priority)
 {
     if (!co_waitq_empty(&q->getters)) {
-        int i = slot_alloc(q);
-        if (i < 0)
-            return i;
+        int i = slot_alloc(q);             /* reserved: cannot fail */
+        q->waiting_getters--;
         q->slots[i].item = item;
         q->slots[i].priority = priority;
         q->handed++;
@@ -209,12 +228,18 @@ static co_status put(co_task *self, co_queue *q, void *item, int priority)
         if (rc < 0)
             return rc;
         q->reserved--;             /* woken by a get: the room is ours */
-        return deliver(q, item, priority);
+        return deliver(q, item, priority);   /* reserved: cannot fail */
     }
     if (!q)
         return -EINVAL;
-    if (is_full(q))         /* also while putters wait: their room is taken */
+    if (is_full(q)) {       /* also while putters wait: their room is taken */
+        /* When the room is handed to us, storing the item must not
+         * fail: a bounded queue that makes a putter wait gets all its
+         * storage now (it holds about that many items already). */
+        if ((rc = reserve_storage(q, q->maxsize)) < 0)
+            return rc;
         return co_block(self, &q->putters, CO_NO_DEADLINE);
+    }
     return deliver(q, item, priority);
 }
 
@@ -238,10 +263,14 @@ co_status co_queue_put_priority(co_task *self, co_queue *q, void *item,
 co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
                                 int *priority)
 {
-    int rc;
+    int rc, resumed = co_wait_resumed(self);
     if (co_wait_enter(self, &rc)) {
-        if (rc < 0)
+        if (!resumed)
+            return rc;             /* cancelled or timed out before waiting */
+        if (rc < 0) {
+            q->waiting_getters--;  /* left without an item */
             return rc;
+        }
         co_queue_slot *s = &q->slots[rc];   /* handed to us by a put */
         *item = s->item;
         if (priority)
@@ -254,8 +283,12 @@ co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
     }
     if (!q || !item)
         return -EINVAL;
-    if (q->len == 0 || !co_waitq_empty(&q->getters))
+    if (q->len == 0 || !co_waitq_empty(&q->getters)) {
+        if ((rc = reserve_slots(q, q->handed + q->waiting_getters + 1)) < 0)
+            return rc;
+        q->waiting_getters++;
         return co_block(self, &q->getters, CO_NO_DEADLINE);
+    }
     pop(q, item, priority);
     room_freed(q);
     return 0;

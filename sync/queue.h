@@ -60,6 +60,7 @@ typedef struct co_queue {
     size_t maxsize;         /* 0: unbounded */
     size_t reserved;        /* room kept for woken putters */
     size_t handed;          /* items in slots, for woken getters */
+    size_t waiting_getters; /* blocked in get; each has a free slot */
     size_t unfinished;      /* put, not yet task_done */
     uint64_t seq;
     co_queue_slot *slots;
