@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "curio.h"
 #include "log.h"
@@ -870,6 +871,95 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
+/* ------------------------------------------------------------ races */
+
+/* Hold the kernel's thread for `secs` without yielding: the kernel is
+ * "held up", as by a slow callback or a loaded machine. */
+static void stall(double secs)
+{
+    struct timespec ts = { 0, (long)(secs * 1e9) };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* A sleep inside a region, both due by the time the kernel gets round to
+ * them: the sleep's own deadline came first, so it completes (0); the
+ * region's expiry was never delivered, so it is discarded when the region
+ * ends at once -- or delivered to the next blocking call if the region
+ * goes on. */
+struct race_sleeper_frame {
+    co_frame co;
+    co_timeout to;
+    int more, rc;
+};
+
+static co_status race_sleeper(co_task *t, void *arg)
+{
+    struct race_sleeper_frame *f = arg;
+    CO_BEGIN(t, f);
+    co_timeout_after(t, &f->to, 0.04);
+    CO_AWAIT(f->rc, co_sleep(t, 0.02));
+    note("sleep=%s", rcs(f->rc));
+    if (f->more) {
+        CO_AWAIT(f->rc, co_yield(t));
+        note("next=%s", rcs(f->rc));
+    }
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    note("end=%s expired=%d", rcs(f->rc), co_timeout_expired(&f->to));
+    CO_END;
+}
+
+static co_status sleep_race_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct race_sleeper_frame s = { .more = f->n0 != 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->h, race_sleeper, s), 0);
+    CO_AWAIT(f->rc, co_yield(t));          /* it sleeps */
+    stall(0.08);                           /* past both deadlines */
+    AWAIT_JOIN(f->rc, t, f->h);
+    ck_assert_int_eq(f->rc, 0);
+    CO_END;
+}
+
+START_TEST(test_sleep_deadline_beats_region_expiry)
+{
+    struct scene_frame m = { .n0 = 0 };
+    ck_assert_int_eq(co_run(sleep_race_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "sleep=0 end=0 expired=0");
+}
+END_TEST
+
+START_TEST(test_undelivered_expiry_reaches_next_call)
+{
+    struct scene_frame m = { .n0 = 1 };
+    ck_assert_int_eq(co_run(sleep_race_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "sleep=0 next=TIMEOUT end=TIMEOUT expired=1");
+}
+END_TEST
+
+/* The same deadline for the sleep and its region: the region was there
+ * first, so it wins (as in Curio). */
+static co_status sleep_tie_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    CO_BEGIN(t, f);
+    co_timeout_after(t, &f->outer, 0.02);
+    CO_AWAIT(f->rc, co_sleep(t, 0.02));    /* same cycle: same clock */
+    note("sleep=%s", rcs(f->rc));
+    f->rc = co_timeout_end(t, &f->outer, f->rc);
+    note("end=%s", rcs(f->rc));
+    CO_END;
+}
+
+START_TEST(test_sleep_tie_goes_to_region)
+{
+    struct scene_frame m = { .rc = 0 };
+    ck_assert_int_eq(co_run(sleep_tie_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "sleep=TIMEOUT end=TIMEOUT");
+}
+END_TEST
+
 Suite *time_suite(void)
 {
     Suite *s = suite_create("time");
@@ -901,6 +991,9 @@ Suite *time_suite(void)
     tcase_add_test(tc, test_cancel_disarms_timeouts);
     tcase_add_test(tc, test_cancel_beats_held_back_timeout);
     tcase_add_test(tc, test_timeout_in_join_and_waitq);
+    tcase_add_test(tc, test_sleep_deadline_beats_region_expiry);
+    tcase_add_test(tc, test_undelivered_expiry_reaches_next_call);
+    tcase_add_test(tc, test_sleep_tie_goes_to_region);
     suite_add_tcase(s, tc);
     return s;
 }
