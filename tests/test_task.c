@@ -1112,6 +1112,59 @@ START_TEST(test_deadlock_detected)
 }
 END_TEST
 
+/* A task that ignores cancellation and waits on an object that outlives
+ * the kernel (a global event): shutdown gives up on it and frees it -- but
+ * first takes it out of the event's queue, so that setting the event
+ * later does not touch freed memory (it used to). */
+static co_event outlives_kernel;
+
+struct stubborn_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status stubborn(co_task *t, void *arg)
+{
+    struct stubborn_frame *f = arg;
+    CO_BEGIN(t, f);
+    co_disable_cancellation(t);
+    CO_AWAIT(f->rc, co_event_wait(t, &outlives_kernel));
+    note("stubborn woke");         /* never: it is given up on */
+    CO_END;
+}
+
+struct leaves_stubborn_frame {
+    co_frame co;
+    co_task *s;
+    int rc;
+};
+
+static co_status leaves_stubborn(co_task *t, void *arg)
+{
+    struct leaves_stubborn_frame *f = arg;
+    struct stubborn_frame s = { .rc = 0 };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->s, stubborn, s), 0);
+    CO_AWAIT(f->rc, co_yield(t));          /* it waits */
+    CO_RETURN(3);
+    CO_END;
+}
+
+START_TEST(test_shutdown_unlinks_tasks_it_gives_up_on)
+{
+    outlives_kernel = (co_event){ .set = 0 };
+    struct leaves_stubborn_frame m = { .rc = 0 };
+    ck_assert_int_eq(co_run(leaves_stubborn, &m, sizeof m), 3);
+    ck_assert(co_waitq_empty(&outlives_kernel.waiters));
+    ck_assert_int_eq(co_event_set(&outlives_kernel), 0);
+    /* and the next kernel starts clean */
+    outlives_kernel = (co_event){ .set = 0 };
+    ck_assert_int_eq(co_run(leaves_stubborn, &m, sizeof m), 3);
+    ck_assert(co_waitq_empty(&outlives_kernel.waiters));
+    ck_assert_str_eq(lg, "");
+}
+END_TEST
+
 /* ------------------------------------------------------------ many tasks */
 
 #define MANY 100000
@@ -1303,6 +1356,7 @@ Suite *task_suite(void)
     tcase_add_test(tc, test_crash_not_reported_when_joined);
     tcase_add_test(tc, test_crash_not_reported_for_cancelled);
     tcase_add_test(tc, test_deadlock_detected);
+    tcase_add_test(tc, test_shutdown_unlinks_tasks_it_gives_up_on);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("many");
