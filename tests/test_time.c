@@ -960,6 +960,50 @@ START_TEST(test_sleep_tie_goes_to_region)
 }
 END_TEST
 
+/* Yielding inside a timeout region takes the slow path of co_yield; two
+ * such tasks still alternate, and neither's region fires. */
+struct region_yielder_frame {
+    co_frame co;
+    co_timeout to;
+    const char *name;
+    int i, rc;
+};
+
+static co_status region_yielder(co_task *t, void *arg)
+{
+    struct region_yielder_frame *f = arg;
+    CO_BEGIN(t, f);
+    co_timeout_after(t, &f->to, 10.0);
+    for (f->i = 0; f->i < 3; f->i++) {
+        note("%s%d", f->name, f->i);
+        CO_AWAIT(f->rc, co_yield(t));
+        ck_assert_int_eq(f->rc, 0);
+    }
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+static co_status region_yield_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct region_yielder_frame a = { .name = "A" }, b = { .name = "B" };
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(CO_SPAWN(t, &f->h, region_yielder, a), 0);
+    ck_assert_int_gt(CO_SPAWN(t, NULL, region_yielder, b), 0);
+    AWAIT_JOIN(f->rc, t, f->h);
+    ck_assert_int_eq(f->rc, 0);
+    CO_END;
+}
+
+START_TEST(test_yield_inside_region_round_robin)
+{
+    struct scene_frame m = { .rc = 0 };
+    ck_assert_int_eq(co_run(region_yield_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "A0 B0 A1 B1 A2 B2");
+}
+END_TEST
+
 Suite *time_suite(void)
 {
     Suite *s = suite_create("time");
@@ -994,6 +1038,7 @@ Suite *time_suite(void)
     tcase_add_test(tc, test_sleep_deadline_beats_region_expiry);
     tcase_add_test(tc, test_undelivered_expiry_reaches_next_call);
     tcase_add_test(tc, test_sleep_tie_goes_to_region);
+    tcase_add_test(tc, test_yield_inside_region_round_robin);
     suite_add_tcase(s, tc);
     return s;
 }
