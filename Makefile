@@ -43,7 +43,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 # The micro-benchmarks, in the order `make bench` runs them; each is
 # bench/NAME.c + bench/bench.c.  Other sources in bench/ are not programs
 # of that kind (bench.c, the echo load generator, bench/ref/).
-BENCHES   := $(patsubst %,$(BUILD)/bench/%,switch spawn sync tasks)
+BENCHES   := $(patsubst %,$(BUILD)/bench/%,switch spawn sync tasks universal)
 
 DEB_PACKAGES := libev-dev check pkg-config
 

@@ -128,8 +128,12 @@ int co_kernel_post(co_kernel *k, co_post *p)
         else
             k->post_head = p;
         k->post_tail = p;
-        /* Under the lock, so the watcher cannot be stopped meanwhile. */
-        if (k->post_live)
+        /* Only into an empty FIFO: otherwise a wake-up is already on its
+         * way, and on_posts drains the FIFO until it finds it empty.
+         * (ev_async_send costs a memory fence even when it coalesces: a
+         * thread waking 100k tasks paid a third of its time there.)
+         * Under the lock, so the watcher cannot be stopped meanwhile. */
+        if (k->post_live && !p->prev)
             ev_async_send(k->loop, &k->post_wakeup);
     }
     pthread_mutex_unlock(&k->post_lock);

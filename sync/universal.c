@@ -3,15 +3,22 @@
  *
  * Each object has one mutex.  Threads wait on condition variables.  A task
  * that must wait gets a co_uwaiter (allocated only when it blocks) in the
- * object's FIFO of waiting tasks; whoever completes its operation marks the
- * waiter delivered (with the item, for a get) under the mutex and wakes the
- * task: with co_wake() when running in the task's kernel thread, else by
- * posting the waiter's node to that kernel.  When the task is re-evaluated
- * -- woken by that, or by a cancellation or timeout -- it takes its waiter
- * out under the mutex: delivered means the operation happened (return 0);
- * otherwise nothing was handed to it and the wake value is returned.  A
- * post still pending then is taken back (co_kernel_unpost) before the
- * waiter is freed.
+ * object's FIFO of waiting tasks, and blocks on a wait queue inside it that
+ * nobody else uses.  Whoever completes its operation, under the mutex,
+ * takes the waiter out of the FIFO, marks it delivered (with the item, for
+ * a get) and wakes the task: with co_waitq_wake_one() when running in the
+ * task's kernel thread, else by posting the waiter's node to that kernel.
+ * So the FIFO holds only waiters still to be served, its head the oldest,
+ * and every wake is O(1) however many tasks wait.
+ *
+ * When the task is re-evaluated -- woken by that, or by a cancellation or
+ * timeout -- it finds its waiter through co_wait_solo_queue() (no search)
+ * and looks at it under the mutex: delivered means the operation happened,
+ * and it returns 0 even if a cancellation or a region's expiry woke it
+ * (co_wait_completed: the call reports one outcome, never both); otherwise
+ * nothing was handed to it, it leaves the FIFO, and the wake value is
+ * returned.  A post still pending then is taken back (co_kernel_unpost)
+ * before the waiter is freed.
  */
 #include <errno.h>
 #include <math.h>
@@ -27,11 +34,12 @@
 #include "universal.h"
 
 struct co_uwaiter {
-    co_uwaiter *next, *prev;   /* circular FIFO; the list head is the oldest */
-    co_task *task;
+    co_waitq q;                /* the task blocks here, alone */
+    co_uwaiter *next, *prev;   /* circular FIFO while not delivered */
     co_kernel *kernel;
     void *item;                /* put: the item; get: the item handed over */
-    int delivered;
+    int delivered;             /* under the object's mutex */
+    int woke;                  /* kernel thread: its delivery woke the task */
     co_post post;
 };
 
@@ -63,44 +71,36 @@ static void wl_remove(co_uwaiter **head, co_uwaiter *w)
     w->next = w->prev = NULL;
 }
 
-/* The oldest waiter not yet delivered, or NULL. */
-static co_uwaiter *wl_first(co_uwaiter *head)
+/* The waiter self blocked on, found from the queue it was woken from. */
+static co_uwaiter *own_waiter(const co_task *self)
 {
-    co_uwaiter *w = head;
-    if (w)
-        do {
-            if (!w->delivered)
-                return w;
-            w = w->next;
-        } while (w != head);
-    return NULL;
+    co_waitq *q = co_wait_solo_queue(self);
+    return q ? (co_uwaiter *)(void *)((char *)q - offsetof(co_uwaiter, q))
+             : NULL;
 }
 
-static co_uwaiter *wl_find(co_uwaiter *head, co_task *t)
+/* In w's kernel thread, w delivered: wake the task, unless a cancellation
+ * or a timeout woke it meanwhile (it is no longer in w's queue). */
+static void wake_delivered(co_uwaiter *w)
 {
-    co_uwaiter *w = head;
-    if (w)
-        do {
-            if (w->task == t)
-                return w;
-            w = w->next;
-        } while (w != head);
-    return NULL;
+    if (co_waitq_wake_one(&w->q, 0))
+        w->woke = 1;
 }
 
 static void wake_posted(void *arg)
 {
-    co_uwaiter *w = arg;
-    co_wake(w->task, 0);
+    wake_delivered(arg);
 }
 
-/* Under the object's mutex: the operation of w is done; wake its task.
- * Posting under the mutex matters: the task cannot free w meanwhile. */
-static void deliver(co_uwaiter *w)
+/* Under the object's mutex: the operation of w, the oldest waiter in
+ * *list, is done; take it out and wake its task.  Posting under the mutex
+ * matters: the task cannot free w meanwhile. */
+static void deliver(co_uwaiter **list, co_uwaiter *w)
 {
+    wl_remove(list, w);
     w->delivered = 1;
     if (w->kernel == co_current_kernel())
-        co_wake(w->task, 0);
+        wake_delivered(w);
     else
         co_kernel_post(w->kernel, &w->post);
 }
@@ -114,40 +114,55 @@ static co_status block_on(co_task *self, pthread_mutex_t *m,
         pthread_mutex_unlock(m);
         return -ENOMEM;
     }
-    co_status st = co_block(self, NULL, CO_NO_DEADLINE);
-    if (st != CO_WOULDBLOCK) {
-        pthread_mutex_unlock(m);
-        free(w);
-        return st;
-    }
-    w->task = self;
     w->kernel = co_current_kernel();
     w->item = item;
+    co_waitq_init(&w->q);
     co_post_init(&w->post, wake_posted, w);
+    co_status st = co_block(self, &w->q, CO_NO_DEADLINE);  /* cannot fail */
     wl_append(list, w);
     pthread_mutex_unlock(m);
     co_kernel_hold(w->kernel);
     return st;
 }
 
-/* Re-evaluation after a wake: take self's waiter out of *list.  Returns 0
- * (and the item) if its operation was done, else the wake value rc. */
-static int unblock(co_task *self, pthread_mutex_t *m, co_uwaiter **list,
-                   int rc, void **item)
+/* The task was woken by a cancellation or a timeout: whether w was
+ * delivered all the same; if not, it leaves *list.  Either way nobody can
+ * post w any more, and a post still pending is taken back. */
+static int settle(co_uwaiter *w, pthread_mutex_t *m, co_uwaiter **list)
 {
     pthread_mutex_lock(m);
-    co_uwaiter *w = wl_find(*list, self);
-    if (w)
+    int delivered = w->delivered;
+    if (!delivered)
         wl_remove(list, w);
     pthread_mutex_unlock(m);
-    if (!w)
+    co_kernel_unpost(w->kernel, &w->post);
+    return delivered;
+}
+
+/* The re-evaluation after a wake: done with self's waiter.  Returns 0 (and
+ * the item, for a get) if its operation happened, whatever woke the task;
+ * else the wake value (-ECANCELED, -ETIMEDOUT), delivered as usual.  Woken
+ * by its delivery (the common case), the waiter is out of the list and its
+ * post has run: no lock to take.  The post's mutex orders the item's
+ * hand-over before this. */
+static int unblock(co_task *self, pthread_mutex_t *m, co_uwaiter **list,
+                   void **item)
+{
+    co_uwaiter *w = own_waiter(self);
+    int rc;
+    if (!w) {                          /* not blocked here: cannot happen */
+        co_wait_enter(self, &rc);
         return rc;
-    co_kernel_unpost(w->kernel, &w->post);  /* nobody can post it now */
+    }
+    int delivered = w->woke || settle(w, m, list);
     co_kernel_unhold(w->kernel);
-    if (w->delivered) {
+    if (delivered) {
+        co_wait_completed(self);
         if (item)
             *item = w->item;
         rc = 0;
+    } else {
+        co_wait_enter(self, &rc);
     }
     free(w);
     return rc;
@@ -250,17 +265,17 @@ static void fd_drain(co_uqueue *q)
 
 static int full(const co_uqueue *q)
 {
-    return q->maxsize && q->count >= q->maxsize && !wl_first(q->getters);
+    return q->maxsize && q->count >= q->maxsize && !q->getters;
 }
 
 /* Under the lock, with room (see full()): hand item to the oldest waiting
  * task, else queue it. */
 static int push(co_uqueue *q, void *item)
 {
-    co_uwaiter *w = wl_first(q->getters);
+    co_uwaiter *w = q->getters;
     if (w) {
         w->item = item;
-        deliver(w);
+        deliver(&q->getters, w);
         return 0;
     }
     if (q->count == q->cap) {
@@ -290,9 +305,9 @@ static void *pop(co_uqueue *q)
     q->head = (q->head + 1) % q->cap;
     if (--q->count == 0)
         fd_drain(q);
-    co_uwaiter *w = wl_first(q->putters);
+    co_uwaiter *w = q->putters;
     if (w && push(q, w->item) == 0)
-        deliver(w);
+        deliver(&q->putters, w);
     else
         pthread_cond_signal(&q->not_full);
     return item;
@@ -336,10 +351,11 @@ int co_uqueue_get(co_uqueue *q, void **item, double timeout)
 
 co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item)
 {
-    int rc, resumed = co_wait_resumed(self);
+    int rc;
+    if (co_wait_resumed(self) && q)
+        return unblock(self, &q->lock, &q->putters, NULL);
     if (co_wait_enter(self, &rc))
-        return resumed && q ? unblock(self, &q->lock, &q->putters, rc, NULL)
-                            : rc;
+        return rc;
     if (!q)
         return -EINVAL;
     pthread_mutex_lock(&q->lock);
@@ -353,10 +369,11 @@ co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item)
 
 co_status co_uqueue_get_task(co_task *self, co_uqueue *q, void **item)
 {
-    int rc, resumed = co_wait_resumed(self);
+    int rc;
+    if (co_wait_resumed(self) && q)
+        return unblock(self, &q->lock, &q->getters, item);
     if (co_wait_enter(self, &rc))
-        return resumed && q ? unblock(self, &q->lock, &q->getters, rc, item)
-                            : rc;
+        return rc;
     if (!q || !item)
         return -EINVAL;
     pthread_mutex_lock(&q->lock);
@@ -427,9 +444,8 @@ int co_uevent_set(co_uevent *e)
         return -EINVAL;
     pthread_mutex_lock(&e->lock);
     e->set = 1;
-    co_uwaiter *w;
-    while ((w = wl_first(e->waiters)))
-        deliver(w);
+    while (e->waiters)
+        deliver(&e->waiters, e->waiters);
     pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->lock);
     return 0;
@@ -472,10 +488,11 @@ int co_uevent_wait(co_uevent *e, double timeout)
 
 co_status co_uevent_wait_task(co_task *self, co_uevent *e)
 {
-    int rc, resumed = co_wait_resumed(self);
+    int rc;
+    if (co_wait_resumed(self) && e)
+        return unblock(self, &e->lock, &e->waiters, NULL);
     if (co_wait_enter(self, &rc))
-        return resumed && e ? unblock(self, &e->lock, &e->waiters, rc, NULL)
-                            : rc;
+        return rc;
     if (!e)
         return -EINVAL;
     pthread_mutex_lock(&e->lock);

@@ -6,15 +6,21 @@
  *
  * Tasks that wait are registered with the object (under its mutex) and
  * woken through co_kernel_post() to their own kernel, or directly when the
- * waker runs in that kernel's thread.  A waiting task holds its kernel
- * (co_kernel_hold): while it waits, the run cannot be reported as
- * deadlocked, since another thread may still deliver; cancel it (or put it
- * under a timeout region) if nothing will.
+ * waker runs in that kernel's thread.  Serving, cancelling or timing out a
+ * waiting task costs the same however many others wait: a set that wakes
+ * N tasks, or N puts to N waiting getters, take time linear in N.  A
+ * waiting task holds its kernel (co_kernel_hold): while it waits, the run
+ * cannot be reported as deadlocked, since another thread may still
+ * deliver; cancel it (or put it under a timeout region) if nothing will.
  *
  * Nothing is lost or duplicated: an item (or a set) handed to a waiting
  * task is its own even if a cancellation or timeout reaches the task before
- * it runs (the primitive then returns 0; the cancellation shows at the next
- * blocking point, as for every primitive); an item not handed stays queued.
+ * it runs.  The call reports one outcome, never both (Curio's rule): it
+ * returns 0, an enclosing timeout region whose deadline came due meanwhile
+ * does not count as expired (co_timeout_end returns the call's 0), and a
+ * cancellation shows at the next blocking point, as for every primitive.
+ * A call that returns -ECANCELED or -ETIMEDOUT took (or put) nothing: an
+ * item not handed over stays queued.
  *
  * Thread-side timeouts: `timeout` < 0 waits forever, 0 does not wait,
  * otherwise at most that many seconds; -ETIMEDOUT when it passes.
@@ -38,7 +44,7 @@ typedef struct co_uqueue {
     void **items;                       /* ring buffer */
     size_t head, count, cap;
     size_t maxsize;                     /* 0: unbounded */
-    co_uwaiter *getters, *putters;      /* waiting tasks, FIFO */
+    co_uwaiter *getters, *putters;      /* tasks not yet served, FIFO */
     int fd;                             /* eventfd, -1 until co_uqueue_fd */
 } co_uqueue;
 
@@ -70,7 +76,7 @@ int co_uqueue_fd(co_uqueue *q);
 typedef struct co_uevent {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    co_uwaiter *waiters;
+    co_uwaiter *waiters;                /* tasks not yet woken, FIFO */
     int set;
 } co_uevent;
 

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -824,6 +825,420 @@ START_TEST(test_shutdown_cancels_waiter)
 }
 END_TEST
 
+/* ------------------------------------------------------------ many waiters */
+
+/* Enough waiting tasks that a wake or an unblock costing a search of the
+ * waiters would show (issue 9); the tests check what happens, not speed. */
+#define MANY 20000
+
+static unsigned short hits[MANY + 1];  /* per task, or per item */
+
+struct many_frame {
+    co_frame co;
+    co_uevent *e;
+    co_uqueue *q;
+    void *item;
+    int id, rc;
+};
+
+/* Waits once; counts its own wake; returns the wait's result. */
+static co_status many_ewaiter(co_task *t, void *arg)
+{
+    struct many_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_uevent_wait_task(t, f->e));
+    if (f->rc == 0)
+        hits[f->id]++;
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+/* Gets once; counts the item it got; returns the get's result, or the
+ * item's number if wanted (> 0). */
+static co_status many_getter(co_task *t, void *arg)
+{
+    struct many_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_uqueue_get_task(t, f->q, &f->item));
+    if (f->rc < 0)
+        CO_RETURN(f->rc);
+    uintptr_t v = (uintptr_t)f->item;
+    ck_assert(v >= 1 && v <= MANY);
+    hits[v]++;
+    CO_RETURN((int)v);
+    CO_END;
+}
+
+static void *set_event(void *arg)
+{
+    ck_assert_int_eq(co_uevent_set(arg), 0);
+    return NULL;
+}
+
+struct putn { co_uqueue *q; int first, n; };
+
+/* Puts items first .. first + n - 1, in order. */
+static void *put_n(void *arg)
+{
+    struct putn *p = arg;
+    for (int i = 0; i < p->n; i++)
+        ck_assert_int_eq(co_uqueue_put(p->q, (void *)(uintptr_t)(p->first + i),
+                                       -1), 0);
+    return NULL;
+}
+
+struct crowd_frame {
+    co_frame co;
+    co_uevent e;
+    co_uqueue q;
+    co_task **tasks;
+    struct many_frame mf;
+    struct putn pn;
+    pthread_t th;
+    int i, rc, n;
+};
+
+/* MANY tasks running fn, in f->tasks; they run (and block) in the next
+ * cycle. */
+static void spawn_crowd(co_task *t, struct crowd_frame *f, co_func fn)
+{
+    for (int i = 0; i < MANY; i++) {
+        f->mf = (struct many_frame){ .e = &f->e, .q = &f->q, .id = i + 1 };
+        ck_assert_int_gt(co_spawn(t, &f->tasks[i], fn, &f->mf, sizeof f->mf,
+                                  NULL), 0);
+    }
+}
+
+/* One set from a plain thread wakes every waiting task, once. */
+static co_status crowd_event_main(co_task *t, void *arg)
+{
+    struct crowd_frame *f = arg;
+    CO_BEGIN(t, f);
+    memset(hits, 0, sizeof hits);
+    ck_assert_int_eq(co_uevent_init(&f->e), 0);
+    spawn_crowd(t, f, many_ewaiter);
+    CO_AWAIT(f->rc, co_yield(t));        /* they all block first */
+    pthread_create(&f->th, NULL, set_event, &f->e);
+    for (f->i = 0; f->i < MANY; f->i++) {
+        AWAIT_JOIN(f->rc, t, f->tasks[f->i]);
+        ck_assert_int_eq(f->rc, 0);
+    }
+    pthread_join(f->th, NULL);
+    for (int i = 1; i <= MANY; i++)
+        ck_assert_msg(hits[i] == 1, "waiter %d woken %d times", i, hits[i]);
+    co_uevent_free(&f->e);
+    CO_END;
+}
+
+START_TEST(test_many_event_waiters)
+{
+    struct crowd_frame f = { .rc = 0 };
+    f.tasks = calloc(MANY, sizeof *f.tasks);
+    ck_assert_ptr_nonnull(f.tasks);
+    ck_assert_int_eq(co_run(crowd_event_main, &f, sizeof f), 0);
+    free(f.tasks);
+}
+END_TEST
+
+/* N waiting getters get exactly the N items a thread puts, oldest getter
+ * first: getter i gets item i. */
+static co_status crowd_get_main(co_task *t, void *arg)
+{
+    struct crowd_frame *f = arg;
+    CO_BEGIN(t, f);
+    memset(hits, 0, sizeof hits);
+    ck_assert_int_eq(co_uqueue_init(&f->q, 0), 0);
+    spawn_crowd(t, f, many_getter);
+    CO_AWAIT(f->rc, co_yield(t));        /* they all block first */
+    f->pn = (struct putn){ &f->q, 1, MANY };
+    pthread_create(&f->th, NULL, put_n, &f->pn);
+    for (f->i = 0; f->i < MANY; f->i++) {
+        AWAIT_JOIN(f->rc, t, f->tasks[f->i]);
+        ck_assert_int_eq(f->rc, f->i + 1);
+    }
+    pthread_join(f->th, NULL);
+    for (int i = 1; i <= MANY; i++)
+        ck_assert_msg(hits[i] == 1, "item %d taken %d times", i, hits[i]);
+    ck_assert_int_eq((int)co_uqueue_qsize(&f->q), 0);
+    co_uqueue_free(&f->q);
+    CO_END;
+}
+
+START_TEST(test_many_getters_from_thread)
+{
+    struct crowd_frame f = { .rc = 0 };
+    f.tasks = calloc(MANY, sizeof *f.tasks);
+    ck_assert_ptr_nonnull(f.tasks);
+    ck_assert_int_eq(co_run(crowd_get_main, &f, sizeof f), 0);
+    free(f.tasks);
+}
+END_TEST
+
+/* Cancel every other waiting getter: the cancelled take nothing, and items
+ * put afterwards go to the others, oldest first; the rest stay queued. */
+#define EXTRA 5
+
+static co_status crowd_cancel_main(co_task *t, void *arg)
+{
+    struct crowd_frame *f = arg;
+    CO_BEGIN(t, f);
+    memset(hits, 0, sizeof hits);
+    ck_assert_int_eq(co_uqueue_init(&f->q, 0), 0);
+    spawn_crowd(t, f, many_getter);
+    CO_AWAIT(f->rc, co_yield(t));        /* they all block first */
+    for (f->i = 1; f->i < MANY; f->i += 2)         /* the newest first */
+        ck_assert_int_eq(co_cancel_nowait(f->tasks[MANY - f->i]), 1);
+    for (f->i = 1; f->i < MANY; f->i += 2) {
+        AWAIT_JOIN(f->rc, t, f->tasks[MANY - f->i]);
+        ck_assert_int_eq(f->rc, -ECANCELED);
+    }
+    ck_assert_int_eq((int)co_uqueue_qsize(&f->q), 0);
+    f->pn = (struct putn){ &f->q, 1, MANY / 2 + EXTRA };
+    pthread_create(&f->th, NULL, put_n, &f->pn);
+    for (f->i = 0, f->n = 1; f->i < MANY; f->i += 2, f->n++) {
+        AWAIT_JOIN(f->rc, t, f->tasks[f->i]);      /* getter 2k gets k + 1 */
+        ck_assert_int_eq(f->rc, f->n);
+    }
+    pthread_join(f->th, NULL);
+    ck_assert_int_eq((int)co_uqueue_qsize(&f->q), EXTRA);
+    for (f->i = 0; f->i < EXTRA; f->i++) {
+        ck_assert_int_eq(co_uqueue_get(&f->q, &f->mf.item, 0), 0);
+        ck_assert_int_eq((int)(uintptr_t)f->mf.item, MANY / 2 + 1 + f->i);
+    }
+    for (int i = 1; i <= MANY / 2; i++)
+        ck_assert_msg(hits[i] == 1, "item %d taken %d times", i, hits[i]);
+    co_uqueue_free(&f->q);
+    CO_END;
+}
+
+START_TEST(test_cancel_many_getters)
+{
+    struct crowd_frame f = { .rc = 0 };
+    f.tasks = calloc(MANY, sizeof *f.tasks);
+    ck_assert_ptr_nonnull(f.tasks);
+    ck_assert_int_eq(co_run(crowd_cancel_main, &f, sizeof f), 0);
+    free(f.tasks);
+}
+END_TEST
+
+/* The run ends with every getter still waiting: shutdown cancels them all,
+ * and none is left in the queue (items put afterwards are queued). */
+static co_uqueue crowd_q;
+
+static co_status crowd_leave_main(co_task *t, void *arg)
+{
+    struct crowd_frame *f = arg;
+    CO_BEGIN(t, f);
+    for (f->i = 0; f->i < MANY; f->i++) {
+        f->mf = (struct many_frame){ .q = &crowd_q };
+        ck_assert_int_gt(CO_SPAWN(t, NULL, many_getter, f->mf), 0);
+    }
+    CO_AWAIT(f->rc, co_sleep(t, 0.005));
+    CO_END;
+}
+
+START_TEST(test_shutdown_many_getters)
+{
+    struct crowd_frame f = { .rc = 0 };
+    struct putn pn = { &crowd_q, 1, MANY };
+    ck_assert_int_eq(co_uqueue_init(&crowd_q, 0), 0);
+    ck_assert_int_eq(co_run(crowd_leave_main, &f, sizeof f), 0);
+    put_n(&pn);
+    ck_assert_int_eq((int)co_uqueue_qsize(&crowd_q), MANY);
+    co_uqueue_free(&crowd_q);
+}
+END_TEST
+
+/* ------------------------------------------------------------ one outcome */
+
+/* When a universal call completes (another thread hands it the item, takes
+ * its item, sets the event) just as its enclosing region's deadline
+ * passes, it reports one outcome, never both (issue 10): the call returns
+ * 0 and the region does not count as expired.  To have both come due
+ * together, a staller task holds the kernel thread past two deadlines:
+ * main's sleep, then the racer's region.  Both are woken in that order in
+ * one pass -- the racer by its region's expiry -- and main, running first,
+ * has a thread complete the racer's call before the racer runs. */
+
+static void stall_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+struct stall_frame { co_frame co; int rc; };
+
+static co_status staller(co_task *t, void *arg)
+{
+    struct stall_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_sleep(t, 0.02));
+    stall_ms(100);                     /* past main's and the racer's */
+    CO_END;
+}
+
+enum race_op { RACE_PUT, RACE_GET, RACE_WAIT };
+
+struct racer_frame {
+    co_frame co;
+    enum race_op op;
+    double within;
+    co_uqueue *q;
+    co_uevent *e;
+    co_timeout to;
+    void *item;
+    int rc;
+};
+
+/* The call under a region of `within` s; logs its result, the region's,
+ * and whether the region counts as expired. */
+static co_status racer(co_task *t, void *arg)
+{
+    struct racer_frame *f = arg;
+    CO_BEGIN(t, f);
+    co_timeout_after(t, &f->to, f->within);
+    if (f->op == RACE_PUT)
+        CO_AWAIT(f->rc, co_uqueue_put_task(t, f->q, (void *)"p"));
+    else if (f->op == RACE_GET)
+        CO_AWAIT(f->rc, co_uqueue_get_task(t, f->q, &f->item));
+    else
+        CO_AWAIT(f->rc, co_uevent_wait_task(t, f->e));
+    note("call=%s", rcs(f->rc));
+    if (f->op == RACE_GET && f->rc == 0)
+        note("item=%s", (const char *)f->item);
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    note("end=%s expired=%d", rcs(f->rc), co_timeout_expired(&f->to));
+    CO_END;
+}
+
+static void *get_one(void *arg)
+{
+    void *item = NULL;
+    ck_assert_int_eq(co_uqueue_get(arg, &item, -1), 0);
+    note("thread=%s", (const char *)item);
+    return NULL;
+}
+
+struct race_frame {
+    co_frame co;
+    enum race_op op;
+    co_uqueue q;
+    co_uevent e;
+    co_task *r, *s;
+    struct racer_frame rf;
+    struct stall_frame sf;
+    pthread_t th;
+    void *item;
+    int rc;
+};
+
+/* Queue of one: full for a put (holding "a"), empty for a get. */
+static void race_setup(struct race_frame *f, double within)
+{
+    ck_assert_int_eq(co_uqueue_init(&f->q, 1), 0);
+    ck_assert_int_eq(co_uevent_init(&f->e), 0);
+    if (f->op == RACE_PUT)
+        ck_assert_int_eq(co_uqueue_put(&f->q, (void *)"a", 0), 0);
+    f->rf = (struct racer_frame){ .op = f->op, .within = within, .q = &f->q,
+                                  .e = &f->e };
+}
+
+/* What is left: the queue's items, then free everything. */
+static void race_teardown(struct race_frame *f)
+{
+    note("qsize=%d", (int)co_uqueue_qsize(&f->q));
+    while (co_uqueue_get(&f->q, &f->item, 0) == 0)
+        note("left=%s", (const char *)f->item);
+    co_uevent_free(&f->e);
+    co_uqueue_free(&f->q);
+}
+
+/* A thread does the racer's counterpart: takes, puts, or sets. */
+static void race_thread(struct race_frame *f)
+{
+    if (f->op == RACE_PUT)
+        pthread_create(&f->th, NULL, get_one, &f->q);
+    else if (f->op == RACE_GET)
+        pthread_create(&f->th, NULL, put_one, &f->q);
+    else
+        pthread_create(&f->th, NULL, set_event, &f->e);
+    pthread_join(f->th, NULL);
+}
+
+static co_status race_main(co_task *t, void *arg)
+{
+    struct race_frame *f = arg;
+    CO_BEGIN(t, f);
+    race_setup(f, 0.06);
+    CO_SPAWN(t, &f->r, racer, f->rf);
+    CO_SPAWN(t, &f->s, staller, f->sf);
+    CO_AWAIT(f->rc, co_yield(t));      /* both block */
+    CO_AWAIT(f->rc, co_sleep(t, 0.04));
+    race_thread(f);                    /* racer already woken by expiry */
+    AWAIT_JOIN(f->rc, t, f->r);
+    ck_assert_int_eq(f->rc, 0);
+    AWAIT_JOIN(f->rc, t, f->s);
+    ck_assert_int_eq(f->rc, 0);
+    race_teardown(f);
+    CO_END;
+}
+
+START_TEST(test_put_completes_at_expiry)
+{
+    struct race_frame f = { .op = RACE_PUT };
+    ck_assert_int_eq(co_run(race_main, &f, sizeof f), 0);
+    ck_assert_str_eq(lg, "thread=a call=0 end=0 expired=0 qsize=1 left=p");
+}
+END_TEST
+
+START_TEST(test_get_completes_at_expiry)
+{
+    struct race_frame f = { .op = RACE_GET };
+    ck_assert_int_eq(co_run(race_main, &f, sizeof f), 0);
+    ck_assert_str_eq(lg, "call=0 item=x end=0 expired=0 qsize=0");
+}
+END_TEST
+
+START_TEST(test_event_completes_at_expiry)
+{
+    struct race_frame f = { .op = RACE_WAIT };
+    ck_assert_int_eq(co_run(race_main, &f, sizeof f), 0);
+    ck_assert_str_eq(lg, "call=0 end=0 expired=0 qsize=0");
+}
+END_TEST
+
+/* The converse: a call whose region expires first, with nothing handed
+ * over, times out -- both the call and the region say so -- and took
+ * nothing: an item put afterwards stays queued for the next getter; a put
+ * that timed out left the queue as it was. */
+static co_status expire_main(co_task *t, void *arg)
+{
+    struct race_frame *f = arg;
+    CO_BEGIN(t, f);
+    race_setup(f, 0.02);
+    CO_SPAWN(t, &f->r, racer, f->rf);
+    AWAIT_JOIN(f->rc, t, f->r);        /* it timed out */
+    ck_assert_int_eq(f->rc, 0);
+    race_thread(f);                    /* nobody waits now */
+    race_teardown(f);
+    CO_END;
+}
+
+START_TEST(test_timed_out_calls_take_nothing)
+{
+    struct race_frame f = { .op = RACE_PUT };
+    ck_assert_int_eq(co_run(expire_main, &f, sizeof f), 0);
+    f = (struct race_frame){ .op = RACE_GET };
+    ck_assert_int_eq(co_run(expire_main, &f, sizeof f), 0);
+    f = (struct race_frame){ .op = RACE_WAIT };
+    ck_assert_int_eq(co_run(expire_main, &f, sizeof f), 0);
+    ck_assert_str_eq(lg, "call=TIMEOUT end=TIMEOUT expired=1 thread=a qsize=0 "
+                         "call=TIMEOUT end=TIMEOUT expired=1 qsize=1 left=x "
+                         "call=TIMEOUT end=TIMEOUT expired=1 qsize=0");
+}
+END_TEST
+
 Suite *universal_suite(void)
 {
     Suite *s = suite_create("universal");
@@ -844,6 +1259,14 @@ Suite *universal_suite(void)
     tcase_add_test(tc, test_waiter_holds_kernel);
     tcase_add_test(tc, test_deadlock_still_detected);
     tcase_add_test(tc, test_shutdown_cancels_waiter);
+    tcase_add_test(tc, test_many_event_waiters);
+    tcase_add_test(tc, test_many_getters_from_thread);
+    tcase_add_test(tc, test_cancel_many_getters);
+    tcase_add_test(tc, test_shutdown_many_getters);
+    tcase_add_test(tc, test_put_completes_at_expiry);
+    tcase_add_test(tc, test_get_completes_at_expiry);
+    tcase_add_test(tc, test_event_completes_at_expiry);
+    tcase_add_test(tc, test_timed_out_calls_take_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
