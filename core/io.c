@@ -7,6 +7,16 @@
  * stopped -- but not on the first such event after a wake, because the
  * woken task usually comes straight back to wait again (read, reply, read
  * ...), and stopping and restarting would cost an epoll_ctl each time.
+ *
+ * A watcher kept started that way must not keep ev_run going: the kernel
+ * detects a deadlock when ev_run returns by itself.  So a watcher is
+ * ev_unref'd as soon as it is started (libev then does not count it) and
+ * ev_ref'd again just before it is stopped, and instead each task waiting
+ * on the io holds one ev_ref of the loop, from the moment it blocks to its
+ * re-evaluation -- however its wait ends: readiness, cancellation, timeout
+ * or close.  The loop is kept alive by exactly the tasks waiting for I/O,
+ * the count is balanced on every path without bookkeeping, and a wait
+ * costs one ev_ref and one ev_unref (an increment each).
  */
 #include <errno.h>
 #include <ev.h>
@@ -23,6 +33,20 @@ static ev_io *watcher(co_io *io, int dir)
     return (ev_io *)(void *)io->watcher[dir];
 }
 
+static void start(struct ev_loop *loop, ev_io *w)
+{
+    ev_io_start(loop, w);
+    ev_unref(loop);                /* polls, but keeps no loop alive */
+}
+
+static void stop(struct ev_loop *loop, ev_io *w)
+{
+    if (!ev_is_active(w))
+        return;
+    ev_ref(loop);                  /* ev_io_stop takes its own unref */
+    ev_io_stop(loop, w);
+}
+
 static void on_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
@@ -34,7 +58,7 @@ static void on_ready(struct ev_loop *loop, ev_io *w, int revents)
     } else if (io->woken[dir]) {
         io->woken[dir] = 0;        /* one event's grace for the woken task */
     } else {
-        ev_io_stop(loop, w);       /* nobody is waiting: stop the polling */
+        stop(loop, w);             /* nobody is waiting: stop the polling */
     }
 }
 
@@ -61,6 +85,7 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
         /* back from our own suspension: we held a use of io */
         co_wait_enter(self, &rc);
         io->users--;
+        ev_unref(io->kernel->loop);    /* our wait no longer keeps it */
         if (io->closed) {
             if (rc == 0)
                 rc = -EBADF;
@@ -81,10 +106,12 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
         return -EBUSY;
     io->woken[dir] = 0;
     if (!ev_is_active(watcher(io, dir)))
-        ev_io_start(io->kernel->loop, watcher(io, dir));
+        start(io->kernel->loop, watcher(io, dir));
     rc = co_block(self, &io->waiters[dir], CO_NO_DEADLINE);
-    if (rc == CO_WOULDBLOCK)
+    if (rc == CO_WOULDBLOCK) {
         io->users++;
+        ev_ref(io->kernel->loop);      /* a waiting task keeps it alive */
+    }
     return rc;
 }
 
@@ -94,7 +121,7 @@ void co_io_close(co_io *io)
         return;
     io->closed = 1;
     for (int dir = 0; dir < 2; dir++) {
-        ev_io_stop(io->kernel->loop, watcher(io, dir));
+        stop(io->kernel->loop, watcher(io, dir));
         co_waitq_wake_all(&io->waiters[dir], -EBADF);
     }
     if (io->users == 0 && io->release)

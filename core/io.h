@@ -6,7 +6,9 @@
  * tasks keep coming back to wait on it (no epoll_ctl per wait), plus a
  * readiness hint so that I/O is eager without wasting a system call on a
  * certain EAGAIN: after an attempt that drained the fd (a short read, or
- * EAGAIN) the next attempt waits for readiness first.
+ * EAGAIN) the next attempt waits for readiness first.  Only a task waiting
+ * on an io keeps the kernel's loop alive, not a watcher kept started: so
+ * deadlock detection still sees tasks that all wait for something else.
  *
  * One waiter per direction: a second task that would wait to read (or
  * write) while another already waits gets -EBUSY (Curio's
@@ -42,7 +44,8 @@ struct co_io {
     co_kernel *kernel;
     void (*release)(co_io *io);     /* closed and nobody inside: free */
     int fd;
-    uint16_t users;                 /* tasks blocked or woken, not returned */
+    uint16_t users;                 /* tasks blocked or woken, not returned;
+                                       each keeps the loop alive */
     uint8_t ready[2];               /* readiness seen since the last drain */
     uint8_t woken[2];               /* a waiter was woken and not yet back */
     uint8_t closed;

@@ -181,8 +181,7 @@ static co_status chat_client(co_task *t, void *arg)
     if (f->me.dropped)
         printf("%s: %lu message(s) dropped (outbox full)\n", f->me.name,
                f->me.dropped);
-    if (f->st)
-        co_stream_close(f->st);
+    co_stream_close(&f->st);
     printf("Connection closed %s\n", f->me.name);
     fflush(stdout);
     /* With --clients N, the last one stops the server (cancelling the task

@@ -62,8 +62,7 @@ static co_status echo_client(co_task *t, void *arg)
         printf("Received: %s", f->buf);
     }
     CO_FINALLY
-    if (f->sock)
-        co_socket_close(f->sock);
+    co_socket_close(&f->sock);
     f->rc = co_timeout_end(t, &f->to, CO_RESULT());
     if (f->rc < 0)
         fprintf(stderr, "echoclient: %s %s:%d: %s\n", f->doing, f->host,

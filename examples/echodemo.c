@@ -105,8 +105,7 @@ static co_status client(co_task *t, void *arg)
             CO_RETURN(-EPROTO);
     }
     CO_FINALLY
-    if (f->sock)
-        co_socket_close(f->sock);
+    co_socket_close(&f->sock);
     CO_END;
 }
 
@@ -172,8 +171,7 @@ static co_status demo(co_task *t, void *arg)
     say("main", "server ended: ", co_strerror(f->result));
     CO_AWAIT(f->rc, co_open_connection(t, &f->sock, "127.0.0.1", f->port));
     say("main", "connecting again: ", co_strerror(f->rc));
-    if (f->sock)
-        co_socket_close(f->sock);
+    co_socket_close(&f->sock);
 
     CO_RETURN(f->failures ? -EPROTO : 0);
     CO_END;

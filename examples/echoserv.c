@@ -99,7 +99,7 @@ static co_status echo_client(co_task *t, void *arg)
         }
     }
     CO_FINALLY                      /* Python's `async with client:` */
-    co_socket_close(f->client);
+    co_socket_close(&f->client);
     printf("Connection closed\n");
     fflush(stdout);
     if (clients_left > 0 && --clients_left == 0)
@@ -143,11 +143,10 @@ static co_status echo_server(co_task *t, void *arg)
                          &(const co_spawn_opts){ .name = "echo_client",
                                                  .flags = CO_DAEMON });
         if (f->rc < 0)
-            co_socket_close(f->client.client);
+            co_socket_close(&f->client.client);
     }
     CO_FINALLY                      /* Python's `async with sock:` */
-    if (f->sock)
-        co_socket_close(f->sock);
+    co_socket_close(&f->sock);      /* -EBADF if never opened: harmless */
     CO_END;
 }
 

@@ -125,10 +125,7 @@ static co_status client_task(co_task *t, void *frame)
     int rc = f->handler(t, u);
     if (rc == CO_WOULDBLOCK)
         return rc;
-    if (u->client) {
-        co_socket_close(u->client);
-        u->client = NULL;
-    }
+    co_socket_close(&u->client);    /* NULL: closed or given away */
     unlink_client(f->server, f);
     return rc;
 }
@@ -208,7 +205,7 @@ static int open_listener(co_server_frame *f, int is_unix)
         if (is_unix && f->priv.path_ino)
             unlink(f->path);
         f->priv.path_ino = 0;
-        co_socket_close(s);
+        co_socket_close(&s);
         return rc;
     }
     f->bound_port = is_unix ? 0 : co_sockaddr_port(&f->address);
@@ -220,8 +217,7 @@ static void close_listener(co_server_frame *f, int is_unix)
 {
     if (!f->priv.listener)
         return;
-    co_socket_close(f->priv.listener);
-    f->priv.listener = NULL;
+    co_socket_close(&f->priv.listener);
     struct stat st;
     if (is_unix && f->priv.path_ino && stat(f->path, &st) == 0 &&
         st.st_dev == f->priv.path_dev && st.st_ino == f->priv.path_ino)
@@ -283,7 +279,7 @@ static co_status serve(co_task *t, co_server_frame *f, int is_unix)
         if (f->priv.rc == 0) {
             f->accepted++;
             if ((f->priv.rc = start_client(t, f)) < 0)
-                co_socket_close(f->priv.accepted);  /* could not spawn */
+                co_socket_close(&f->priv.accepted); /* could not spawn */
             f->priv.accepted = NULL;    /* the handler's task owns it */
             if (f->priv.rc == 0)
                 continue;
@@ -365,8 +361,7 @@ static co_status connect_to(co_task *self, co_socket **sock, int addr_rc,
     rc = co_socket_connect(self, *sock, addr);
     if (rc == CO_WOULDBLOCK || rc >= 0)
         return rc;
-    co_socket_close(*sock);
-    *sock = NULL;
+    co_socket_close(sock);          /* sets *sock to NULL */
     return rc;
 }
 

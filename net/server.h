@@ -66,9 +66,11 @@ typedef struct co_server_frame co_server_frame;
  * The first members of every handler frame, filled in by the server before
  * the handler first runs:
  *   co      the coroutine header (zeroed)
- *   client  the connection.  Closed by the server when the handler ends.
- *           A handler that closes it itself, or hands it to another task
- *           that outlives the handler, sets it to NULL.
+ *   client  the connection.  Closed by the server when the handler ends
+ *           (if still set).  A handler that closes it itself uses
+ *           co_socket_close(&f->client), which sets it to NULL; one that
+ *           hands it to another task that outlives the handler sets it to
+ *           NULL.
  *   peer    the client's address (co_sockaddr_format prints it)
  *   server  the server's frame (valid while the handler runs: the server
  *           never ends before its handlers)

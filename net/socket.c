@@ -32,6 +32,10 @@ struct co_socket {
     int fd;
     uint8_t is_socket;      /* else a pipe or tty: read/write, not recv/send */
     uint8_t datagram;       /* a short datagram does not mean "drained" */
+    /* The sendall suspended on this socket (one writer waits at a time)
+     * and how far it had got: the caller's *sent may not survive. */
+    co_task *sendall_task;
+    size_t sendall_sent;
 };
 
 static void release(co_io *io)
@@ -58,6 +62,8 @@ static int wrap(co_socket **out, int fd, int is_socket, int datagram)
     s->fd = fd;
     s->is_socket = (uint8_t)is_socket;
     s->datagram = (uint8_t)datagram;
+    s->sendall_task = NULL;
+    s->sendall_sent = 0;
     *out = s;
     return 0;
 }
@@ -106,7 +112,7 @@ int co_socketpair(co_socket *pair[2], int type)
         return -errno;
     int rc = wrap(&pair[0], fds[0], 1, type == SOCK_DGRAM);
     if (rc == 0 && (rc = wrap(&pair[1], fds[1], 1, type == SOCK_DGRAM)) < 0) {
-        co_socket_close(pair[0]);
+        co_socket_close(&pair[0]);
         fds[0] = -1;
     }
     if (rc < 0) {
@@ -288,10 +294,14 @@ int co_socket_set_blocking(co_socket *s, int blocking)
     return result_of(fcntl(s->fd, F_SETFL, flags));
 }
 
-int co_socket_close(co_socket *s)
+int co_socket_close(co_socket **sp)
 {
-    if (!s)
+    if (!sp)
         return -EINVAL;
+    co_socket *s = *sp;
+    if (!s)
+        return -EBADF;          /* closed through this handle already */
+    *sp = NULL;
     int fd = s->fd;
     s->fd = -1;
     co_io_close(&s->io);        /* may free s: no task is inside */
@@ -442,22 +452,43 @@ co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
     return retry_io(self, s, CO_IO_WRITE, &c, drain_below(s, c.len));
 }
 
+/*
+ * Progress is counted in `done` and written to *sent at every return, so
+ * the caller's *sent need not survive a suspension: while suspended, the
+ * count is kept in the socket.  A re-evaluation always calls
+ * co_socket_send at least once, even with nothing left to send: that
+ * finishes the wait it was suspended in, so its wake value does not leak
+ * into the task's next primitive and the socket's hold is released.
+ */
 co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
                             size_t len, size_t *sent)
 {
-    if (!co_wait_resumed(self)) {   /* a fresh call, not a re-evaluation */
+    int resumed = co_wait_resumed(self);
+    size_t done = 0;
+    if (!resumed) {
         if (!sent)
             return -EINVAL;
-        *sent = 0;
+    } else if (s && s->sendall_task == self) {   /* s is alive: we hold it */
+        done = s->sendall_sent;
+        s->sendall_task = NULL;
+    } else if (sent) {              /* another sendall took our place */
+        done = *sent < len ? *sent : len;
     }
-    while (*sent < len) {
-        int rc = co_socket_send(self, s, (const char *)buf + *sent,
-                                len - *sent, 0);
+    int rc = 0;
+    while (resumed || done < len) {
+        resumed = 0;
+        rc = co_socket_send(self, s, (const char *)buf + done, len - done, 0);
         if (rc < 0)                 /* CO_WOULDBLOCK included */
-            return rc;
-        *sent += (size_t)rc;
+            break;
+        done += (size_t)rc;
     }
-    return 0;
+    if (rc == CO_WOULDBLOCK) {      /* suspended on s, which stays alive */
+        s->sendall_task = self;
+        s->sendall_sent = done;
+    }
+    if (sent)
+        *sent = done;
+    return rc < 0 ? rc : 0;
 }
 
 co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,

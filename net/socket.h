@@ -13,9 +13,14 @@
  * -EPIPE, -ECONNREFUSED, -ECANCELED, -ETIMEDOUT ...).  SIGPIPE never
  * fires: sends use MSG_NOSIGNAL.
  *
- * Lifetime: co_socket_close() closes the fd at once and wakes any task
- * blocked on the socket with -EBADF; the memory is freed when no task is
- * inside an operation on it any more.  Do not use the pointer after close.
+ * Lifetime: co_socket_close(&s) closes the fd at once, wakes any task
+ * blocked on the socket with -EBADF, and sets s to NULL; the memory is
+ * freed when no task is inside an operation on it any more.  Closing the
+ * same handle again is harmless (-EBADF), so cleanup code can close
+ * unconditionally.  Other copies of the pointer are dead after the close,
+ * like a freed pointer -- except that a task blocked inside an operation on
+ * the socket when it was closed is woken with -EBADF and may go on using
+ * its pointer until that operation has returned.
  */
 #ifndef CO_SOCKET_H
 #define CO_SOCKET_H
@@ -97,9 +102,17 @@ int co_socket_getpeername(co_socket *s, co_sockaddr *addr);
  * meanwhile. */
 int co_socket_set_blocking(co_socket *s, int blocking);
 
-/* Close the fd (releasing its registration with the kernel first); wake
- * tasks blocked on it with -EBADF.  0, or -EINVAL for NULL. */
-int co_socket_close(co_socket *s);
+/*
+ * Close *s: release its registration with the kernel, close the fd, wake
+ * the tasks blocked on it with -EBADF, and set *s to NULL.  0, or close(2)'s
+ * error.  -EBADF if *s is NULL (already closed through this handle: nothing
+ * is touched); -EINVAL if s is NULL.  See "Lifetime" above for other copies
+ * of the pointer.
+ *
+ *     CO_FINALLY;
+ *     co_socket_close(&f->sock);     // whether or not it was closed before
+ */
+int co_socket_close(co_socket **s);
 
 /* ------------------------------------------------------------ blocking */
 
@@ -127,18 +140,21 @@ co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
 /*
  * Not blocking: one attempt to send some of buf now.  The count sent (0
  * only for len 0); -EAGAIN if the socket takes nothing now; -EBUSY if a
- * task is blocked sending on it (its data goes first); -EBADF once closed;
- * other errors as send(2).  For servers that receive into one buffer
+ * task is blocked sending on it (its data goes first); -EBADF if it has
+ * been closed (reachable only through a copy of the pointer while a task
+ * woken by the close is still inside its operation: see "Lifetime"); other
+ * errors as send(2).  For servers that receive into one buffer
  * shared by all their tasks: what goes at once never needs a buffer of
  * its own (examples/echoserv.c).
  */
 int co_socket_try_send(co_socket *s, const void *buf, size_t len, int flags);
 
 /*
- * Send all of buf.  *sent (required: keep it in the frame) counts what has
- * gone so far; it is reset when the call starts.  Returns 0 when all went,
- * or a negative errno (cancellation, timeout, -EPIPE ...) with *sent
- * telling how much went before it.
+ * Send all of buf.  *sent (required) is set at every return to the count
+ * that went: all of len with 0, or how much went before a negative errno
+ * (cancellation, timeout, -EPIPE ...).  While the call is suspended its
+ * progress is kept in the socket, so `sent` need not survive the
+ * suspension (a local will do).
  */
 co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
                             size_t len, size_t *sent);

@@ -18,7 +18,9 @@
  *
  * Lifetime.  A task blocked in a stream operation touches the stream when
  * it is evaluated again, so co_stream_close frees the stream only once no
- * task is blocked in one (`users`); the last of them frees it.
+ * task is blocked in one (`users`); the last of them frees it.  The stream
+ * keeps its pointer to the closed socket for them: they finish their wait
+ * on it, which frees the socket in turn.
  */
 #include <errno.h>
 #include <limits.h>
@@ -73,15 +75,23 @@ static void free_buffers(co_stream *st)
     st->rstart = st->rend = st->rscan = 0;
 }
 
-int co_stream_close(co_stream *st)
+int co_stream_close(co_stream **stp)
 {
-    if (!st || st->closed)
+    if (!stp)
         return -EINVAL;
+    co_stream *st = *stp;
+    if (!st)
+        return -EBADF;              /* closed through this handle already */
+    *stp = NULL;
+    if (st->closed)                 /* through a copy, while a task blocked */
+        return -EBADF;              /* at the close has not yet returned */
     st->closed = 1;
     free_buffers(st);
     /* Wakes our blocked tasks with -EBADF; the socket's memory stays until
-     * they have finished their wait on it (in stream_enter). */
-    int rc = co_socket_close(st->sock);
+     * they have finished their wait on it (in stream_enter), so st->sock is
+     * left pointing at it. */
+    co_socket *sock = st->sock;
+    int rc = co_socket_close(&sock);
     if (st->users == 0)
         free(st);
     return rc;
@@ -102,16 +112,24 @@ size_t co_stream_buffered(const co_stream *st)
 /*
  * The start of every evaluation.  Returns 1 with *rc set when the
  * operation must return *rc now.  A fresh call: a pending cancellation or
- * timeout.  A re-evaluation after our own suspension: finish the socket
- * wait we were suspended in (direction `dir`); its failure (-ECANCELED,
- * -ETIMEDOUT, -EBADF) is ours, and after a close the last task out frees
- * the stream.
+ * timeout, or -EBADF if the stream is closed (a copy of the pointer used
+ * while a task woken by the close has not yet returned; it must not
+ * allocate a new buffer).  A re-evaluation after our own suspension:
+ * finish the socket wait we were suspended in (direction `dir`); its
+ * failure (-ECANCELED, -ETIMEDOUT, -EBADF) is ours, and after a close the
+ * last task out frees the stream.
  */
 static int stream_enter(co_task *self, co_stream *st, int dir, int *rc,
                         const char *func)
 {
-    if (!co_wait_resumed(self))
-        return co_wait_enter_at(self, rc, func);
+    if (!co_wait_resumed(self)) {
+        if (co_wait_enter_at(self, rc, func))
+            return 1;
+        if (!st->closed)
+            return 0;
+        *rc = -EBADF;
+        return 1;
+    }
     st->users--;
     *rc = dir == CO_IO_READ ? co_socket_wait_readable(self, st->sock)
                             : co_socket_wait_writable(self, st->sock);

@@ -10,7 +10,7 @@
  *     co_stream_new(&f->st, sock, 0);         // the stream owns sock now
  *     CO_AWAIT(f->n, co_stream_readline(t, f->st, f->line, sizeof f->line));
  *     CO_AWAIT(f->rc, co_stream_write(t, f->st, f->line, f->n, &f->sent));
- *     co_stream_close(f->st);                 // closes sock
+ *     co_stream_close(&f->st);                // closes sock; f->st = NULL
  *
  * (See docs/streams.md.)
  *
@@ -25,10 +25,12 @@
  * (-ECANCELED, -ETIMEDOUT, -EMSGSIZE ...) the bytes that came stay buffered
  * and the next read returns them.  co_stream_read_exactly and
  * co_stream_readall copy into the caller's buffer as data comes and count
- * it in *got (keep it in the frame): on failure buf[0 .. *got) holds what
- * was taken from the stream.  Writes are not buffered; co_stream_write and
+ * it in *got: on failure buf[0 .. *got) holds what was taken from the
+ * stream.  Writes are not buffered; co_stream_write and
  * co_stream_writelines count what went in *sent.  Out-parameters are reset
- * when a call starts.
+ * when a call starts.  *got and *sent must live in the frame: they are
+ * the operation's progress across its suspensions (unlike
+ * co_socket_sendall's, a local will not do).
  *
  * Results: >= 0 on success, a negative errno on failure: -EPIPE when the
  * peer closed (a write, or read_exactly reaching the end of the stream),
@@ -61,12 +63,17 @@ typedef struct co_stream co_stream;
 int co_stream_new(co_stream **out, co_socket *s, size_t bufsize);
 
 /*
- * Close the socket and free the stream; buffered data is discarded.  Tasks
- * blocked on the stream are woken with -EBADF, and the memory is freed
- * once they have returned.  Do not use the pointer afterwards.  0, or
- * -EINVAL for NULL.
+ * Close *st: close its socket and free the stream (buffered data is
+ * discarded), and set *st to NULL.  0, or close(2)'s error.  -EBADF if *st
+ * is NULL (already closed through this handle: nothing is touched), so
+ * cleanup code can close unconditionally; -EINVAL if st is NULL.
+ *
+ * Other copies of the pointer are dead after the close, like a freed
+ * pointer -- except that a task blocked in an operation on the stream when
+ * it was closed is woken with -EBADF and may go on using its pointer until
+ * that operation has returned (the memory is freed once it has).
  */
-int co_stream_close(co_stream *st);
+int co_stream_close(co_stream **st);
 
 /* The socket under the stream (for shutdown, options, addresses).  Reading
  * from it directly bypasses the buffer. */

@@ -181,10 +181,7 @@ static co_status echo_client(co_task *t, void *arg)
     f->echo[f->got] = '\0';
     CO_RETURN(strcmp(f->echo, f->msg) == 0 ? 0 : -EPROTO);
     CO_FINALLY
-    if (f->sock) {
-        co_socket_close(f->sock);
-        f->sock = NULL;
-    }
+    co_socket_close(&f->sock);
     if (f->name)
         note("%s:end=%s", f->name, rcs(CO_RESULT()));
     CO_END;
@@ -395,8 +392,8 @@ static co_status cancel_main(co_task *t, void *arg)
     note("recv1=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_socket_recv(t, f->s2, f->buf, sizeof f->buf, 0));
     note("recv2=%s", rcs(f->rc));
-    co_socket_close(f->s1);
-    co_socket_close(f->s2);
+    co_socket_close(&f->s1);
+    co_socket_close(&f->s2);
     /* and stopped listening */
     CO_AWAIT(f->rc, co_open_connection(t, &f->s3, "127.0.0.1", f->port));
     ck_assert_int_eq(f->rc, -ECONNREFUSED);
@@ -429,7 +426,7 @@ static co_status shutdown_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 0);
     AWAIT_COUNT(f->rc, t, started, 1);
     CO_AWAIT(f->rc, co_yield(t));
-    co_socket_close(f->s1);         /* the handler will not see it in time */
+    co_socket_close(&f->s1);        /* the handler will not see it in time */
     note("main:return");
     CO_END;
 }
@@ -585,7 +582,7 @@ static co_status refused_main(co_task *t, void *arg)
     ck_assert_ptr_null(f->s1);
     CO_AWAIT(f->rc, co_open_connection(t, &f->s1, "localhost", f->port));
     ck_assert_int_eq(f->rc, -ECONNREFUSED);
-    co_socket_close(f->s2);
+    co_socket_close(&f->s2);
     /* names are not resolved; "any address" is no destination */
     CO_AWAIT(f->rc, co_open_connection(t, &f->s1, "example.com", 80));
     ck_assert_int_eq(f->rc, -ENOTSUP);
@@ -634,8 +631,8 @@ static co_status connect_timeout_main(co_task *t, void *arg)
     f->rc = co_timeout_end(t, &f->to, f->rc);
     note("connect=%s", rcs(f->rc));
     ck_assert_ptr_null(f->s2);
-    co_socket_close(f->s1);
-    co_socket_close(f->s3);
+    co_socket_close(&f->s1);
+    co_socket_close(&f->s3);
     CO_END;
 }
 
@@ -753,7 +750,7 @@ static co_status emfile_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_socket_recv(t, f->c2, f->buf, sizeof f->buf, 0));
     ck_assert_int_eq(co_timeout_end(t, &f->to, f->rc), -ETIMEDOUT);
     /* client 1 leaves: two descriptors come free, client 2 is accepted */
-    co_socket_close(f->c1);
+    co_socket_close(&f->c1);
     co_timeout_after(t, &f->to, 5.0);
     CO_AWAIT(f->rc, co_socket_recv(t, f->c2, f->buf, sizeof f->buf, 0));
     ck_assert_int_eq(co_timeout_end(t, &f->to, f->rc), 3);
@@ -776,9 +773,9 @@ static co_status emfile_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_sleep(t, 0.05));
     ck_assert_uint_gt(f->srv->backoffs, f->backoffs_before);
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved_limit), 0);
-    co_socket_close(f->c4);
-    co_socket_close(f->c2);
-    co_socket_close(f->c3);
+    co_socket_close(&f->c4);
+    co_socket_close(&f->c2);
+    co_socket_close(&f->c3);
     CO_AWAIT(f->rc, co_cancel(t, f->server));
     AWAIT_JOIN(f->rc, t, f->server);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -925,8 +922,7 @@ static co_status greeter(co_task *t, void *arg)
     CO_BEGIN(t, f);
     CO_AWAIT(f->rc, co_socket_sendall(t, f->client, f->greeting,
                                       strlen(f->greeting), &f->sent));
-    co_socket_close(f->client);
-    f->client = NULL;               /* closed: the server must not */
+    co_socket_close(&f->client);    /* NULL now: the server must not */
     CO_RETURN(f->rc);
     CO_END;
 }
@@ -959,7 +955,7 @@ static co_status template_main(co_task *t, void *arg)
         }
         f->buf[f->flag] = '\0';
         note("%s", f->buf);
-        co_socket_close(f->s1);
+        co_socket_close(&f->s1);
     }
     STOP_SERVER(t, f);
     CO_END;

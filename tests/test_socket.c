@@ -3,10 +3,12 @@
  * IPv6), Unix-domain and UDP sockets on loopback; one waiter per direction
  * (-EBUSY); timeouts and cancellation of blocked I/O leaving the socket
  * usable; close or cancellation after readiness woke a task but before it
- * ran; sendall's progress count; refused connections, EOF, EPIPE without
- * SIGPIPE, close while other tasks are blocked; wrapping an fd, options,
- * the blocking escape hatch; address helpers; bad input (also when the
- * readiness hint says "wait"); eager I/O and the drained hint.
+ * ran; closing twice through one handle; sendall's progress count, also
+ * kept in a local; deadlock detection after socket waits that ended;
+ * refused connections, EOF, EPIPE without SIGPIPE, close while other tasks
+ * are blocked; wrapping an fd, options, the blocking escape hatch; address
+ * helpers; bad input (also when the readiness hint says "wait"); eager I/O
+ * and the drained hint.
  *
  * Orders of events come from the scheduler: a spawned task runs in the next
  * cycle, and a co_yield lets every ready task run (and block) first.  Every
@@ -187,7 +189,7 @@ static co_status acceptor_echo(co_task *t, void *arg)
     CO_RETURN(f->rc);
     CO_FINALLY;
     if (f->c)
-        ck_assert_int_eq(co_socket_close(f->c), 0);
+        ck_assert_int_eq(co_socket_close(&f->c), 0);
     CO_END;
 }
 
@@ -206,7 +208,7 @@ static co_status accept_task(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_socket_accept(t, f->l, &f->c, NULL));
     if (f->rc >= 0) {
         ck_assert_ptr_nonnull(f->c);
-        ck_assert_int_eq(co_socket_close(f->c), 0);
+        ck_assert_int_eq(co_socket_close(&f->c), 0);
         note("%s=ok", f->name);
     } else {
         note("%s=%s", f->name, ers(f->rc));
@@ -349,8 +351,8 @@ static co_status pair_echo_main(co_task *t, void *arg)
     note("echoed=%d", f->rc);
     AWAIT_JOIN(f->rc, t, f->d);
     note("got=%d", f->rc);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -396,8 +398,8 @@ static co_status tcp_echo_main(co_task *t, void *arg)
     ck_assert_int_eq(co_socket_getsockname(f->c, &f->addr2), 0);
     ck_assert_int_eq(peer_seen.ss.ss_family, AF_INET);
     ck_assert_int_eq(co_sockaddr_port(&peer_seen), co_sockaddr_port(&f->addr2));
-    ck_assert_int_eq(co_socket_close(f->c), 0);
-    ck_assert_int_eq(co_socket_close(f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->c), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
     CO_END;
 }
 
@@ -439,8 +441,8 @@ static co_status busy_reader_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 5);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 5);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -491,8 +493,8 @@ static co_status reader_and_writer_main(co_task *t, void *arg)
     note("w=%d", f->rc);
     AWAIT_JOIN(f->rc, t, f->d);
     note("drained=%d", f->rc);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -530,8 +532,8 @@ static co_status recv_timeout_main(co_task *t, void *arg)
         note("recv=%s", ers(f->rc));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 0);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -562,9 +564,9 @@ static co_status accept_timeout_main(co_task *t, void *arg)
     ck_assert_int_ge(f->rc, 0);
     ck_assert_ptr_nonnull(f->c);
     note("accept=ok");
-    ck_assert_int_eq(co_socket_close(f->c), 0);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->c), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
     CO_END;
 }
 
@@ -594,7 +596,7 @@ static co_status recvfrom_timeout_main(co_task *t, void *arg)
                                        &f->addr2));
     note("recvfrom=%d", f->rc);
     ck_assert_int_eq(co_sockaddr_port(&f->addr2), co_sockaddr_port(&f->addr));
-    ck_assert_int_eq(co_socket_close(f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
     CO_END;
 }
 
@@ -635,8 +637,8 @@ static co_status recv_cancel_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 5);
     AWAIT_JOIN(f->rc, t, f->b);
     ck_assert_int_eq(f->rc, 5);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -675,8 +677,8 @@ static co_status accept_cancel_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 0);
     AWAIT_JOIN(f->rc, t, f->b);
     ck_assert_int_ge(f->rc, 0);
-    ck_assert_int_eq(co_socket_close(f->c), 0);
-    ck_assert_int_eq(co_socket_close(f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->c), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
     CO_END;
 }
 
@@ -716,10 +718,10 @@ static co_status close_woken_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 5);
     YIELD_UNTIL_READY(t, f);
     note("close");
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -EBADF);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -766,8 +768,8 @@ static co_status cancel_woken_main(co_task *t, void *arg)
     ck_assert_int_eq(co_cancel_nowait(f->a), 1);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -812,9 +814,9 @@ static co_status bad_input_drained_main(co_task *t, void *arg)
     f->rc = co_socket_accept(t, f->l, NULL, NULL);
     note("accept=%s", ers(f->rc));
     ck_assert_int_ne(f->rc, CO_WOULDBLOCK);
-    ck_assert_int_eq(co_socket_close(f->l), 0);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -850,8 +852,8 @@ static co_status slow_reader_main(co_task *t, void *arg)
     note("sent=%d", f->rc);
     AWAIT_JOIN(f->rc, t, f->b);
     note("got=%d", f->rc);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -890,8 +892,8 @@ static co_status sendall_timeout_main(co_task *t, void *arg)
     ck_assert_int_ge(f->rc, 0);
     ck_assert_uint_eq((size_t)f->rc, f->sent);
     note("peer got sent");
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -961,21 +963,23 @@ static co_status try_send_main(co_task *t, void *arg)
     ck_assert_int_ge(f->rc, 0);
     ck_assert_uint_eq((size_t)f->rc, f->sent);
     note("got all");
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
-    /* closed: -EBADF (the socket lives on while a reader it woke with
-     * -EBADF has not yet returned) */
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
+    /* closed: -EBADF through a copy of the pointer (usable while a reader
+     * the close woke with -EBADF has not yet returned) */
     ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_task, r), 0);
     }
     CO_AWAIT(f->rc, co_yield(t));          /* the reader blocks */
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_try_send(f->p[0], "x", 1, 0), -EBADF);
+    f->c = f->p[0];
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_try_send(f->c, "x", 1, 0), -EBADF);
+    f->c = NULL;                           /* dead once the reader is out */
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -EBADF);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -1007,11 +1011,11 @@ static co_status refused_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     /* a port that was free a moment ago and has nobody listening */
     f->l = bound_socket(AF_INET, SOCK_STREAM, "127.0.0.1", &f->addr);
-    ck_assert_int_eq(co_socket_close(f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
     ck_assert_int_eq(co_socket_new(&f->c, AF_INET, SOCK_STREAM, 0), 0);
     CO_AWAIT(f->rc, co_socket_connect(t, f->c, &f->addr));
     note("connect=%s", ers(f->rc));
-    ck_assert_int_eq(co_socket_close(f->c), 0);
+    ck_assert_int_eq(co_socket_close(&f->c), 0);
     CO_END;
 }
 
@@ -1032,7 +1036,7 @@ static co_status pair_closed_peer_main(co_task *t, void *arg)
     ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
     CO_AWAIT(f->rc, co_socket_send(t, f->p[1], "last", 4, 0));
     ck_assert_int_eq(f->rc, 4);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     /* data sent before the close is still delivered, then EOF */
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[0], f->buf, sizeof f->buf, 0));
     note("recv=%d", f->rc);
@@ -1045,7 +1049,7 @@ static co_status pair_closed_peer_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_socket_sendall(t, f->p[0], "xyz", 3, &f->sent));
     ck_assert(f->rc == -EPIPE || f->rc == -ECONNRESET);
     note("sendall=err:%zu", f->sent);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
     CO_END;
 }
 
@@ -1070,7 +1074,7 @@ static co_status tcp_closed_peer_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 0);
     CO_AWAIT(f->rc, co_socket_accept(t, f->l, &f->p[0], NULL));
     ck_assert_int_ge(f->rc, 0);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
     CO_AWAIT(f->rc, co_socket_recv(t, f->c, f->buf, sizeof f->buf, 0));
     note("recv=%d", f->rc);
     for (f->i = 0; f->i < 1000; f->i++) {
@@ -1084,8 +1088,8 @@ static co_status tcp_closed_peer_main(co_task *t, void *arg)
                   "send after the peer closed: %d after %d sends", f->rc,
                   f->i);
     note("send=err");
-    ck_assert_int_eq(co_socket_close(f->c), 0);
-    ck_assert_int_eq(co_socket_close(f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->c), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
     CO_END;
 }
 
@@ -1116,8 +1120,8 @@ static co_status close_while_blocked_main(co_task *t, void *arg)
     ck_assert_str_eq(co_task_state(f->a), "blocked");
     ck_assert_str_eq(co_task_state(f->b), "blocked");
     note("close");
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    f->p[0] = NULL;                         /* dead from here on */
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_ptr_null(f->p[0]);            /* the handle is cleared */
     AWAIT_JOIN(f->rc, t, f->a);             /* logs r=EBADF */
     ck_assert_int_eq(f->rc, -EBADF);
     AWAIT_JOIN(f->rc, t, f->b);
@@ -1133,7 +1137,7 @@ static co_status close_while_blocked_main(co_task *t, void *arg)
     ck_assert_int_ge(f->rc, 0);
     ck_assert_uint_eq((size_t)f->rc, f->sent);
     note("peer got sent");
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -1218,8 +1222,8 @@ static co_status udp_echo_main(co_task *t, void *arg)
     /* the server saw our client's port */
     ck_assert_int_eq(co_socket_getsockname(f->c, &f->addr2), 0);
     ck_assert_int_eq(co_sockaddr_port(&peer_seen), co_sockaddr_port(&f->addr2));
-    ck_assert_int_eq(co_socket_close(f->c), 0);
-    ck_assert_int_eq(co_socket_close(f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->c), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
     CO_END;
 }
 
@@ -1271,8 +1275,8 @@ static co_status roundtrip(co_task *t, void *arg)
     note("echo=%.*s", f->n, f->buf);
     AWAIT_JOIN(f->rc, t, f->a);
     note("echoed=%d", f->rc);
-    ck_assert_int_eq(co_socket_close(f->c), 0);
-    ck_assert_int_eq(co_socket_close(f->l), 0);
+    ck_assert_int_eq(co_socket_close(&f->c), 0);
+    ck_assert_int_eq(co_socket_close(&f->l), 0);
     CO_END;
 }
 
@@ -1324,7 +1328,7 @@ static co_status ipv6_echo_main(co_task *t, void *arg)
     ck_assert_int_eq(co_sockaddr_inet(&f->rt.addr, AF_INET6, "::1", 0), 0);
     f->rc = co_socket_bind(f->rt.l, &f->rt.addr);
     if (f->rc == -EADDRNOTAVAIL || f->rc == -EAFNOSUPPORT) {
-        ck_assert_int_eq(co_socket_close(f->rt.l), 0);
+        ck_assert_int_eq(co_socket_close(&f->rt.l), 0);
         note("skip: no ::1");
         CO_RETURN(0);
     }
@@ -1533,8 +1537,8 @@ static co_status bad_input_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 2);
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[1], f->buf, sizeof f->buf, 0));
     ck_assert_int_eq(f->rc, 2);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     note("done");
     CO_END;
 }
@@ -1602,8 +1606,8 @@ static co_status from_fd_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_socket_send(t, f->p[1], "fd", 2, 0));
     ck_assert_int_eq(f->rc, 2);
     AWAIT_JOIN(f->rc, t, f->a);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -1652,8 +1656,8 @@ static co_status wait_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 0);
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[0], f->buf, sizeof f->buf, 0));
     note("recv=%d", f->rc);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -1693,8 +1697,8 @@ static co_status eager_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[0], f->buf, sizeof f->buf, 0));
     ck_assert_int_eq(f->rc, 4);
     AWAIT_JOIN(f->rc, t, f->a);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -1727,8 +1731,8 @@ static co_status drained_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[1], f->buf, sizeof f->buf, 0));
     note("recv=%.*s", f->rc, f->buf);
     AWAIT_JOIN(f->rc, t, f->a);
-    ck_assert_int_eq(co_socket_close(f->p[0]), 0);
-    ck_assert_int_eq(co_socket_close(f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     CO_END;
 }
 
@@ -1737,6 +1741,243 @@ START_TEST(test_drained_hint)
     struct scene_frame m = { 0 };
     RUN(drained_main, m);
     ck_assert_str_eq(lg, "recv=abc other recv=xyz");
+}
+END_TEST
+
+/* ------------------------------------------------------------ close */
+
+/* Closing clears the caller's handle: closing through it again is -EBADF
+ * and touches nothing -- not the socket made since, which may have the
+ * closed one's memory (closing by value closed that one instead). */
+struct double_close_frame {
+    co_frame co;
+    co_socket *p[2], *q[2];
+    int rc;
+    char buf[8];
+};
+
+static co_status double_close_main(co_task *t, void *arg)
+{
+    struct double_close_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_ptr_null(f->p[0]);
+    ck_assert_int_eq(co_socketpair(f->q, SOCK_STREAM), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[0]), -EBADF);
+    ck_assert_int_eq(co_socket_close(NULL), -EINVAL);
+    ck_assert_int_eq(co_socket_send(t, f->p[0], "x", 1, 0), -EINVAL);
+    /* q works, both ways */
+    CO_AWAIT(f->rc, co_socket_send(t, f->q[0], "a", 1, 0));
+    ck_assert_int_eq(f->rc, 1);
+    CO_AWAIT(f->rc, co_socket_recv(t, f->q[1], f->buf, sizeof f->buf, 0));
+    note("q1=%d:%.*s", f->rc, f->rc, f->buf);
+    CO_AWAIT(f->rc, co_socket_send(t, f->q[1], "b", 1, 0));
+    ck_assert_int_eq(f->rc, 1);
+    CO_AWAIT(f->rc, co_socket_recv(t, f->q[0], f->buf, sizeof f->buf, 0));
+    note("q0=%d:%.*s", f->rc, f->rc, f->buf);
+    /* the closed socket's peer sees the end */
+    CO_AWAIT(f->rc, co_socket_recv(t, f->p[1], f->buf, sizeof f->buf, 0));
+    note("p1=%d", f->rc);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), -EBADF);
+    ck_assert_int_eq(co_socket_close(&f->q[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->q[1]), 0);
+    CO_END;
+}
+
+START_TEST(test_double_close)
+{
+    struct double_close_frame m = { .rc = 0 };
+    RUN(double_close_main, m);
+    ck_assert_str_eq(lg, "q1=1:a q0=1:b p1=0");
+}
+END_TEST
+
+/* ------------------------------------------------------------ deadlock */
+
+/* A socket wait that has ended -- by timeout, cancellation or readiness --
+ * leaves no watcher that keeps the loop alive (core/io.c): a task that then
+ * waits for something that never comes is reported as deadlocked, and
+ * co_run returns -EDEADLK instead of hanging. */
+struct deadlock_frame {
+    co_frame co;
+    co_socket *p[2];
+    co_task *a;
+    co_timeout to;
+    co_event never;                 /* nobody sets it */
+    size_t sent;
+    int rc;
+    char buf[64];
+};
+
+/* Run fn as main: it must end in a deadlock and give its fds back. */
+static void run_deadlocked(co_func fn)
+{
+    struct deadlock_frame m = { .rc = 0 };
+    int fds_before = count_fds();
+    ck_assert_int_eq(co_run(fn, &m, sizeof m), -EDEADLK);
+    ck_assert_int_eq(count_fds(), fds_before);
+}
+
+static co_status recv_timeout_deadlock_main(co_task *t, void *arg)
+{
+    struct deadlock_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    co_timeout_after(t, &f->to, 0.01);
+    CO_AWAIT(f->rc, co_socket_recv(t, f->p[0], f->buf, sizeof f->buf, 0));
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    note("recv=%s", ers(f->rc));
+    CO_AWAIT(f->rc, co_event_wait(t, &f->never));
+    note("wait=%s", ers(f->rc));
+    CO_FINALLY;
+    co_socket_close(&f->p[0]);
+    co_socket_close(&f->p[1]);
+    CO_END;
+}
+
+START_TEST(test_deadlock_after_recv_timeout)
+{
+    run_deadlocked(recv_timeout_deadlock_main);
+    ck_assert_str_eq(lg, "recv=TIMEOUT wait=CANCEL");
+}
+END_TEST
+
+static co_status recv_cancel_deadlock_main(co_task *t, void *arg)
+{
+    struct deadlock_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    {
+        struct recv_frame r = { .s = f->p[0], .name = "r" };
+        ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_task, r), 0);
+    }
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_str_eq(co_task_state(f->a), "blocked");
+    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    AWAIT_JOIN(f->rc, t, f->a);
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    CO_AWAIT(f->rc, co_event_wait(t, &f->never));
+    note("wait=%s", ers(f->rc));
+    CO_FINALLY;
+    co_socket_close(&f->p[0]);
+    co_socket_close(&f->p[1]);
+    CO_END;
+}
+
+START_TEST(test_deadlock_after_recv_cancel)
+{
+    run_deadlocked(recv_cancel_deadlock_main);
+    ck_assert_str_eq(lg, "r=CANCEL wait=CANCEL");
+}
+END_TEST
+
+static co_status send_timeout_deadlock_main(co_task *t, void *arg)
+{
+    struct deadlock_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    co_timeout_after(t, &f->to, 0.01);      /* nobody reads: it fills up */
+    CO_AWAIT(f->rc, co_socket_sendall(t, f->p[0], big, big_len, &f->sent));
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    note("sendall=%s", ers(f->rc));
+    ck_assert_uint_gt(f->sent, 0);
+    ck_assert_uint_lt(f->sent, big_len);
+    CO_AWAIT(f->rc, co_event_wait(t, &f->never));
+    note("wait=%s", ers(f->rc));
+    CO_FINALLY;
+    co_socket_close(&f->p[0]);
+    co_socket_close(&f->p[1]);
+    CO_END;
+}
+
+START_TEST(test_deadlock_after_send_timeout)
+{
+    big_alloc(4 * MIB);
+    run_deadlocked(send_timeout_deadlock_main);
+    big_free();
+    ck_assert_str_eq(lg, "sendall=TIMEOUT wait=CANCEL");
+}
+END_TEST
+
+/* A wait that ended normally: the watcher stays started for the next wait
+ * (no epoll_ctl per message) but does not keep the loop alive. */
+static co_status recv_ok_deadlock_main(co_task *t, void *arg)
+{
+    struct deadlock_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    {
+        struct send_frame s = { .s = f->p[1], .msg = "hi" };
+        ck_assert_int_gt(CO_SPAWN(t, &f->a, send_task, s), 0);
+    }
+    CO_AWAIT(f->rc, co_socket_recv(t, f->p[0], f->buf, sizeof f->buf, 0));
+    note("recv=%d:%.*s", f->rc, f->rc, f->buf);   /* after waiting */
+    AWAIT_JOIN(f->rc, t, f->a);
+    ck_assert_int_eq(f->rc, 0);
+    CO_AWAIT(f->rc, co_event_wait(t, &f->never));
+    note("wait=%s", ers(f->rc));
+    CO_FINALLY;
+    co_socket_close(&f->p[0]);
+    co_socket_close(&f->p[1]);
+    CO_END;
+}
+
+START_TEST(test_deadlock_after_recv_ok)
+{
+    run_deadlocked(recv_ok_deadlock_main);
+    ck_assert_str_eq(lg, "send recv=2:hi wait=CANCEL");
+}
+END_TEST
+
+/* ------------------------------------------------------------ sendall */
+
+/* sendall with its count in a local, which does not survive a suspension
+ * (here: starts at SIZE_MAX on every evaluation, as garbage would): it
+ * still finishes each wait it suspended in, sends every byte in order,
+ * writes the count, and leaves no wake behind for the next primitive. */
+static co_status sendall_local_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    size_t sent = SIZE_MAX;         /* a local: lost at every suspension */
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    {
+        struct reader_frame r = { .s = f->p[1] };
+        ck_assert_int_gt(CO_SPAWN(t, &f->a, reader_task, r), 0);
+    }
+    writer_task = t;                /* the reader counts our suspensions */
+    CO_AWAIT(f->rc, co_socket_sendall(t, f->p[0], big, big_len, &sent));
+    writer_task = NULL;
+    note("sendall=%s", ers(f->rc));
+    ck_assert_uint_eq(sent, big_len);
+    ck_assert_int_gt(writer_seen_blocked, 0);
+    /* no wake left over: the sleep really suspends, so `other` runs first */
+    {
+        struct mark_frame m = { .name = "other" };
+        ck_assert_int_gt(CO_SPAWN(t, &f->b, mark_task, m), 0);
+    }
+    CO_AWAIT(f->rc, co_sleep(t, 0.01));
+    note("sleep=%s", ers(f->rc));
+    AWAIT_JOIN(f->rc, t, f->b);
+    ck_assert_int_eq(co_socket_shutdown(f->p[0], SHUT_WR), 0);
+    AWAIT_JOIN(f->rc, t, f->a);             /* the pattern, checked */
+    ck_assert_int_ge(f->rc, 0);
+    ck_assert_uint_eq((size_t)f->rc, big_len);
+    note("got all");
+    ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
+    ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
+    CO_END;
+}
+
+START_TEST(test_sendall_local_count)
+{
+    struct scene_frame m = { 0 };
+    big_alloc(4 * MIB);
+    RUN(sendall_local_main, m);
+    big_free();
+    ck_assert_str_eq(lg, "sendall=0 other sleep=0 got all");
 }
 END_TEST
 
@@ -1868,6 +2109,7 @@ Suite *socket_suite(void)
     tcase_add_test(tc, test_accept_cancel);
     tcase_add_test(tc, test_close_while_blocked);
     tcase_add_test(tc, test_close_woken_reader);
+    tcase_add_test(tc, test_double_close);
     tcase_add_test(tc, test_cancel_woken_reader);
     suite_add_tcase(s, tc);
 
@@ -1877,6 +2119,16 @@ Suite *socket_suite(void)
     tcase_add_test(tc, test_sendall_slow_reader);
     tcase_add_test(tc, test_sendall_timeout_counts);
     tcase_add_test(tc, test_try_send);
+    tcase_add_test(tc, test_sendall_local_count);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("deadlock");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_deadlock_after_recv_timeout);
+    tcase_add_test(tc, test_deadlock_after_recv_cancel);
+    tcase_add_test(tc, test_deadlock_after_send_timeout);
+    tcase_add_test(tc, test_deadlock_after_recv_ok);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

@@ -3,8 +3,9 @@
  * boundaries, the line limit (-EMSGSIZE) leaving data readable, exact
  * reads reaching the end of stream, reads served from the buffer with no
  * system call, a 1 MiB echo through two streams, timeouts and cancellation
- * that lose nothing, close while tasks wait, EPIPE without SIGPIPE,
- * gathered writes and their progress count, pipes, bad input.
+ * that lose nothing, close while tasks wait, closing twice through one
+ * handle, EPIPE without SIGPIPE, gathered writes and their progress count,
+ * pipes, bad input.
  *
  * Orders of events come from the scheduler: a spawned task runs in the
  * next cycle, and a co_yield lets every ready task run (and block) first.
@@ -114,10 +115,9 @@ static void open_pair(struct scene *f)
 static void close_pair(struct scene *f)
 {
     if (f->a)
-        ck_assert_int_eq(co_stream_close(f->a), 0);
+        ck_assert_int_eq(co_stream_close(&f->a), 0);
     if (f->b)
-        ck_assert_int_eq(co_stream_close(f->b), 0);
-    f->a = f->b = NULL;
+        ck_assert_int_eq(co_stream_close(&f->b), 0);
 }
 
 /* ------------------------------------------------------------ tasks */
@@ -294,8 +294,7 @@ static co_status readline_limit_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, 6));
     ck_assert_int_eq(f->rc, 6);
     ck_assert(memcmp(f->buf, "short\n", 6) == 0);
-    ck_assert_int_eq(co_stream_close(f->a), 0);
-    f->a = NULL;
+    ck_assert_int_eq(co_stream_close(&f->a), 0);
     CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
     ck_assert_int_eq(f->rc, 0);
     close_pair(f);
@@ -318,8 +317,7 @@ static co_status read_exactly_eof_main(co_task *t, void *arg)
     open_pair(f);                                       /* b: 4 bytes */
     CO_AWAIT(f->rc, co_stream_write(t, f->a, "0123456789ab", 12, &f->sent));
     ck_assert_int_eq(f->rc, 0);
-    ck_assert_int_eq(co_stream_close(f->a), 0);
-    f->a = NULL;
+    ck_assert_int_eq(co_stream_close(&f->a), 0);
     /* bigger than the stream's buffer: received straight into buf */
     CO_AWAIT(f->rc, co_stream_read_exactly(t, f->b, f->buf, 10, &f->got));
     ck_assert_int_eq(f->rc, 0);
@@ -407,8 +405,7 @@ static co_status buffered_main(co_task *t, void *arg)
     open_pair(f);
     CO_AWAIT(f->rc, co_stream_write(t, f->a, "one\ntwo\nthree", 13,
                                     &f->sent));
-    ck_assert_int_eq(co_stream_close(f->a), 0);        /* the peer is gone */
-    f->a = NULL;
+    ck_assert_int_eq(co_stream_close(&f->a), 0);        /* the peer is gone */
     CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
     ck_assert_int_eq(f->rc, 4);
     ck_assert(memcmp(f->buf, "one\n", 4) == 0);
@@ -820,8 +817,15 @@ static co_status close_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_str_eq(co_task_state(f->t1), "blocked");
     ck_assert_str_eq(co_task_state(f->t2), "blocked");   /* nobody reads */
-    ck_assert_int_eq(co_stream_close(f->b), 0);
-    f->b = NULL;
+    {
+        co_stream *copy = f->b;
+        ck_assert_int_eq(co_stream_close(&f->b), 0);
+        ck_assert_ptr_null(f->b);
+        /* a copy lives while the woken tasks have not returned: -EBADF,
+         * and no new buffer for the closed stream */
+        ck_assert_int_eq(co_stream_read(t, copy, f->buf, 1), -EBADF);
+        ck_assert_int_eq(co_stream_readline(t, copy, f->buf, 10), -EBADF);
+    }
     AWAIT_JOIN(f->rc, t, f->t1);
     ck_assert_int_eq(f->rc, -EBADF);
     AWAIT_JOIN(f->rc, t, f->t2);
@@ -842,6 +846,61 @@ START_TEST(test_close_while_waiting)
 }
 END_TEST
 
+/* Closing clears the caller's handle: closing through it again is -EBADF
+ * and touches nothing -- not the stream made since, which may have the
+ * closed one's memory. */
+struct double_close_frame {
+    co_frame co;
+    co_socket *p[2], *q[2];
+    co_stream *a, *b, *c, *d;
+    size_t sent;
+    int rc;
+    char buf[16];
+};
+
+static co_status double_close_main(co_task *t, void *arg)
+{
+    struct double_close_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    ck_assert_int_eq(co_stream_new(&f->a, f->p[0], 0), 0);
+    ck_assert_int_eq(co_stream_new(&f->b, f->p[1], 0), 0);
+    ck_assert_int_eq(co_stream_close(&f->a), 0);
+    ck_assert_ptr_null(f->a);
+    ck_assert_int_eq(co_socketpair(f->q, SOCK_STREAM), 0);
+    ck_assert_int_eq(co_stream_new(&f->c, f->q[0], 0), 0);
+    ck_assert_int_eq(co_stream_new(&f->d, f->q[1], 0), 0);
+    ck_assert_int_eq(co_stream_close(&f->a), -EBADF);
+    ck_assert_int_eq(co_stream_close(NULL), -EINVAL);
+    CO_AWAIT(f->rc, co_stream_read(t, f->a, f->buf, 1));   /* NULL now */
+    note("closed:read=%s", ers(f->rc));
+    /* c and d still work, both ways */
+    CO_AWAIT(f->rc, co_stream_write(t, f->c, "to d\n", 5, &f->sent));
+    ck_assert_int_eq(f->rc, 0);
+    CO_AWAIT(f->rc, co_stream_readline(t, f->d, f->buf, sizeof f->buf));
+    note("d=%.*s", f->rc > 0 ? f->rc - 1 : 0, f->buf);
+    CO_AWAIT(f->rc, co_stream_write(t, f->d, "to c\n", 5, &f->sent));
+    ck_assert_int_eq(f->rc, 0);
+    CO_AWAIT(f->rc, co_stream_readline(t, f->c, f->buf, sizeof f->buf));
+    note("c=%.*s", f->rc > 0 ? f->rc - 1 : 0, f->buf);
+    /* the closed stream's peer sees the end */
+    CO_AWAIT(f->rc, co_stream_read(t, f->b, f->buf, sizeof f->buf));
+    note("b=%d", f->rc);
+    ck_assert_int_eq(co_stream_close(&f->b), 0);
+    ck_assert_int_eq(co_stream_close(&f->b), -EBADF);
+    ck_assert_int_eq(co_stream_close(&f->c), 0);
+    ck_assert_int_eq(co_stream_close(&f->d), 0);
+    CO_END;
+}
+
+START_TEST(test_double_close)
+{
+    struct double_close_frame m = { .rc = 0 };
+    RUN(double_close_main, m);
+    ck_assert_str_eq(lg, "closed:read=EINVAL d=to d c=to c b=0");
+}
+END_TEST
+
 /* ------------------------------------------------------------ EPIPE */
 
 static co_status epipe_main(co_task *t, void *arg)
@@ -851,8 +910,7 @@ static co_status epipe_main(co_task *t, void *arg)
     static struct iovec iov[2] = { { "a", 1 }, { "b", 1 } };
     CO_BEGIN(t, f);
     open_pair(f);
-    ck_assert_int_eq(co_stream_close(f->b), 0);
-    f->b = NULL;
+    ck_assert_int_eq(co_stream_close(&f->b), 0);
     CO_AWAIT(f->rc, co_stream_write(t, f->a, "x", 1, &f->sent));
     ck_assert_int_eq(f->rc, -EPIPE);
     ck_assert_uint_eq(f->sent, 0);
@@ -874,8 +932,7 @@ static co_status epipe_main(co_task *t, void *arg)
     ck_assert(memcmp(f->buf, big, 1000) == 0);
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_str_eq(co_task_state(f->t1), "blocked");
-    ck_assert_int_eq(co_stream_close(f->b), 0);
-    f->b = NULL;
+    ck_assert_int_eq(co_stream_close(&f->b), 0);
     AWAIT_JOIN(f->rc, t, f->t1);
     /* Linux says ECONNRESET when the peer closed with data unread */
     ck_assert_msg(f->rc == -EPIPE || f->rc == -ECONNRESET, "rc %d", f->rc);
@@ -999,8 +1056,7 @@ static co_status readall_main(co_task *t, void *arg)
     f->pair[0] = f->pair[1] = NULL;
     open_pair(f);
     CO_AWAIT(f->rc, co_stream_write(t, f->a, big, 100, &f->sent));
-    ck_assert_int_eq(co_stream_close(f->a), 0);
-    f->a = NULL;
+    ck_assert_int_eq(co_stream_close(&f->a), 0);
     CO_AWAIT(f->rc, co_stream_readall(t, f->b, sink, 1000, &f->got));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_uint_eq(f->got, 100);
@@ -1041,7 +1097,7 @@ static co_status pipe_writer(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     CO_AWAIT(f->rc, co_stream_write(t, f->st, "!\n", 2, &f->sent));
     ck_assert_int_eq(f->rc, 0);
-    ck_assert_int_eq(co_stream_close(f->st), 0);
+    ck_assert_int_eq(co_stream_close(&f->st), 0);
     CO_END;
 }
 
@@ -1077,8 +1133,7 @@ static co_status pipe_main(co_task *t, void *arg)
     ck_assert_int_eq(co_socket_from_fd(&f->pair[1], fds[1]), 0);
     ck_assert_int_eq(co_stream_new(&f->a, f->pair[0], 0), 0);
     ck_assert_int_eq(co_stream_new(&f->b, f->pair[1], 0), 0);
-    ck_assert_int_eq(co_stream_close(f->a), 0);
-    f->a = NULL;
+    ck_assert_int_eq(co_stream_close(&f->a), 0);
     CO_AWAIT(f->rc, co_stream_write(t, f->b, "x", 1, &f->sent));
     ck_assert_int_eq(f->rc, -EPIPE);
     ck_assert_uint_eq(f->sent, 0);
@@ -1187,6 +1242,7 @@ Suite *stream_suite(void)
     tcase_add_test(tc, test_cancelled_task_gets_no_buffered_data);
     tcase_add_test(tc, test_second_reader_busy);
     tcase_add_test(tc, test_close_while_waiting);
+    tcase_add_test(tc, test_double_close);
     tcase_add_test(tc, test_write_closed_peer_epipe);
     suite_add_tcase(s, tc);
     return s;
