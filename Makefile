@@ -87,10 +87,17 @@ $(BUILD)/libcurio.so: $(LIB_OBJS)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---------------------------------------------------------------- examples
-examples/generator: examples/generator.c macros/co.h $(FLAGS_STAMP)
+# The examples are built in place (examples/NAME) whatever BUILD is, so they
+# remember which build made them: after a sanitizer build, the next plain
+# `make` rebuilds them (make bench once timed ThreadSanitizer binaries).
+EXAMPLES_STAMP := examples/.built-with
+$(shell echo '$(BUILD) $(BUILD_FLAGS)' | cmp -s - $(EXAMPLES_STAMP) \
+        || echo '$(BUILD) $(BUILD_FLAGS)' > $(EXAMPLES_STAMP))
+
+examples/generator: examples/generator.c macros/co.h $(EXAMPLES_STAMP)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
 
-$(KERNEL_EXAMPLES): %: %.c $(BUILD)/libcurio.a $(FLAGS_STAMP)
+$(KERNEL_EXAMPLES): %: %.c $(BUILD)/libcurio.a $(EXAMPLES_STAMP)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
 
 # The kernel tour, then the echo server with a built-in client.
