@@ -107,12 +107,9 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
     io->woken[dir] = 0;
     if (!ev_is_active(watcher(io, dir)))
         start(io->kernel->loop, watcher(io, dir));
-    rc = co_block(self, &io->waiters[dir], CO_NO_DEADLINE);
-    if (rc == CO_WOULDBLOCK) {
-        io->users++;
-        ev_ref(io->kernel->loop);      /* a waiting task keeps it alive */
-    }
-    return rc;
+    io->users++;
+    ev_ref(io->kernel->loop);          /* a waiting task keeps it alive */
+    return co_block(self, &io->waiters[dir], CO_NO_DEADLINE);
 }
 
 void co_io_close(co_io *io)

@@ -22,6 +22,14 @@ static inline void co__set_state(co_task *t, unsigned s)
 {
     t->flags = (t->flags & ~CO_STATE_MASK) | s;
 }
+/* Blocked in no wait queue (a sleep, a yield's slow path).  A blocked
+ * task's next link says whether it waits in a queue (core/wait.c), so the
+ * stale ready-queue link of a running task must go. */
+static inline void co__block_unqueued(co_task *t)
+{
+    co__set_state(t, CO_STATE_BLOCKED);
+    t->link.next = t->link.prev = NULL;
+}
 static inline int co__cancellable(const co_task *t)
 {
     return (t->flags & CO_NOCANCEL_MASK) == 0;

@@ -343,8 +343,7 @@ co_status co__yield_slow(co_task *self)
     int rc;
     if (co__wait_enter(self, &rc, "co_yield"))
         return rc;
-    co__set_state(self, CO_STATE_BLOCKED);
-    self->link.next = NULL;            /* in no wait queue (see wait.c) */
+    co__block_unqueued(self);
     co_wake(self, 0);                  /* to the back of the ready queue */
     return CO_WOULDBLOCK;
 }

@@ -35,14 +35,20 @@ static void unlink_waiter(co_task *t)
     l->next = NULL;
 }
 
-/* Wake a task known to be blocked: out of its wait queue and the timer
- * heap, the wake value in `result`, to the back of the ready queue. */
-static inline void wake_blocked(co_kernel *k, co_task *t, int value)
+/* A blocked task leaves its wait queue and the timer heap. */
+static inline void leave_queues(co_kernel *k, co_task *t)
 {
     if (t->link.next)
         unlink_waiter(t);
     if (t->flags & CO_F_IN_HEAP)
         co__heap_remove(k, (uint32_t)t->result);
+}
+
+/* Wake a task known to be blocked: out of its wait queue and the timer
+ * heap, the wake value in `result`, to the back of the ready queue. */
+static inline void wake_blocked(co_kernel *k, co_task *t, int value)
+{
+    leave_queues(k, t);
     t->flags = (t->flags & ~(CO_F_JOINING | CO_F_OWN_DEADLINE)) | CO_F_WOKEN;
     t->result = value;
     co__ready_push(k, t);
@@ -52,12 +58,8 @@ static inline void wake_blocked(co_kernel *k, co_task *t, int value)
  * freed, it leaves every queue that points at it. */
 void co__forget_wait(co_kernel *k, co_task *t)
 {
-    if (co__state(t) != CO_STATE_BLOCKED)
-        return;
-    if (t->link.next)
-        unlink_waiter(t);
-    if (t->flags & CO_F_IN_HEAP)
-        co__heap_remove(k, (uint32_t)t->result);
+    if (co__state(t) == CO_STATE_BLOCKED)
+        leave_queues(k, t);
 }
 
 co_task *co_waitq_wake_one(co_waitq *q, int value)
@@ -167,11 +169,12 @@ co_status co_block(co_task *self, co_waitq *q, int64_t deadline)
         co__heap_insert(k, self, deadline);
         self->flags |= own;
     }
-    co__set_state(self, CO_STATE_BLOCKED);
-    if (q)
+    if (q) {
+        co__set_state(self, CO_STATE_BLOCKED);
         link_tail(q, self);
-    else
-        self->link.next = self->link.prev = NULL;
+    } else {
+        co__block_unqueued(self);
+    }
     return CO_WOULDBLOCK;
 }
 
