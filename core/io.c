@@ -112,6 +112,16 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
     return co_block(self, &io->waiters[dir], CO_NO_DEADLINE);
 }
 
+int co_io_unhold(co_io *io)
+{
+    io->users--;
+    if (!io->closed)
+        return 0;
+    if (io->users == 0 && io->release)
+        io->release(io);
+    return 1;
+}
+
 void co_io_close(co_io *io)
 {
     if (!io || io->closed)

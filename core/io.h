@@ -72,6 +72,19 @@ static inline void co_io_attempted(co_io *io, int dir, int drained)
         io->ready[dir] = 0;
 }
 
+/*
+ * For an owner whose task, inside an operation on the io, waits for
+ * something else (room in the kernel's pool): co_io_hold keeps the io's
+ * memory alive as a waiter in co_io_wait would, until co_io_unhold.
+ * co_io_unhold returns 1 if the io was closed meanwhile -- its memory may
+ * then be gone (released if this was the last user): do not touch it.
+ */
+static inline void co_io_hold(co_io *io)
+{
+    io->users++;
+}
+int co_io_unhold(co_io *io);
+
 /* Stop watching, wake the waiters with -EBADF, and call `release` once no
  * task is inside co_io_wait (at once if none is).  Idempotent. */
 void co_io_close(co_io *io);

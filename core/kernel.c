@@ -138,6 +138,7 @@ co_kernel *co_kernel_new(void)
     ev_idle_init(&k->keep_polling, on_idle);
     ev_timer_init(&k->timer, on_timer, 0.0, 0.0);
     k->timer.data = k;
+    co__pool_init(&k->pool);
     int rc = co__async_init(k);    /* async.c: posts from other threads */
     if (rc < 0) {
         ev_loop_destroy(k->loop);
@@ -261,6 +262,7 @@ void co_kernel_free(co_kernel *k)
     co__kernel = outer;
     co__joiners_free_all(k);
     co__slab_destroy(&k->slab);
+    co__pool_destroy(&k->pool);
     co__async_free(k);             /* async.c: drop unrun posts */
     free(k->heap);
     free(k->reg);

@@ -40,6 +40,20 @@ static inline int co__timeouts_armed(const co_task *t)
     return t->timeouts && co__cancellable(t) && !(t->flags & CO_F_CANCEL_REQ);
 }
 
+/* The kernel's memory for data in flight (pool.c; public side: pool.h). */
+typedef struct co_pool {
+    size_t limit;
+    size_t in_use;             /* lent, plus room reserved for woken waiters */
+    size_t peak;
+    void *cache;               /* free chunks, chained through their header */
+    unsigned cached;
+    unsigned long waits;
+    co_waitq waiters;          /* tasks waiting for room for a chunk */
+} co_pool;
+
+void co__pool_init(co_pool *p);
+void co__pool_destroy(co_pool *p);
+
 /* The cold part of a task, in the kernel's registry. */
 typedef struct co_registry_entry {
     co_task *task;
@@ -80,6 +94,7 @@ struct co_kernel {
     uint32_t joinqs_len, joinqs_cap, joinqs_free;
 
     co_slab slab;              /* task blocks (core/slab.c) */
+    co_pool pool;              /* data in flight (core/pool.c) */
 
     int64_t now;               /* cached monotonic ns */
     int now_fresh;

@@ -32,15 +32,14 @@
 
 static int clients_left;            /* --clients N: stop after N; 0: never */
 
-/* One receive buffer for all clients, warm in the cache; what the socket
- * does not take at once moves to the client's frame (see echoserv.c). */
-static char received[100000];
-
+/* The frame holds what an idle connection needs and no more: `data` is
+ * empty while the client is idle.  Received bytes live in memory lent by
+ * the kernel's pool (core/pool.h) from the receive until the send has
+ * finished with them -- the role of Python's `data` object. */
 struct echo_client_frame {
     CO_CLIENT_HEADER;               /* co, client, peer, server: FIRST */
-    int n, sent, rc;
-    size_t rest_sent;
-    char rest[sizeof received];     /* untouched unless a send falls short */
+    co_bytes data;
+    int n, rc;
 };
 
 static co_status echo_client(co_task *t, void *arg)
@@ -52,23 +51,12 @@ static co_status echo_client(co_task *t, void *arg)
     printf("Connection from %s\n", addr);
     fflush(stdout);
     for (;;) {
-        CO_AWAIT(f->n, co_socket_recv(t, f->client, received,
-                                      sizeof received, 0));
+        CO_AWAIT(f->n, co_socket_recv_bytes(t, f->client, &f->data, 100000));
         if (f->n <= 0)
             break;
-        f->sent = co_socket_try_send(f->client, received, (size_t)f->n, 0);
-        if (f->sent == -EAGAIN)
-            f->sent = 0;
-        if (f->sent < 0)
+        CO_AWAIT(f->rc, co_socket_sendall_bytes(t, f->client, &f->data));
+        if (f->rc < 0)
             break;
-        if (f->sent < f->n) {       /* keep the rest, then wait to send it */
-            memcpy(f->rest, received + f->sent, (size_t)(f->n - f->sent));
-            CO_AWAIT(f->rc, co_socket_sendall(t, f->client, f->rest,
-                                              (size_t)(f->n - f->sent),
-                                              &f->rest_sent));
-            if (f->rc < 0)
-                break;
-        }
     }
     printf("Connection closed\n");
     fflush(stdout);

@@ -35,7 +35,6 @@
 #include "../core/time.h"
 #include "server.h"
 
-#define DEFAULT_BACKLOG 128
 #define BACKOFF_SECONDS 0.1
 
 enum { STATE_NEW, STATE_LISTENING, STATE_ENDED };
@@ -198,7 +197,7 @@ static int open_listener(co_server_frame *f, int is_unix)
         }
     }
     if (rc == 0)
-        rc = co_socket_listen(s, f->backlog ? f->backlog : DEFAULT_BACKLOG);
+        rc = co_socket_listen(s, f->backlog ? f->backlog : CO_BACKLOG_MAX);
     if (rc == 0)
         rc = co_socket_getsockname(s, &f->address);
     if (rc < 0) {

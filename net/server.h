@@ -9,22 +9,22 @@
  *
  *     struct echo_frame {
  *         CO_CLIENT_HEADER;            // co, client, peer, server: FIRST
- *         ssize_t n;
- *         size_t sent;
- *         char buf[100000];
+ *         co_bytes data;               // empty while the client is idle
+ *         int n, rc;
  *     };
  *
  *     static co_status echo_client(co_task *t, void *arg) {
  *         struct echo_frame *f = arg;
  *         CO_BEGIN(t, f);
  *         for (;;) {
- *             CO_AWAIT(f->n, co_socket_recv(t, f->client, f->buf,
- *                                           sizeof f->buf, 0));
+ *             CO_AWAIT(f->n, co_socket_recv_bytes(t, f->client, &f->data,
+ *                                                 100000));
  *             if (f->n <= 0)
  *                 break;
- *             CO_AWAIT(f->rc, co_socket_sendall(t, f->client, f->buf, f->n,
- *                                               &f->sent));
- *             ...
+ *             CO_AWAIT(f->rc, co_socket_sendall_bytes(t, f->client,
+ *                                                     &f->data));
+ *             if (f->rc < 0)
+ *                 break;
  *         }
  *         CO_END;                      // the server closes f->client
  *     }
@@ -135,7 +135,9 @@ struct co_server_frame {
     size_t handler_frame_size;  /* >= sizeof(co_client) */
     const char *handler_name;   /* names the client tasks (crash reports);
                                    kept by pointer.  NULL: "client" */
-    int backlog;                /* listen(2) backlog; 0: 128 */
+    int backlog;                /* listen(2) backlog; 0: the system's
+                                   maximum (CO_BACKLOG_MAX), so that a
+                                   burst of connects is not dropped */
     unsigned flags;             /* CO_SERVER_* */
 
     /* ---- filled in by the server ---- */

@@ -36,6 +36,9 @@ struct co_socket {
      * and how far it had got: the caller's *sent may not survive. */
     co_task *sendall_task;
     size_t sendall_sent;
+    /* The task in co_socket_recv_bytes waiting for room in the pool (a
+     * close wakes it: it is not in the io's queues). */
+    co_task *room_waiter;
 };
 
 static void release(co_io *io)
@@ -64,6 +67,7 @@ static int wrap(co_socket **out, int fd, int is_socket, int datagram)
     s->datagram = (uint8_t)datagram;
     s->sendall_task = NULL;
     s->sendall_sent = 0;
+    s->room_waiter = NULL;
     *out = s;
     return 0;
 }
@@ -304,6 +308,8 @@ int co_socket_close(co_socket **sp)
     *sp = NULL;
     int fd = s->fd;
     s->fd = -1;
+    if (s->room_waiter)         /* it holds s: s outlives this */
+        co_wake(s->room_waiter, -EBADF);
     co_io_close(&s->io);        /* may free s: no task is inside */
     return close(fd) < 0 && errno != EINTR ? -errno : 0;
 }
@@ -488,6 +494,106 @@ co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
     }
     if (sent)
         *sent = done;
+    return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------ pool bytes */
+
+/*
+ * Readiness first, then a chunk from the pool (waiting for room if the
+ * pool is at its bound), then the receive.  An idle connection therefore
+ * holds no memory, and a task that waits for room has read nothing, so
+ * nothing is lost.  A receive that finds no data after all (EAGAIN) gives
+ * the chunk back before it waits.
+ */
+co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
+                               size_t maxlen)
+{
+    void *chunk = NULL;
+    int rc;
+    if (co_wait_resumed(self) && s && s->room_waiter == self) {
+        s->room_waiter = NULL;      /* back from waiting for room */
+        rc = co__pool_take_chunk(self, &chunk);
+        if (co_io_unhold(&s->io)) { /* closed meanwhile: s may be gone */
+            co__pool_give(chunk);
+            return rc < 0 ? rc : -EBADF;
+        }
+        if (rc < 0)
+            return rc;
+    } else if (!co_wait_resumed(self) &&
+               (!b || b->block || b->len || maxlen == 0)) {
+        return -EINVAL;             /* b must be empty: given back first */
+    }
+    size_t len = maxlen < CO_POOL_CHUNK ? maxlen : CO_POOL_CHUNK;
+    for (;;) {
+        if (!chunk) {
+            rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
+            if (rc != 0)
+                return rc;          /* CO_WOULDBLOCK included */
+            rc = co__pool_take_chunk(self, &chunk);
+            if (rc == CO_WOULDBLOCK) {
+                s->room_waiter = self;
+                co_io_hold(&s->io);
+            }
+            if (rc != 0)
+                return rc;
+        }
+        struct io_call c = { call_recv, chunk, len, 0, NULL };
+        rc = attempt(s, CO_IO_READ, &c, drain_below(s, len));
+        if (rc > 0) {
+            *b = (co_bytes){ .data = chunk, .len = (size_t)rc,
+                             .block = chunk };
+            return rc;
+        }
+        co__pool_give(chunk);
+        chunk = NULL;
+        if (rc != -EAGAIN)
+            return rc;              /* end of stream, or an error */
+    }
+}
+
+/* Before suspending with bytes unsent: a short remainder moves to a block
+ * of its own size, so that the chunk goes back for the next receive.  If
+ * the pool has no room for the copy, the chunk is kept (it is counted
+ * already): nothing waits here. */
+static void keep_only_remainder(co_bytes *b)
+{
+    if (co__pool_block_size(b->block) != CO_POOL_CHUNK ||
+        b->len > CO_POOL_CHUNK / 2)
+        return;
+    void *rest = co__pool_try_take(b->len);
+    if (!rest)
+        return;
+    memcpy(rest, b->data, b->len);
+    co__pool_give(b->block);
+    b->data = rest;
+    b->block = rest;
+}
+
+/*
+ * co_socket_send does the waiting (and, first on a re-evaluation, finishes
+ * the wait it suspended in); b itself, in the caller's frame, is the
+ * progress: it always holds what is still unsent.
+ */
+co_status co_socket_sendall_bytes(co_task *self, co_socket *s, co_bytes *b)
+{
+    int resumed = co_wait_resumed(self);
+    if (!resumed && (!b || (b->len && !b->block)))
+        return -EINVAL;
+    int rc = 0;
+    while (resumed || b->len > 0) {
+        resumed = 0;
+        rc = co_socket_send(self, s, b->data, b->len, 0);
+        if (rc < 0)                 /* CO_WOULDBLOCK included */
+            break;
+        b->data += rc;
+        b->len -= (size_t)rc;
+    }
+    if (rc == CO_WOULDBLOCK) {
+        keep_only_remainder(b);
+        return rc;
+    }
+    co_bytes_free(b);
     return rc < 0 ? rc : 0;
 }
 

@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include "../core/io.h"
+#include "../core/pool.h"
 #include "../core/task.h"
 
 typedef struct co_socket co_socket;
@@ -88,6 +89,13 @@ int co_sockaddr_format(const co_sockaddr *addr, char *buf, size_t len);
 
 int co_socket_bind(co_socket *s, const co_sockaddr *addr);
 int co_socket_listen(co_socket *s, int backlog);
+
+/* The largest listen backlog: listen(2) truncates it to the system's
+ * maximum (Linux: /proc/sys/net/core/somaxconn, 4096 by default).  A
+ * server that must take a burst of connects wants it: connects beyond the
+ * backlog are dropped by the kernel and the clients retry only after 1 s,
+ * 3 s, 7 s ... */
+#define CO_BACKLOG_MAX 0x7fffffff
 int co_socket_shutdown(co_socket *s, int how);  /* SHUT_RD/WR/RDWR */
 int co_socket_setsockopt(co_socket *s, int level, int name, const void *val,
                          socklen_t len);
@@ -158,6 +166,39 @@ int co_socket_try_send(co_socket *s, const void *buf, size_t len, int flags);
  */
 co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
                             size_t len, size_t *sent);
+
+/*
+ * Receiving into the kernel's pool (core/pool.h): the way to write a
+ * server that holds no buffer for an idle connection.  Curio's
+ *
+ *     data = await client.recv(100000)
+ *     await client.sendall(data)
+ *
+ * is, with a co_bytes `data` in the frame:
+ *
+ *     CO_AWAIT(f->n, co_socket_recv_bytes(t, f->client, &f->data, 100000));
+ *     if (f->n <= 0) break;
+ *     CO_AWAIT(f->rc, co_socket_sendall_bytes(t, f->client, &f->data));
+ *
+ * co_socket_recv_bytes waits until the socket has data, then borrows a
+ * chunk from the pool -- waiting, before it reads, while the pool is at
+ * its bound -- and receives up to maxlen bytes (at most CO_POOL_CHUNK)
+ * into it.  It returns the count with *b holding the bytes; 0 at end of
+ * stream and a negative errno on failure, with *b left empty.  *b must be
+ * empty when it is called (-EINVAL otherwise, and for maxlen 0).
+ *
+ * co_socket_sendall_bytes sends all of *b and gives its memory back: 0, or
+ * a negative errno (-EPIPE, -ECANCELED, -ETIMEDOUT ...) with whatever was
+ * not sent dropped.  Either way *b is empty when it returns.  While it is
+ * suspended, *b (which must be in the frame) holds what is still unsent,
+ * moved to a block of its own size when that is small, so the chunk goes
+ * back at once.  Bytes received but not sent are given back with
+ * co_bytes_free (in CO_FINALLY, for a handler that can be cancelled
+ * between the two).
+ */
+co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
+                               size_t maxlen);
+co_status co_socket_sendall_bytes(co_task *self, co_socket *s, co_bytes *b);
 
 /* Datagrams. from (may be NULL) receives the sender's address. */
 co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,

@@ -16,6 +16,16 @@
  * from the stream's state and the caller's out-parameters, which is all
  * the state it has: nothing lives in locals across a suspension.
  *
+ * Memory.  The read buffer is a block lent by the kernel's pool
+ * (core/pool.h) while the stream holds bytes not yet read, and nothing
+ * otherwise: a stream whose buffer empties gives it back, and the next
+ * receive into an empty stream goes through co_socket_recv_bytes, which
+ * borrows only once the socket has data (waiting for room in the pool, if
+ * it is at its bound, before it reads).  An idle connection's stream is
+ * only its small struct.  A task suspended in that receive finishes it
+ * when it is evaluated again (`awaiting_bytes`), so that its place in the
+ * pool's queue, or the room reserved for it, is not lost.
+ *
  * Lifetime.  A task blocked in a stream operation touches the stream when
  * it is evaluated again, so co_stream_close frees the stream only once no
  * task is blocked in one (`users`); the last of them frees it.  The stream
@@ -30,21 +40,25 @@
 
 #include "../core/wait.h"
 #include "../core/alloc_impl.h"
+#include "../core/pool.h"
 #include "stream.h"
 
-/* writelines gathers pieces shorter than half of this into one send. */
-#define GATHER_BYTES 16384
+/* writelines gathers pieces shorter than half of this into one send,
+ * in a chunk borrowed from the pool for the one system call. */
+#define GATHER_BYTES CO_POOL_CHUNK
 
 struct co_stream {
     co_socket *sock;
-    unsigned char *rbuf;    /* rcap bytes, allocated on the first read */
-    size_t rcap;
+    unsigned char *rbuf;    /* a pool block while bytes are buffered, else
+                               NULL */
+    size_t rcap;            /* the most it may buffer (the longest line) */
     size_t rstart, rend;    /* buffered: rbuf[rstart .. rend) */
     size_t rscan;           /* rbuf[rstart .. rstart + rscan) has no '\n' */
-    unsigned char *wbuf;    /* GATHER_BYTES, allocated by writelines */
     uint32_t users;         /* tasks blocked in an operation on us */
     uint8_t eof;            /* a receive returned 0 */
     uint8_t closed;
+    uint8_t awaiting_bytes; /* the reader is suspended in
+                               co_socket_recv_bytes */
 };
 
 static size_t min_size(size_t a, size_t b)
@@ -67,11 +81,10 @@ int co_stream_new(co_stream **out, co_socket *s, size_t bufsize)
     return 0;
 }
 
-static void free_buffers(co_stream *st)
+static void free_buffer(co_stream *st)
 {
-    free(st->rbuf);
-    free(st->wbuf);
-    st->rbuf = st->wbuf = NULL;
+    co__pool_give(st->rbuf);
+    st->rbuf = NULL;
     st->rstart = st->rend = st->rscan = 0;
 }
 
@@ -86,7 +99,7 @@ int co_stream_close(co_stream **stp)
     if (st->closed)                 /* through a copy, while a task blocked */
         return -EBADF;              /* at the close has not yet returned */
     st->closed = 1;
-    free_buffers(st);
+    free_buffer(st);
     /* Wakes our blocked tasks with -EBADF; the socket's memory stays until
      * they have finished their wait on it (in stream_enter), so st->sock is
      * left pointing at it. */
@@ -108,6 +121,30 @@ size_t co_stream_buffered(const co_stream *st)
 }
 
 /* ------------------------------------------------------------ protocol */
+
+/* The receive into an empty stream: the bytes come in a block of the
+ * pool's, which becomes the buffer (adopt).  Notes a suspension. */
+static co_status receive_bytes(co_task *self, co_stream *st, co_bytes *in)
+{
+    size_t len = st->rcap < CO_POOL_CHUNK ? st->rcap : CO_POOL_CHUNK;
+    int n = co_socket_recv_bytes(self, st->sock, in, len);
+    if (n == CO_WOULDBLOCK)
+        st->awaiting_bytes = 1;
+    return n;
+}
+
+/* The outcome of receive_bytes (n >= 0) becomes the stream's state. */
+static void adopt(co_stream *st, co_bytes *in, int n)
+{
+    if (n == 0) {
+        st->eof = 1;
+    } else if (n > 0 && in->block) {
+        st->rbuf = in->block;
+        st->rstart = st->rscan = 0;
+        st->rend = (size_t)n;
+        *in = (co_bytes){ 0 };
+    }
+}
 
 /*
  * The start of every evaluation.  Returns 1 with *rc set when the
@@ -131,20 +168,33 @@ static int stream_enter(co_task *self, co_stream *st, int dir, int *rc,
         return 1;
     }
     st->users--;
-    *rc = dir == CO_IO_READ ? co_socket_wait_readable(self, st->sock)
-                            : co_socket_wait_writable(self, st->sock);
-    if (*rc == CO_WOULDBLOCK) {         /* not expected: wait on */
+    co_bytes in = { 0 };
+    int received = dir == CO_IO_READ && st->awaiting_bytes;
+    if (received) {
+        st->awaiting_bytes = 0;
+        *rc = receive_bytes(self, st, &in);
+    } else {
+        *rc = dir == CO_IO_READ ? co_socket_wait_readable(self, st->sock)
+                                : co_socket_wait_writable(self, st->sock);
+    }
+    if (*rc == CO_WOULDBLOCK) {         /* still waiting */
         st->users++;
         return 1;
     }
     if (st->closed) {
-        if (*rc == 0)
+        co_bytes_free(&in);
+        if (*rc >= 0)
             *rc = -EBADF;
         if (st->users == 0)
             free(st);
         return 1;
     }
-    return *rc != 0;
+    if (*rc < 0)
+        return 1;
+    if (received)                       /* the receive we waited for */
+        adopt(st, &in, *rc);
+    *rc = 0;
+    return 0;
 }
 
 /* Return this when a socket primitive suspended us. */
@@ -163,7 +213,7 @@ static void take(co_stream *st, void *buf, size_t n)
     st->rstart += n;
     st->rscan = st->rscan > n ? st->rscan - n : 0;
     if (st->rstart == st->rend)
-        st->rstart = st->rend = 0;
+        free_buffer(st);            /* nothing buffered: nothing held */
 }
 
 /*
@@ -173,14 +223,34 @@ static void take(co_stream *st, void *buf, size_t n)
  */
 static co_status fill(co_task *self, co_stream *st)
 {
-    if (!st->rbuf && !(st->rbuf = co__malloc(st->rcap)))
-        return -ENOMEM;
-    size_t room = st->rcap - st->rend;
-    if (st->rstart > 0 && (room == 0 || room < st->rcap / 2)) {
+    if (st->rbuf && st->rstart == st->rend)
+        free_buffer(st);
+    if (!st->rbuf) {
+        co_bytes in = { 0 };
+        int n = receive_bytes(self, st, &in);
+        if (n >= 0)
+            adopt(st, &in, n);
+        return n;
+    }
+    size_t cap = co__pool_block_size(st->rbuf);
+    if (cap > st->rcap)
+        cap = st->rcap;
+    size_t room = cap - st->rend;
+    if (st->rstart > 0 && (room == 0 || room < cap / 2)) {
         memmove(st->rbuf, st->rbuf + st->rstart, st->rend - st->rstart);
         st->rend -= st->rstart;
         st->rstart = 0;
-        room = st->rcap - st->rend;
+        room = cap - st->rend;
+    }
+    if (room == 0) {        /* full, below rcap (> one chunk): grow */
+        size_t bigger = cap > st->rcap / 2 ? st->rcap : 2 * cap;
+        unsigned char *b = co__pool_try_take(bigger);
+        if (!b)
+            return -ENOBUFS;
+        memcpy(b, st->rbuf, st->rend);
+        co__pool_give(st->rbuf);
+        st->rbuf = b;
+        room = bigger - st->rend;
     }
     int n = co_socket_recv(self, st->sock, st->rbuf + st->rend, room, 0);
     if (n > 0)
@@ -374,16 +444,16 @@ co_status co_stream_write(co_task *self, co_stream *st, const void *buf,
     return 0;
 }
 
-/* Copy the bytes from piece i, offset skip, onwards into wbuf, as many as
+/* Copy the bytes from piece i, offset skip, onwards into dst, as many as
  * fit; the count. */
-static size_t gather(co_stream *st, const struct iovec *iov, int iovcnt,
+static size_t gather(unsigned char *dst, const struct iovec *iov, int iovcnt,
                      int i, size_t skip)
 {
     size_t k = 0;
     for (; i < iovcnt && k < GATHER_BYTES; i++, skip = 0) {
         size_t m = min_size(iov[i].iov_len - skip, GATHER_BYTES - k);
         if (m)                      /* an empty piece may have no base */
-            memcpy(st->wbuf + k, (const char *)iov[i].iov_base + skip, m);
+            memcpy(dst + k, (const char *)iov[i].iov_base + skip, m);
         k += m;
     }
     return k;
@@ -418,12 +488,16 @@ co_status co_stream_writelines(co_task *self, co_stream *st,
             return 0;
         const void *p = (const char *)iov[i].iov_base + skip;
         size_t len = iov[i].iov_len - skip;
+        unsigned char *gathered = NULL;
+        /* Gathered again on each attempt, so nothing is held while the
+         * task waits; without room in the pool, pieces go one by one. */
         if (len < GATHER_BYTES / 2 && i + 1 < iovcnt &&
-            (st->wbuf || (st->wbuf = co__malloc(GATHER_BYTES)))) {
-            len = gather(st, iov, iovcnt, i, skip);
-            p = st->wbuf;       /* copied again on each attempt: no state */
+            (gathered = co__pool_try_take(GATHER_BYTES))) {
+            len = gather(gathered, iov, iovcnt, i, skip);
+            p = gathered;
         }
         rc = co_socket_send(self, st->sock, p, len, 0);
+        co__pool_give(gathered);
         if (rc == CO_WOULDBLOCK)
             return blocked(st);
         if (rc < 0)

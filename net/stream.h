@@ -55,8 +55,12 @@ typedef struct co_stream co_stream;
 /* ------------------------------------------------------------ lifetime */
 
 /*
- * Make a stream over s with a read buffer of bufsize bytes (0: the
- * default; at most INT_MAX).  The buffer is allocated on the first read.
+ * Make a stream over s that buffers at most bufsize bytes (0: the
+ * default; at most INT_MAX).  The buffer is memory lent by the kernel's
+ * pool (core/pool.h) only while bytes are buffered: a stream with nothing
+ * buffered -- an idle connection -- holds none.  Up to CO_POOL_CHUNK
+ * bytes it is one chunk; a bigger bufsize grows it as a line needs, which
+ * fails with -ENOBUFS if the pool has no room.
  * On success the stream owns s: co_stream_close closes it.  On failure
  * (-EINVAL, -ENOMEM) s is still the caller's.
  */
