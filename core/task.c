@@ -1,6 +1,8 @@
 /*
  * task.c -- spawning, ending, joining and releasing tasks.
  */
+/* MAP_ANONYMOUS is not in POSIX.1-2008 */
+#define _DEFAULT_SOURCE
 #include <errno.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "error.h"
 #include "alloc_impl.h"
@@ -94,12 +97,57 @@ void co__joiners_free_all(co_kernel *k)
 
 /* ------------------------------------------------------------ spawn */
 
-/* Task memory goes back where it came from: the slab, malloc, or nowhere
- * (the caller's storage). */
+/*
+ * Blocks this big get pages of their own from the system.  Those come
+ * zeroed and cost nothing until touched, so spawn writes only the pages
+ * the frame's initial contents need: a frame with a big buffer that the
+ * task seldom uses costs memory only when it does.  (Smaller blocks come
+ * from the slab or malloc, whose memory spawn must write all of.)  The
+ * mapping's length is kept in a header in front of the task.
+ */
+#define MAPPED_MIN ((size_t)64 * 1024)
+#define MAPPED_CLASS 0xffu          /* in the slab-class bits */
+#define MAP_HEADER 16u
+#define PIECE 4096u                 /* what a sparse copy skips at once */
+
+static co_task *map_block(size_t size)
+{
+    size_t total = size + MAP_HEADER;
+    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    *(size_t *)p = total;
+    return (co_task *)(void *)((char *)p + MAP_HEADER);
+}
+
+static void unmap_block(co_task *t)
+{
+    char *p = (char *)t - MAP_HEADER;
+    munmap(p, *(size_t *)(void *)p);
+}
+
+/* Copy src into zeroed dst, skipping the pieces of src that are zero:
+ * their pages in dst stay untouched. */
+static void copy_sparse(unsigned char *dst, const unsigned char *src,
+                        size_t n)
+{
+    for (size_t off = 0; off < n; off += PIECE) {
+        size_t len = n - off < PIECE ? n - off : PIECE;
+        const unsigned char *s = src + off;
+        if (s[0] != 0 || memcmp(s, s + 1, len - 1) != 0)
+            memcpy(dst + off, s, len);
+    }
+}
+
+/* Task memory goes back where it came from: the slab, malloc, its own
+ * mapping, or nowhere (the caller's storage). */
 static void free_block(co_kernel *k, co_task *t)
 {
     unsigned slab_class = (t->flags & CO_SLAB_MASK) >> CO_SLAB_SHIFT;
-    if (slab_class)
+    if (slab_class == MAPPED_CLASS)
+        unmap_block(t);
+    else if (slab_class)
         co__slab_free(&k->slab, t, slab_class);
     else if (!(t->flags & CO_F_STORAGE))
         free(t);
@@ -130,6 +178,10 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
             return -EINVAL;
         t = opts->storage;
         flags |= CO_F_STORAGE;
+    } else if (size >= MAPPED_MIN) {
+        if (!(t = map_block(size)))
+            return -ENOMEM;
+        flags |= MAPPED_CLASS << CO_SLAB_SHIFT;
     } else if ((t = co__slab_alloc(&k->slab, size, &slab_class))) {
         flags |= (uint32_t)slab_class << CO_SLAB_SHIFT;
     } else if (!(t = co__malloc(size))) {
@@ -146,9 +198,12 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         return -ENOMEM;
     }
     void *f = co__frame_of(t);
-    if (frame)
+    int zeroed = (flags & CO_SLAB_MASK) == MAPPED_CLASS << CO_SLAB_SHIFT;
+    if (frame && zeroed)
+        copy_sparse(f, frame, frame_size);
+    else if (frame)
         memcpy(f, frame, frame_size);
-    else
+    else if (!zeroed)
         memset(f, 0, frame_size);
     memset(f, 0, sizeof(co_frame));   /* start from the top */
 

@@ -7,16 +7,25 @@
  * outbox (a bounded co_queue of messages) and a writer task that empties
  * it into the socket.  A sender never waits for a slow reader: when a
  * client's outbox is full, the message is dropped for that client (and
- * counted).  A line longer than MAX_LINE is passed on in pieces.
+ * counted).  A line longer than MAX_LINE is passed on in pieces.  A new
+ * client is greeted with "* welcome <its address>" and the others are
+ * told "* joined" (and later "* left"), unless the server runs with
+ * --quiet: in a room of thousands, every join would cost a message to
+ * each member.
+ *
+ * Memory: an idle client costs its two tasks, its socket and stream, and
+ * its outbox -- no buffer.  Lines are read into one buffer shared by all
+ * clients (broadcast copies each line before the handler waits again), and
+ * the stream holds received bytes only until they have been read.
  *
  * Try it:
  *     examples/chat 25000 &
  *     nc localhost 25000        (in two or more terminals)
  *
- * Usage: chat [PORT] [--clients N]
+ * Usage: chat [PORT] [--clients N] [--quiet]
  *
  * PORT defaults to 25000.  With --clients N it exits by itself once N
- * clients have come and gone.
+ * clients have come and gone.  --quiet: no joined/left announcements.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +41,11 @@
 #define OUTBOX_SIZE 64
 
 static int clients_left;            /* --clients N: stop after N; 0: never */
+static int quiet;                   /* --quiet: no joined/left lines */
+
+/* The line just read, by whichever handler read it: valid until that
+ * handler next waits (one kernel, one thread). */
+static char line[MAX_LINE + 1];     /* room for a '\n' we add */
 
 /* ------------------------------------------------------------ members */
 
@@ -46,28 +60,35 @@ struct member {
 
 static struct member members = { .next = &members, .prev = &members };
 
-/* Queue "<from>: <text>" (text is len bytes, ending in '\n') for every
- * member except `from`.  Never blocks: a full box loses the message.
- * (co_queue_put only blocks on a full queue, which is checked first, so it
- * returns at once: 0, or -ECANCELED if self has been cancelled.) */
+/* Queue "<prefix><text>" (text is len bytes, ending in '\n') in m's box.
+ * Never blocks: a full box loses the message.  (co_queue_put only blocks
+ * on a full queue, which is checked first, so it returns at once: 0, or
+ * -ECANCELED if self has been cancelled.) */
+static void send_to(co_task *self, struct member *m, const char *prefix,
+                    const char *text, size_t len)
+{
+    if (co_queue_full(&m->box)) {
+        m->dropped++;
+        return;
+    }
+    size_t n = strlen(prefix) + len;
+    char *msg = malloc(n + 1);
+    if (!msg)
+        return;
+    snprintf(msg, n + 1, "%s%.*s", prefix, (int)len, text);
+    if (co_queue_put(self, &m->box, msg) != 0)
+        free(msg);
+}
+
+/* "<from>: <text>" to every member except `from`. */
 static void broadcast(co_task *self, struct member *from, const char *text,
                       size_t len)
 {
-    for (struct member *m = members.next; m != &members; m = m->next) {
-        if (m == from)
-            continue;
-        if (co_queue_full(&m->box)) {
-            m->dropped++;
-            continue;
-        }
-        size_t n = strlen(from->name) + 2 + len;
-        char *msg = malloc(n + 1);
-        if (!msg)
-            return;
-        snprintf(msg, n + 1, "%s: %.*s", from->name, (int)len, text);
-        if (co_queue_put(self, &m->box, msg) != 0)
-            free(msg);
-    }
+    char prefix[sizeof from->name + 2];
+    snprintf(prefix, sizeof prefix, "%s: ", from->name);
+    for (struct member *m = members.next; m != &members; m = m->next)
+        if (m != from)
+            send_to(self, m, prefix, text, len);
 }
 
 /* ------------------------------------------------------------ writer */
@@ -115,7 +136,6 @@ struct chat_client_frame {
     void *msg;
     int rc;
     co_status n;
-    char line[MAX_LINE + 1];         /* room for a '\n' we add */
 };
 
 static co_status chat_client(co_task *t, void *arg)
@@ -142,18 +162,24 @@ static co_status chat_client(co_task *t, void *arg)
     members.prev->next = &f->me;
     members.prev = &f->me;
     f->joined = 1;
-    broadcast(t, &f->me, "* joined\n", 9);
+    {
+        char welcome[sizeof f->me.name + 16];
+        int n = snprintf(welcome, sizeof welcome, "%s\n", f->me.name);
+        send_to(t, &f->me, "* welcome ", welcome, (size_t)n);
+    }
+    if (!quiet)
+        broadcast(t, &f->me, "* joined\n", 9);
 
     for (;;) {
-        CO_AWAIT(f->n, co_stream_readline(t, f->st, f->line, MAX_LINE));
+        CO_AWAIT(f->n, co_stream_readline(t, f->st, line, MAX_LINE));
         if (f->n == -EMSGSIZE) {        /* too long: pass it on in pieces */
-            CO_AWAIT(f->n, co_stream_read(t, f->st, f->line, MAX_LINE));
+            CO_AWAIT(f->n, co_stream_read(t, f->st, line, MAX_LINE));
         }
         if (f->n <= 0)
             break;                      /* end of stream, or an error */
-        if (f->line[f->n - 1] != '\n')  /* a piece, or a last line */
-            f->line[f->n++] = '\n';
-        broadcast(t, &f->me, f->line, (size_t)f->n);
+        if (line[f->n - 1] != '\n')     /* a piece, or a last line */
+            line[f->n++] = '\n';
+        broadcast(t, &f->me, line, (size_t)f->n);
     }
     CO_FINALLY;
     /* The handler may itself be cancelled (server shutdown): hold
@@ -162,7 +188,8 @@ static co_status chat_client(co_task *t, void *arg)
     if (f->joined) {                    /* leave the room */
         f->me.prev->next = f->me.next;
         f->me.next->prev = f->me.prev;
-        broadcast(t, &f->me, "* left\n", 7);
+        if (!quiet)
+            broadcast(t, &f->me, "* left\n", 7);
     }
     if (f->writer) {
         CO_AWAIT(f->rc, co_cancel(t, f->writer));
@@ -200,6 +227,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
             clients_left = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--quiet") == 0)
+            quiet = 1;
         else
             server.port = atoi(argv[i]);
     }

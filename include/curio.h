@@ -13,6 +13,7 @@
 #include "core/wait.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/pool.h"
 #include "net/socket.h"
 #include "net/stream.h"
 #include "net/server.h"
