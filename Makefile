@@ -143,15 +143,17 @@ check: all $(TEST_BIN) $(FAULT_BIN)
 # ---------------------------------------------------------------- bench
 # `make bench`: the micro-benchmarks (ratios against reference programs
 # built into each), then the echo benchmark (bench/echo.sh, when present),
-# then bench/report.sh: tables, bench/results.md and bench/results.png.
-# Rows go to $(BENCH_OUT)/targets.tsv and echo.tsv, emptied first.
+# the connections benchmark (bench/connections.sh), then bench/report.sh:
+# tables, bench/results.md and bench/results.png.  Rows go to
+# $(BENCH_OUT)/targets.tsv, echo.tsv and connections.tsv, emptied first.
 BENCH_OUT ?= $(BUILD)/bench-out
 # Optional: the plot, the uvloop echo server, syscall counts.  Installed
 # when root, otherwise named; the benchmarks run without them.
 BENCH_DEB_PACKAGES := gnuplot-nox python3-uvloop linux-perf
-# The echo programs are built once their sources exist.
+# The echo and connections programs are built once their sources exist.
 ECHO_BINS := \
   $(if $(wildcard bench/echoload.c),$(BUILD)/bench/echoload) \
+  $(if $(wildcard bench/connload.c),$(BUILD)/bench/connload) \
   $(if $(wildcard bench/ref/libev_echo.c),$(BUILD)/bench/ref/libev_echo)
 
 BENCH_DEPS_STAMP := $(BUILD)/.bench-deps-ok
@@ -180,23 +182,35 @@ $(BUILD)/bench/echoload: bench/echoload.c $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
 
+$(BUILD)/bench/connload: bench/connload.c $(FLAGS_STAMP) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+
 $(BUILD)/bench/ref/libev_echo: bench/ref/libev_echo.c $(FLAGS_STAMP) \
                               | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
 
-# A failed echo run still gets the report of everything else, then fails.
+# A failed echo or connections run still gets the report of everything
+# else, then fails.
 bench: all $(BENCH_DEPS_STAMP) $(BENCHES) $(ECHO_BINS)
-	@mkdir -p $(BENCH_OUT) && rm -f $(BENCH_OUT)/targets.tsv $(BENCH_OUT)/echo.tsv
+	@mkdir -p $(BENCH_OUT) && rm -f $(BENCH_OUT)/targets.tsv \
+	  $(BENCH_OUT)/echo.tsv $(BENCH_OUT)/connections.tsv
 	@for b in $(BENCHES); do echo "== $$b"; \
 	  BENCH_OUT=$(BENCH_OUT) $$b || exit 1; done
 	@echo_rc=0; if [ -f bench/echo.sh ]; then echo "== bench/echo.sh"; \
 	  BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) bash bench/echo.sh || echo_rc=$$?; \
 	else echo "== bench/echo.sh: not there yet, echo benchmark skipped"; fi; \
+	conn_rc=0; echo "== bench/connections.sh"; \
+	BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) bash bench/connections.sh \
+	  || conn_rc=$$?; \
 	echo "== bench/report.sh"; \
 	BENCH_OUT=$(BENCH_OUT) CC="$(CC)" bash bench/report.sh || exit 1; \
 	if [ $$echo_rc != 0 ]; then \
-	  echo "make bench: bench/echo.sh failed (exit $$echo_rc)"; exit 1; fi
+	  echo "make bench: bench/echo.sh failed (exit $$echo_rc)"; fi; \
+	if [ $$conn_rc != 0 ]; then \
+	  echo "make bench: bench/connections.sh failed (exit $$conn_rc)"; fi; \
+	[ $$echo_rc = 0 ] && [ $$conn_rc = 0 ]
 
 # ---------------------------------------------------------------- install
 install: all

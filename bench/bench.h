@@ -16,8 +16,10 @@
  *
  *   ref     the reference's name, or "-" (no reference: memory figures)
  *   ratio   value_med / ref_med, or "-"
- *   target  "<=X" or ">=X": a bound on the ratio when there is a
- *           reference, otherwise on value_med; "-" when there is none
+ *   target  "<=X" or ">=X": a bound on the ratio when there is one,
+ *           otherwise on value_med (bench/connections.sh shows libev's
+ *           figure as ref_med beside an absolute bound, ratio "-"); "-"
+ *           when there is none
  *   ok      yes / no against the target, "-" without one
  *
  * A benchmark that finds its own result wrong (a counter short of its

@@ -2,8 +2,9 @@
 # report.sh -- the results of `make bench`, for people.
 #
 # Reads $BENCH_OUT/targets.tsv (every benchmark's rows, see bench/bench.h)
-# and, when the echo benchmark ran, $BENCH_OUT/echo.tsv.  Prints the
-# tables, writes them with the machine's description to
+# and, when the echo and connections benchmarks ran, $BENCH_OUT/echo.tsv
+# and connections.tsv.  Prints the tables, writes them with the machine's
+# description to
 # $RESULTS_DIR/results.md, plots the echo figures to $RESULTS_DIR/results.png
 # (gnuplot, bench/plot.gp), and ends with one line:
 #     targets: N met, M missed[: what missed]
@@ -21,6 +22,7 @@ out=${BENCH_OUT:-build/bench-out}
 results=${RESULTS_DIR:-$here}
 targets=$out/targets.tsv
 echo_tsv=$out/echo.tsv
+conn_tsv=$out/connections.tsv
 md=$results/results.md
 png=$results/results.png
 
@@ -29,6 +31,7 @@ if [ ! -s "$targets" ]; then
     exit 1
 fi
 [ -s "$echo_tsv" ] || echo_tsv=
+[ -s "$conn_tsv" ] || conn_tsv=
 
 # ------------------------------------------------------------ tables
 
@@ -66,13 +69,15 @@ md_table() {
                      print sep } }' "$1"
 }
 
-# "targets: N met, M missed[: misses]" from the ok column.
+# "targets: N met, M missed[: misses]" from the ok column.  A row with a
+# ratio is judged on it; one without (no reference, or a reference shown
+# only for context) on its value.
 summary() {
     awk -F'\t' '
     NR == 1 { next }
     $11 == "yes" { met++ }
     $11 == "no"  { missed++
-                   what = ($7 != "-") ? "ratio " $9 : $4 " " $3
+                   what = ($9 != "-") ? "ratio " $9 : $4 " " $3
                    list = list (list ? "; " : "") $1 ": " $2 " (" what \
                           ", target " $10 ")" }
     END { printf "targets: %d met, %d missed%s\n", met, missed,
@@ -149,6 +154,11 @@ if [ -n "$echo_tsv" ]; then
     echo "== echo ($echo_tsv)"
     text_table "$echo_tsv"
 fi
+if [ -n "$conn_tsv" ]; then
+    echo
+    echo "== connections ($conn_tsv)"
+    text_table "$conn_tsv"
+fi
 
 mkdir -p "$results"
 {
@@ -174,6 +184,20 @@ mkdir -p "$results"
         echo "p50/p99 round-trip latency.  Plot: results.png."
         echo
         md_table "$echo_tsv"
+    fi
+    if [ -n "$conn_tsv" ]; then
+        echo
+        echo "## Connections at scale"
+        echo
+        echo "One run per server and count: N clients connect in a burst"
+        echo "(64 connects in flight) and each echoes one message (chat: gets"
+        echo "its greeting); connect_s is the time until all N did, the listen"
+        echo "counters are TcpExt ListenOverflows/ListenDrops over that time"
+        echo "(the whole machine's), bytes_per_conn the server's VmRSS growth"
+        echo "per idle connection, and cpu_us_per_msg and rate come from the"
+        echo "message phase that follows (chat: per line delivered)."
+        echo
+        md_table "$conn_tsv"
     fi
     echo
     echo "$(summary)"

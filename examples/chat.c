@@ -28,6 +28,8 @@
  * clients have come and gone.  --quiet: no joined/left announcements.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +147,14 @@ static co_status chat_client(co_task *t, void *arg)
     co_sockaddr_format(&f->peer, f->me.name, sizeof f->me.name);
     printf("Connection from %s\n", f->me.name);
     fflush(stdout);
+    {
+        /* Lines are small and go out as they come: without TCP_NODELAY,
+         * Nagle's algorithm would hold one back until the client ACKs
+         * the last, and a client that only listens delays its ACKs. */
+        const int on = 1;
+        co_socket_setsockopt(f->client, IPPROTO_TCP, TCP_NODELAY, &on,
+                             sizeof on);
+    }
     if ((f->rc = co_stream_new(&f->st, f->client, 0)) < 0)
         CO_RETURN(f->rc);
     f->client = NULL;                   /* the stream owns the socket now */

@@ -243,6 +243,8 @@ static co_status fill(co_task *self, co_stream *st)
         room = cap - st->rend;
     }
     if (room == 0) {        /* full, below rcap (> one chunk): grow */
+        if (cap >= st->rcap)
+            return -EMSGSIZE;   /* callers never fill a full stream */
         size_t bigger = cap > st->rcap / 2 ? st->rcap : 2 * cap;
         unsigned char *b = co__pool_try_take(bigger);
         if (!b)

@@ -308,6 +308,67 @@ START_TEST(test_readline_limit)
 }
 END_TEST
 
+/* A buffer bigger than the pool's chunk grows as a long line needs (a
+ * block of the pool's, twice as big each time, up to bufsize), and a line
+ * longer than bufsize still gives -EMSGSIZE with bufsize bytes kept. */
+#define GROW_BUFSIZE 200000u
+#define GROW_LINE 150000u
+static unsigned char grow_text[GROW_LINE + GROW_BUFSIZE + 10];
+static unsigned char grow_out[GROW_BUFSIZE + 10];
+
+struct grow_writer_frame {
+    co_frame co;
+    co_stream *st;
+    size_t sent;
+    int rc;
+};
+
+static co_status grow_writer(co_task *t, void *arg)
+{
+    struct grow_writer_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_stream_write(t, f->st, grow_text, sizeof grow_text,
+                                    &f->sent));
+    CO_END;
+}
+
+static co_status readline_grows_main(co_task *t, void *arg)
+{
+    struct scene *f = arg;
+    CO_BEGIN(t, f);
+    open_pair(f);                                       /* b: 200,000 */
+    {
+        struct grow_writer_frame w = { .st = f->a };
+        ck_assert_int_ge(CO_SPAWN(t, &f->t1, grow_writer, w), 0);
+    }
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, grow_out, sizeof grow_out));
+    ck_assert_int_eq(f->rc, (int)GROW_LINE);
+    ck_assert(memcmp(grow_out, grow_text, GROW_LINE) == 0);
+    /* the next "line" has no newline within the buffer's size */
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, grow_out, sizeof grow_out));
+    ck_assert_int_eq(f->rc, -EMSGSIZE);
+    ck_assert_uint_eq(co_stream_buffered(f->b), GROW_BUFSIZE);
+    /* nothing was lost: read the rest exactly */
+    CO_AWAIT(f->rc, co_stream_read_exactly(t, f->b, grow_out, GROW_BUFSIZE + 10,
+                                           &f->got));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert(memcmp(grow_out, grow_text + GROW_LINE, GROW_BUFSIZE + 10) == 0);
+    AWAIT_JOIN(f->rc, t, f->t1);
+    ck_assert_int_eq(f->rc, 0);
+    close_pair(f);
+    CO_END;
+}
+
+START_TEST(test_readline_buffer_grows)
+{
+    for (size_t i = 0; i < sizeof grow_text; i++)
+        grow_text[i] = (unsigned char)('a' + i % 26);
+    grow_text[GROW_LINE - 1] = '\n';
+    struct scene m = { .bufsize = GROW_BUFSIZE };
+    RUN(readline_grows_main, m);
+}
+END_TEST
+
 /* ------------------------------------------------------------ exact reads */
 
 static co_status read_exactly_eof_main(co_task *t, void *arg)
@@ -1218,6 +1279,7 @@ Suite *stream_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_loop_test(tc, test_readline_chunk_boundaries, 0, 3);
     tcase_add_test(tc, test_readline_limit);
+    tcase_add_test(tc, test_readline_buffer_grows);
     tcase_add_test(tc, test_read_exactly_eof);
     tcase_add_test(tc, test_read_exactly_eof_while_waiting);
     tcase_add_test(tc, test_read_buffered_without_syscall);

@@ -31,7 +31,10 @@
 #include <unistd.h>
 
 #define BUF_SIZE (64 * 1024)
-#define BACKLOG 1024
+/* The system's largest backlog, as the curio servers use: a burst of
+ * connects beyond the backlog is dropped, and each dropped client retries
+ * only after 1 s (listen(2) truncates it to net.core.somaxconn). */
+#define BACKLOG 0x7fffffff
 
 struct conn {
     ev_io io;                   /* first: the callback casts back */
