@@ -100,6 +100,8 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
         return -EINVAL;
     if (io->closed)
         return -EBADF;
+    if (io->held[dir])                 /* its waiter waits elsewhere */
+        return -EBUSY;
     if (io->ready[dir])
         return 0;
     if (!co_waitq_empty(&io->waiters[dir]))
@@ -112,9 +114,10 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
     return co_block(self, &io->waiters[dir], CO_NO_DEADLINE);
 }
 
-int co_io_unhold(co_io *io)
+int co_io_unhold(co_io *io, int dir)
 {
     io->users--;
+    io->held[dir] = 0;
     if (!io->closed)
         return 0;
     if (io->users == 0 && io->release)

@@ -48,6 +48,9 @@ struct co_io {
                                        each keeps the loop alive */
     uint8_t ready[2];               /* readiness seen since the last drain */
     uint8_t woken[2];               /* a waiter was woken and not yet back */
+    uint8_t held[2];                /* co_io_hold: a task of the owner's
+                                       waits elsewhere, as this direction's
+                                       waiter */
     uint8_t closed;
     _Alignas(16) unsigned char watcher[2][CO__EV_IO_BYTES];
 };
@@ -74,16 +77,19 @@ static inline void co_io_attempted(co_io *io, int dir, int drained)
 
 /*
  * For an owner whose task, inside an operation on the io, waits for
- * something else (room in the kernel's pool): co_io_hold keeps the io's
+ * something else (room in the kernel's pool): co_io_hold makes that task
+ * the direction's waiter -- another task that would wait or do I/O in
+ * that direction through co_io_wait gets -EBUSY -- and keeps the io's
  * memory alive as a waiter in co_io_wait would, until co_io_unhold.
  * co_io_unhold returns 1 if the io was closed meanwhile -- its memory may
  * then be gone (released if this was the last user): do not touch it.
  */
-static inline void co_io_hold(co_io *io)
+static inline void co_io_hold(co_io *io, int dir)
 {
     io->users++;
+    io->held[dir] = 1;
 }
-int co_io_unhold(co_io *io);
+int co_io_unhold(co_io *io, int dir);
 
 /* Stop watching, wake the waiters with -EBADF, and call `release` once no
  * task is inside co_io_wait (at once if none is).  Idempotent. */

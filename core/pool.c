@@ -114,6 +114,13 @@ void *co__pool_try_take(size_t size)
     return b;
 }
 
+int co__pool_has_room(void)
+{
+    co_kernel *k = co__kernel;
+    return k && co_waitq_empty(&k->pool.waiters) &&
+           fits(&k->pool, CO_POOL_CHUNK);
+}
+
 co_status co__pool_take_chunk(co_task *self, void **out)
 {
     co_kernel *k = co__kernel;

@@ -89,6 +89,10 @@ void *co__pool_try_take(size_t size);
  */
 co_status co__pool_take_chunk(co_task *self, void **out);
 
+/* Whether co__pool_take_chunk would return a chunk at once (room, and
+ * nobody waiting for it). */
+int co__pool_has_room(void);
+
 /* Give a block back (NULL is ignored). */
 void co__pool_give(void *block);
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -499,6 +500,18 @@ co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
 
 /* ------------------------------------------------------------ pool bytes */
 
+/* Whether a receive on s would find something now (data, end of stream
+ * or an error), without taking it: poll works for every kind of fd. */
+static int has_data(const co_socket *s)
+{
+    struct pollfd p = { .fd = s->fd, .events = POLLIN };
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n != 0;                  /* an error: let the receive report it */
+}
+
 /*
  * Readiness first, then a chunk from the pool (waiting for room if the
  * pool is at its bound), then the receive.  An idle connection therefore
@@ -514,7 +527,7 @@ co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
     if (co_wait_resumed(self) && s && s->room_waiter == self) {
         s->room_waiter = NULL;      /* back from waiting for room */
         rc = co__pool_take_chunk(self, &chunk);
-        if (co_io_unhold(&s->io)) { /* closed meanwhile: s may be gone */
+        if (co_io_unhold(&s->io, CO_IO_READ)) {   /* closed: s may be gone */
             co__pool_give(chunk);
             return rc < 0 ? rc : -EBADF;
         }
@@ -530,10 +543,18 @@ co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
             rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
             if (rc != 0)
                 return rc;          /* CO_WOULDBLOCK included */
+            /* At the bound, wait for room only for data that is there:
+             * the readiness hint may be stale (a new socket, a receive
+             * that filled its buffer), and an idle connection must not
+             * queue for room ahead of one with data. */
+            if (!co__pool_has_room() && !has_data(s)) {
+                co_io_attempted(&s->io, CO_IO_READ, 1);
+                continue;           /* wait for readiness instead */
+            }
             rc = co__pool_take_chunk(self, &chunk);
             if (rc == CO_WOULDBLOCK) {
                 s->room_waiter = self;
-                co_io_hold(&s->io);
+                co_io_hold(&s->io, CO_IO_READ);
             }
             if (rc != 0)
                 return rc;

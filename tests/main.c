@@ -14,7 +14,7 @@ int main(void)
     srunner_add_suite(sr, cancel_suite());
     srunner_add_suite(sr, misuse_suite());
     Suite *(*const more[])(void) = { socket_suite, stream_suite,
-                                     server_suite, sync_suite,
+                                     server_suite, pool_suite, sync_suite,
                                      condition_suite, queue_suite,
                                      universal_suite };
     for (size_t i = 0; i < sizeof more / sizeof *more; i++)

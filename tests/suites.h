@@ -12,6 +12,7 @@ Suite *misuse_suite(void);
 Suite *socket_suite(void) __attribute__((weak));
 Suite *stream_suite(void) __attribute__((weak));
 Suite *server_suite(void) __attribute__((weak));
+Suite *pool_suite(void) __attribute__((weak));
 /* Synchronisation suites (sync/). */
 Suite *sync_suite(void) __attribute__((weak));
 Suite *condition_suite(void) __attribute__((weak));
