@@ -185,7 +185,10 @@ co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
  * its bound -- and receives up to maxlen bytes (at most CO_POOL_CHUNK)
  * into it.  It returns the count with *b holding the bytes; 0 at end of
  * stream and a negative errno on failure, with *b left empty.  *b must be
- * empty when it is called (-EINVAL otherwise, and for maxlen 0).
+ * empty when it is called (-EINVAL otherwise, and for maxlen 0).  At the
+ * bound only a socket with data waits for room (an idle one waits for
+ * data first); a task waiting for room is the socket's reader, so another
+ * reader gets -EBUSY, and a close wakes it with -EBADF.
  *
  * co_socket_sendall_bytes sends all of *b and gives its memory back: 0, or
  * a negative errno (-EPIPE, -ECANCELED, -ETIMEDOUT ...) with whatever was
