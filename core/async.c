@@ -133,8 +133,11 @@ int co_kernel_post(co_kernel *k, co_post *p)
          * (ev_async_send costs a memory fence even when it coalesces: a
          * thread waking 100k tasks paid a third of its time there.)
          * Under the lock, so the watcher cannot be stopped meanwhile. */
-        if (k->post_live && !p->prev)
+        if (k->post_live && !p->prev) {
             ev_async_send(k->loop, &k->post_wakeup);
+            if (k->post_signal_fd >= 0)    /* advanced from another loop */
+                co__embed_signal_post(k);
+        }
     }
     pthread_mutex_unlock(&k->post_lock);
     return 0;

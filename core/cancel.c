@@ -41,13 +41,27 @@ int co_enable_cancellation(co_task *self)
     return 0;
 }
 
+/* What is pending, as Curio's check_cancellation() returns it: a
+ * cancellation first (it disarms timeouts), else a region's expiry.  With
+ * cancellation enabled the check is a blocking point without the block: it
+ * delivers what it reports.  In a disabled region it only reports. */
 int co_check_cancellation(co_task *self)
 {
     if (!self)
         return -EINVAL;
-    if (!(self->flags & CO_F_CANCEL_REQ))
-        return 0;
-    if (co__cancellable(self))
-        self->flags |= CO_F_CANCEL_DONE;
-    return -ECANCELED;
+    int enabled = co__cancellable(self);
+    if (self->flags & CO_F_CANCEL_REQ) {
+        if (enabled)
+            self->flags |= CO_F_CANCEL_DONE;
+        return -ECANCELED;
+    }
+    if (self->timeouts) {
+        int64_t now = co_now_ns();
+        if (self->timeouts->effective <= now) {
+            if (enabled)
+                co__mark_expired(self, now);
+            return -ETIMEDOUT;
+        }
+    }
+    return 0;
 }

@@ -13,9 +13,12 @@
 int co_disable_cancellation(co_task *self);
 int co_enable_cancellation(co_task *self);  /* -EINVAL if not disabled */
 
-/* 0 if no cancellation is pending; -ECANCELED if one is.  With
- * cancellation enabled this also delivers it (from now on every blocking
- * primitive returns -ECANCELED); inside a disabled region it only reports. */
+/* What is pending: -ECANCELED if a cancellation is, else -ETIMEDOUT if a
+ * timeout region's deadline has passed (Curio's check_cancellation()
+ * returns the pending TaskTimeout too), else 0.  With cancellation enabled
+ * this also delivers it, as a blocking call would (from now on every
+ * blocking primitive returns the same, and an expired region counts as
+ * expired); inside a disabled region it only reports. */
 int co_check_cancellation(co_task *self);
 
 #endif /* CO_CANCEL_H */

@@ -50,7 +50,7 @@ int64_t co__mono_ns(void)
 static void run_cycles(co_kernel *k)
 {
     co_task **running = &co__running;  /* the address, computed once */
-    co_task *outer = *running;     /* a kernel run inside a task: restore */
+    co_task *const outer = &co__no_task;  /* between tasks */
     int resumed = 0;
     while (k->ready_head && resumed < CO_RESUMES_PER_POLL) {
         co_link *batch = k->ready_head;
@@ -103,7 +103,9 @@ static void schedule(struct ev_loop *loop, ev_prepare *w, int revents)
     expire_deadlines(k);
     run_cycles(k);
 
-    if (k->main_done && k->live == 0) {
+    /* Every task has ended: a run's main among them (so its shutdown is
+     * over), or all those co_kernel_advance was given. */
+    if (k->live == 0) {
         ev_break(loop, EVBREAK_ALL);
         return;
     }
@@ -138,6 +140,7 @@ co_kernel *co_kernel_new(void)
     ev_idle_init(&k->keep_polling, on_idle);
     ev_timer_init(&k->timer, on_timer, 0.0, 0.0);
     k->timer.data = k;
+    k->embed_fd = k->post_signal_fd = -1;
     co__pool_init(&k->pool);
     int rc = co__async_init(k);    /* async.c: posts from other threads */
     if (rc < 0) {
@@ -165,37 +168,6 @@ int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn, const void *frame,
     return co__spawn(k, 0, out, fn, frame, frame_size, opts);
 }
 
-static int newest_first(const void *a, const void *b)
-{
-    uint32_t x = (*(co_task *const *)a)->id, y = (*(co_task *const *)b)->id;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Shutdown: cancel the tasks still alive, newest first.  Blocked ones are
- * woken in that order, so they also run their cleanup in that order. */
-void co__cancel_all_newest_first(co_kernel *k)
-{
-    if (!k->live)
-        return;
-    co_task **alive = co__malloc(k->live * sizeof *alive);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < k->reg_len; i++) {
-        co_task *t = k->reg[i].task;
-        if (co__state(t) != CO_STATE_DONE) {
-            if (alive)
-                alive[n++] = t;
-            else
-                co_cancel_nowait(t);   /* out of memory: any order */
-        }
-    }
-    if (!alive)
-        return;
-    qsort(alive, n, sizeof *alive, newest_first);
-    for (uint32_t i = 0; i < n; i++)
-        co_cancel_nowait(alive[i]);
-    free(alive);
-}
-
 static void report_deadlock(co_kernel *k, const char *what)
 {
     fprintf(stderr, "curio: deadlock: %u task(s) blocked with nothing left "
@@ -209,46 +181,70 @@ static void report_deadlock(co_kernel *k, const char *what)
     }
 }
 
-int co_kernel_run(co_kernel *k, co_func main, const void *frame,
-                  size_t frame_size)
+int co__kernel_enter(co_kernel *k)
 {
-    if (!k || !main || k->running)
+    if (!k)
         return -EINVAL;
-    k->main_done = k->deadlocked = 0;  /* a kernel may be run again */
-    co_kernel *outer = co__kernel;
+    if (co__kernel || k->running)  /* one kernel per thread, as in Curio */
+        return -EBUSY;
     co__kernel = k;
-    int rc = co__spawn(k, 0, &k->main, main, frame, frame_size,
-                       &(const co_spawn_opts){ .name = "main" });
-    if (rc < 0) {
-        co__kernel = outer;
-        return rc;
-    }
     k->running = 1;
     ev_prepare_start(k->loop, &k->scheduler);
     ev_unref(k->loop);             /* the scheduler alone keeps nothing alive */
+    return 0;
+}
 
-    for (int stuck = 0;; stuck++) {
+void co__kernel_leave(co_kernel *k)
+{
+    ev_ref(k->loop);
+    ev_prepare_stop(k->loop, &k->scheduler);
+    ev_idle_stop(k->loop, &k->keep_polling);
+    ev_timer_stop(k->loop, &k->timer);
+    k->running = 0;
+    co__kernel = NULL;
+}
+
+/* ev_run returns by itself only when no watcher is left that could wake a
+ * task: whoever is still alive is deadlocked. */
+int co__run_to_end(co_kernel *k)
+{
+    int stuck = 0;
+    for (;;) {
         ev_run(k->loop, 0);
-        if (k->main_done && k->live == 0)
+        if (k->shutting_down && k->live == 0)
             break;
-        if (stuck) {               /* still stuck after cancelling everyone */
+        if (stuck++) {             /* still stuck after cancelling everyone */
             report_deadlock(k, "they ignore cancellation; giving up");
             break;
         }
         report_deadlock(k, "cancelling them");
         if (!k->main_done)         /* main's own result stands otherwise */
             k->deadlocked = 1;
-        co__cancel_all_newest_first(k);
+        co__shutdown_all_at_once(k);
     }
+    return stuck;
+}
 
-    ev_ref(k->loop);
-    ev_prepare_stop(k->loop, &k->scheduler);
-    ev_idle_stop(k->loop, &k->keep_polling);
-    ev_timer_stop(k->loop, &k->timer);
-    k->running = 0;
+int co_kernel_run(co_kernel *k, co_func main, const void *frame,
+                  size_t frame_size)
+{
+    if (!main)
+        return -EINVAL;
+    int rc = co__kernel_enter(k);
+    if (rc < 0)
+        return rc;
+    k->main_done = k->deadlocked = 0;  /* a kernel may be run again */
+    rc = co__spawn(k, 0, &k->main, main, frame, frame_size,
+                   &(const co_spawn_opts){ .name = "main" });
+    if (rc < 0) {
+        co__kernel_leave(k);
+        return rc;
+    }
+    co__run_to_end(k);
     rc = k->deadlocked ? -EDEADLK : k->main_result;
     co__release_all(k);
-    co__kernel = outer;
+    co__shutdown_done(k);
+    co__kernel_leave(k);
     return rc;
 }
 
@@ -264,6 +260,7 @@ void co_kernel_free(co_kernel *k)
     co__slab_destroy(&k->slab);
     co__pool_destroy(&k->pool);
     co__async_free(k);             /* async.c: drop unrun posts */
+    co__embed_free(k);
     free(k->heap);
     free(k->reg);
     ev_loop_destroy(k->loop);
@@ -272,6 +269,8 @@ void co_kernel_free(co_kernel *k)
 
 int co_run(co_func main, const void *frame, size_t frame_size)
 {
+    if (co__kernel)                /* before making a kernel for nothing */
+        return -EBUSY;
     co_kernel *k = co_kernel_new();
     if (!k)
         return -errno;

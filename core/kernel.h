@@ -19,12 +19,15 @@ int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn, const void *frame,
 
 /*
  * Run `main` (a copy of `frame`, frame_size bytes) and every other task
- * until main ends; then cancel the tasks still alive, newest first, let
- * them run their cleanup, and release every finished task.  Returns main's
+ * until main ends; then cancel the tasks still alive newest first, one at
+ * a time (each once the newer one has finished its cleanup, as Curio's
+ * shutdown does), and release every finished task.  Returns main's
  * result; -EDEADLK if every task blocked with nothing left that could wake
  * one (the tasks are cancelled and cleaned up first); -EINVAL for bad
- * arguments or a kernel that is already running.  A kernel can be run
- * again after a run has returned.
+ * arguments; -EBUSY if this thread already runs a kernel (a kernel is run
+ * from outside any task: one kernel per thread, as in Curio) or k runs in
+ * another thread.  A kernel can be run again after a run has returned.
+ * To advance a kernel from another loop instead, see embed.h.
  */
 int co_kernel_run(co_kernel *k, co_func main, const void *frame,
                   size_t frame_size);
@@ -33,7 +36,8 @@ int co_kernel_run(co_kernel *k, co_func main, const void *frame,
 void co_kernel_free(co_kernel *k);
 
 /* The one-call form: new kernel, run main, free, return main's result
- * (or co_kernel_new's failure: -ENOMEM, -EMFILE, -ENFILE). */
+ * (or co_kernel_new's failure: -ENOMEM, -EMFILE, -ENFILE; or -EBUSY at
+ * once, from inside a running kernel). */
 int co_run(co_func main, const void *frame, size_t frame_size);
 
 /* The kernel running in the calling thread, or NULL. */

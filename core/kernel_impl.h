@@ -102,6 +102,14 @@ struct co_kernel {
     co_task *main;
     int main_result;
     int running, main_done, deadlocked;
+    ev_timer budget;           /* co_kernel_advance's time limit */
+
+    /* Shutdown (shutdown.c): the tasks alive when it began, newest first,
+     * cancelled one at a time; `doomed_now` is the one being cancelled. */
+    int shutting_down;
+    co_task **doomed;
+    uint32_t doomed_len, doomed_next;
+    co_task *doomed_now;
 
     /* core/async.c: callbacks posted from other threads.  post_lock guards
      * the FIFO and post_live; post_wakeup and holds are the kernel
@@ -111,6 +119,11 @@ struct co_kernel {
     int post_live;             /* post_wakeup started: ev_async_send is ok */
     ev_async post_wakeup;      /* unref'd: holds keep a run alive instead */
     uint32_t holds;            /* co_kernel_hold count, one ev_ref each */
+    /* embed.c: once co_kernel_fd has been asked for, -1 before.  A post
+     * into an empty FIFO also signals post_signal_fd (under post_lock),
+     * since libev's own wake-up is skipped while its loop is not polling. */
+    int embed_fd;
+    int post_signal_fd;
 };
 
 /* The kernel running in this thread (set by co_kernel_run). */
@@ -143,7 +156,28 @@ static inline void co__ready_push(co_kernel *k, co_task *t)
     co__ready_append(k, t);
 }
 int64_t co__mono_ns(void);
-void co__cancel_all_newest_first(co_kernel *k);
+
+/* kernel.c: what co_kernel_run, co_kernel_advance and co_kernel_shutdown
+ * share.  enter: -EINVAL, or -EBUSY if this thread already runs a kernel
+ * (one per thread, as in Curio) or k runs in another thread. */
+int co__kernel_enter(co_kernel *k);
+void co__kernel_leave(co_kernel *k);
+/* Run until the shutdown has ended every task (cancelling them all at once
+ * if they deadlock); returns how many times they were found deadlocked. */
+int co__run_to_end(co_kernel *k);
+
+/* shutdown.c.  begin: cancel the tasks alive now one at a time, newest
+ * first, each once the newer one has ended (does nothing if a shutdown is
+ * under way).  ended: t has finished, the next may be cancelled.  abandon:
+ * cancel every task left at once (tasks that deadlock in their cleanup). */
+void co__shutdown_begin(co_kernel *k);
+void co__shutdown_ended(co_kernel *k, co_task *t);
+void co__shutdown_all_at_once(co_kernel *k);
+void co__shutdown_done(co_kernel *k);
+
+/* embed.c: co_kernel_free's part; a post's signal to a foreign loop. */
+void co__embed_free(co_kernel *k);
+void co__embed_signal_post(co_kernel *k);
 
 /* async.c: set up and started in co_kernel_new (-errno on failure), torn
  * down by co_kernel_free. */

@@ -213,7 +213,7 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
     k->live++;
     co__ready_push(k, t);
     /* A task spawned while the kernel shuts down is cancelled at once. */
-    if (k->main_done || k->deadlocked)
+    if (k->shutting_down)
         co_cancel_nowait(t);
     if (out)
         *out = t;
@@ -277,13 +277,15 @@ void co__finish(co_kernel *k, co_task *t, int result)
         k->main_done = 1;
         k->main = NULL;
         t->flags |= CO_F_JOINED;
-        co__cancel_all_newest_first(k);
+        co__shutdown_begin(k);
     }
     /* Nobody will collect a detached or daemon task's failure: say it now. */
     if (failed(t) && !(t->flags & CO_F_JOINED) &&
         (t->flags & (CO_F_DETACHED | CO_F_DAEMON)))
         report_crash(k, t);
-    if (t->flags & (CO_F_DETACHED | CO_F_JOINED))
+    co__shutdown_ended(k, t);
+    /* The shutdown's list points at tasks: co__release_all frees them. */
+    if ((t->flags & (CO_F_DETACHED | CO_F_JOINED)) && !k->doomed)
         co__release(k, t);
 }
 
@@ -302,7 +304,8 @@ void co__release_all(co_kernel *k)
                             "%s); freed with its kernel\n",
                     (unsigned)t->id, k->reg[t->slot].name,
                     t->where ? t->where : "start");
-        else if (failed(t) && !(t->flags & (CO_F_DAEMON | CO_F_JOINED)))
+        else if (failed(t) &&     /* daemon, detached: reported at the end */
+                 !(t->flags & (CO_F_DAEMON | CO_F_DETACHED | CO_F_JOINED)))
             report_crash(k, t);
         co__release(k, t);
     }

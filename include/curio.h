@@ -8,6 +8,7 @@
 #include "macros/co.h"
 #include "core/task.h"
 #include "core/kernel.h"
+#include "core/embed.h"
 #include "core/time.h"
 #include "core/cancel.h"
 #include "core/wait.h"

@@ -13,6 +13,7 @@ int main(void)
     srunner_add_suite(sr, time_suite());
     srunner_add_suite(sr, cancel_suite());
     srunner_add_suite(sr, misuse_suite());
+    srunner_add_suite(sr, embed_suite());
     Suite *(*const more[])(void) = { socket_suite, stream_suite,
                                      server_suite, pool_suite, sync_suite,
                                      condition_suite, queue_suite,

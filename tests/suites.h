@@ -8,6 +8,7 @@ Suite *task_suite(void);
 Suite *time_suite(void);
 Suite *cancel_suite(void);
 Suite *misuse_suite(void);
+Suite *embed_suite(void);
 /* Networking suites (net/); weak so that each can be developed alone. */
 Suite *socket_suite(void) __attribute__((weak));
 Suite *stream_suite(void) __attribute__((weak));

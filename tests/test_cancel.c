@@ -663,6 +663,75 @@ START_TEST(test_check_cancellation_disabled)
 }
 END_TEST
 
+/* A timeout region's expiry held back in a disabled region is what
+ * co_check_cancellation reports there (-ETIMEDOUT), without delivering it:
+ * blocking still works, and the region counts as expired only once a
+ * blocking call after the enable receives it.  With cancellation enabled,
+ * the check delivers it like a blocking call would. */
+struct check_timeout_frame {
+    co_frame co;
+    co_timeout to;
+    int rc;
+};
+
+static co_status check_timeout_main(co_task *t, void *arg)
+{
+    struct check_timeout_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_timeout_after(t, &f->to, 0.01), 0);
+    ck_assert_int_eq(co_disable_cancellation(t), 0);
+    ck_assert_int_eq(co_check_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_sleep(t, 0.03));       /* past the region's deadline */
+    note("s=%s", rcs(f->rc));
+    note("check=%s", rcs(co_check_cancellation(t)));
+    ck_assert_int_eq(co_timeout_expired(&f->to), 0);   /* only reported */
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y=%s", rcs(f->rc));
+    /* a cancellation, once requested, is what is pending first */
+    ck_assert_int_eq(co_enable_cancellation(t), 0);
+    note("check=%s", rcs(co_check_cancellation(t)));   /* delivers it */
+    ck_assert_int_eq(co_timeout_expired(&f->to), 1);
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y=%s", rcs(f->rc));
+    note("end=%s", rcs(co_timeout_end(t, &f->to, 0)));
+    ck_assert_int_eq(co_check_cancellation(t), 0);     /* region gone */
+    CO_END;
+}
+
+START_TEST(test_check_cancellation_reports_held_back_timeout)
+{
+    struct check_timeout_frame m = { 0 };
+    ck_assert_int_eq(co_run(check_timeout_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "s=0 check=TIMEOUT y=0 check=TIMEOUT y=TIMEOUT "
+                         "end=TIMEOUT");
+}
+END_TEST
+
+static co_status check_cancel_beats_timeout_main(co_task *t, void *arg)
+{
+    struct check_timeout_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_timeout_after(t, &f->to, 0.01), 0);
+    ck_assert_int_eq(co_disable_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_sleep(t, 0.03));
+    ck_assert_int_eq(co_check_cancellation(t), -ETIMEDOUT);
+    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_check_cancellation(t), -ECANCELED);
+    ck_assert_int_eq(co_enable_cancellation(t), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    note("y=%s", rcs(f->rc));
+    note("end=%s", rcs(co_timeout_end(t, &f->to, f->rc)));
+    CO_END;
+}
+
+START_TEST(test_check_cancellation_cancel_before_timeout)
+{
+    struct check_timeout_frame m = { 0 };
+    ck_assert_int_eq(co_run(check_cancel_beats_timeout_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "y=CANCEL end=CANCEL");
+}
+END_TEST
+
 /* Cleanup in a disabled region can block even though the task has been
  * cancelled. */
 struct cleanup_frame {
@@ -1122,6 +1191,8 @@ Suite *cancel_suite(void)
     tcase_add_test(tc, test_enable_without_disable);
     tcase_add_test(tc, test_check_cancellation_enabled);
     tcase_add_test(tc, test_check_cancellation_disabled);
+    tcase_add_test(tc, test_check_cancellation_reports_held_back_timeout);
+    tcase_add_test(tc, test_check_cancellation_cancel_before_timeout);
     tcase_add_test(tc, test_cleanup_blocks_in_disabled_region);
     suite_add_tcase(s, tc);
 

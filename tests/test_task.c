@@ -794,7 +794,7 @@ static co_status api_main(co_task *t, void *arg)
     ck_assert_ptr_eq(co_current_kernel(), api_kernel);
     /* the kernel is running: it cannot be run again from inside */
     ck_assert_int_eq(co_kernel_run(api_kernel, api_nested_main, f, sizeof *f),
-                     -EINVAL);
+                     -EBUSY);
     if (prespawned) {
         ck_assert_uint_eq(co_task_parent_id(prespawned), 0);
         ck_assert_str_eq(co_task_name(prespawned), "pre");
@@ -1293,6 +1293,211 @@ START_TEST(test_frames_of_many_sizes_stay_intact)
 }
 END_TEST
 
+/* One kernel per thread, as in Curio: from inside a task, co_run and
+ * co_kernel_run (another kernel, or this one) return -EBUSY at once and
+ * the running kernel goes on.  Before this rule a nested kernel ran to its
+ * end with the outer one frozen: the sleeper below would not have run
+ * before the nested main, which waits for it. */
+struct nested_main_frame {
+    co_frame co;
+    co_task *h;
+    struct yielder_frame y;
+    int rc;
+};
+
+static int nested_inner_ran;
+
+static co_status nested_inner(co_task *t, void *arg)
+{
+    struct api_main_frame *f = arg;
+    CO_BEGIN(t, f);
+    nested_inner_ran = 1;
+    CO_END;
+}
+
+static co_status nested_main(co_task *t, void *arg)
+{
+    struct nested_main_frame *f = arg;
+    CO_BEGIN(t, f);
+    f->y.name = "other";
+    f->y.yields = 1;
+    ck_assert_int_gt(CO_SPAWN(t, &f->h, yielder, f->y), 0);
+    {
+        struct api_main_frame m = { 0 };
+        co_kernel *k = co_kernel_new();
+        ck_assert_ptr_nonnull(k);
+        ck_assert_int_eq(co_run(nested_inner, &m, sizeof m), -EBUSY);
+        ck_assert_int_eq(co_kernel_run(k, nested_inner, &m, sizeof m),
+                         -EBUSY);
+        ck_assert_int_eq(co_kernel_advance(k, 0), -EBUSY);
+        ck_assert_int_eq(co_kernel_shutdown(k), -EBUSY);
+        co_kernel_free(k);
+    }
+    ck_assert_int_eq(nested_inner_ran, 0);
+    note("main");
+    AWAIT_JOIN(f->rc, t, f->h);      /* the outer kernel still runs */
+    ck_assert_int_eq(f->rc, 0);
+    CO_END;
+}
+
+START_TEST(test_nested_run_is_refused)
+{
+    struct nested_main_frame m = { 0 };
+    nested_inner_ran = 0;
+    ck_assert_int_eq(co_run(nested_main, &m, sizeof m), 0);
+    ck_assert_int_eq(nested_inner_ran, 0);
+    ck_assert_str_eq(lg, "main other");
+    ck_assert_ptr_null(co_current_kernel());
+    /* and outside any task it works again */
+    struct api_main_frame am = { 0 };
+    ck_assert_int_eq(co_run(nested_inner, &am, sizeof am), 0);
+    ck_assert_int_eq(nested_inner_ran, 1);
+}
+END_TEST
+
+/* Shutdown, one task at a time: a task whose cleanup blocks (in a region
+ * where cancellation is disabled) finishes it before the next older task
+ * is cancelled, and the older tasks keep running normally meanwhile: the
+ * consumer still receives what the newest task's cleanup sends it.  A
+ * task spawned but never run is the newest, so it goes first. */
+struct slow_cleaner_frame {
+    co_frame co;
+    const char *name;
+    co_event *announce;     /* set in cleanup, if not NULL */
+    int rc;
+};
+
+static co_status slow_cleaner(co_task *t, void *arg)
+{
+    struct slow_cleaner_frame *f = arg;
+    CO_BEGIN(t, f);
+    note("%s:start", f->name);
+    CO_AWAIT(f->rc, wait_on(t, &wq));
+    CO_RETURN(f->rc);
+    CO_FINALLY;
+    note("%s=%s", f->name, rcs(CO_RESULT()));
+    co_disable_cancellation(t);
+    CO_AWAIT(f->rc, co_sleep(t, 0.01));    /* cleanup that takes a while */
+    if (f->announce)
+        co_event_set(f->announce);
+    co_enable_cancellation(t);
+    note("%s:clean", f->name);
+    CO_END;
+}
+
+struct listener_frame {
+    co_frame co;
+    co_event *ev;
+    int rc;
+};
+
+/* Waits for the event; logs how the wait ended. */
+static co_status listener(co_task *t, void *arg)
+{
+    struct listener_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_event_wait(t, f->ev));
+    note("heard=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_FINALLY;
+    note("listener:end");
+    CO_END;
+}
+
+struct order_shutdown_frame {
+    co_frame co;
+    co_event ev;
+    struct listener_frame l;
+    struct slow_cleaner_frame c;
+    int rc;
+};
+
+static co_status order_shutdown_main(co_task *t, void *arg)
+{
+    struct order_shutdown_frame *f = arg;
+    CO_BEGIN(t, f);
+    f->l.ev = &f->ev;
+    ck_assert_int_gt(CO_SPAWN(t, NULL, listener, f->l), 0);
+    f->c.name = "A";
+    ck_assert_int_gt(CO_SPAWN(t, NULL, slow_cleaner, f->c), 0);
+    f->c.name = "B";
+    f->c.announce = &f->ev;
+    ck_assert_int_gt(CO_SPAWN(t, NULL, slow_cleaner, f->c), 0);
+    CO_AWAIT(f->rc, co_yield(t));      /* listener, A and B block */
+    f->c.name = "N";                   /* spawned, never run */
+    f->c.announce = NULL;
+    ck_assert_int_gt(CO_SPAWN(t, NULL, slow_cleaner, f->c), 0);
+    note("main");
+    CO_END;
+}
+
+START_TEST(test_shutdown_one_task_at_a_time)
+{
+    struct order_shutdown_frame m = { 0 };
+    ck_assert_int_eq(co_run(order_shutdown_main, &m, sizeof m), 0);
+    /* Cancelled all at once, A and the listener would be cancelled while
+     * N and B still clean up: "A=CANCEL" and "listener:end" early, and the
+     * listener would never hear B's event. */
+    ck_assert_str_eq(lg, "A:start B:start main "
+                         "N:start N=CANCEL N:clean "
+                         "B=CANCEL B:clean heard=0 listener:end "
+                         "A=CANCEL A:clean");
+}
+END_TEST
+
+/* A task's cleanup that blocks forever on an older task that will never
+ * help is a deadlock: the tasks left are then cancelled all at once, and
+ * the run still ends (with main's result). */
+struct stuck_cleaner_frame {
+    co_frame co;
+    int rc;
+};
+
+static co_status stuck_cleaner(co_task *t, void *arg)
+{
+    struct stuck_cleaner_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, wait_on(t, &wq));
+    CO_FINALLY;
+    co_disable_cancellation(t);
+    note("stuck");
+    CO_AWAIT(f->rc, wait_on(t, &wq));       /* nobody will wake it ... */
+    co_enable_cancellation(t);
+    note("unstuck=%s", rcs(f->rc));
+    CO_END;
+}
+
+struct stuck_shutdown_frame {
+    co_frame co;
+    struct waiter_frame w;
+    struct stuck_cleaner_frame s;
+};
+
+static co_status stuck_shutdown_main(co_task *t, void *arg)
+{
+    struct stuck_shutdown_frame *f = arg;
+    CO_BEGIN(t, f);
+    f->w.name = "old";
+    ck_assert_int_gt(CO_SPAWN(t, NULL, waiter, f->w), 0);
+    ck_assert_int_gt(CO_SPAWN(t, NULL, stuck_cleaner, f->s), 0);
+    CO_AWAIT(f->w.rc, co_yield(t));
+    CO_RETURN(5);
+    CO_END;
+}
+
+START_TEST(test_shutdown_deadlock_cancels_the_rest)
+{
+    struct stuck_shutdown_frame m = { 0 };
+    int rc = run_capturing_stderr(stuck_shutdown_main, &m, sizeof m);
+    /* ... until the deadlock cancels the old waiter, whose cleanup runs;
+     * the stuck one is given up on (it ignores cancellation). */
+    ck_assert_int_eq(rc, 5);
+    ck_assert_str_eq(lg, "stuck old=CANCEL");
+    ck_assert_ptr_nonnull(strstr(captured, "deadlock"));
+    ck_assert_ptr_nonnull(strstr(captured, "never finished"));
+}
+END_TEST
+
 /* ------------------------------------------------------------ strerror */
 
 START_TEST(test_strerror)
@@ -1350,6 +1555,9 @@ Suite *task_suite(void)
     tcase_add_test(tc, test_kernel_api);
     tcase_add_test(tc, test_kernel_runs_again);
     tcase_add_test(tc, test_shutdown_cancels_newest_first);
+    tcase_add_test(tc, test_shutdown_one_task_at_a_time);
+    tcase_add_test(tc, test_shutdown_deadlock_cancels_the_rest);
+    tcase_add_test(tc, test_nested_run_is_refused);
     tcase_add_test(tc, test_crash_reported_at_shutdown_when_never_joined);
     tcase_add_test(tc, test_crash_reported_when_daemon_ends);
     tcase_add_test(tc, test_crash_reported_when_detached_ends);
