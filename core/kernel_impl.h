@@ -168,10 +168,11 @@ int co__run_to_end(co_kernel *k);
 
 /* shutdown.c.  begin: cancel the tasks alive now one at a time, newest
  * first, each once the newer one has ended (does nothing if a shutdown is
- * under way).  ended: t has finished, the next may be cancelled.  abandon:
- * cancel every task left at once (tasks that deadlock in their cleanup). */
+ * under way).  next: doomed_now has ended, cancel the next one.
+ * all_at_once: cancel every task left now (tasks that deadlock in their
+ * cleanup).  done: the shutdown is over. */
 void co__shutdown_begin(co_kernel *k);
-void co__shutdown_ended(co_kernel *k, co_task *t);
+void co__shutdown_next(co_kernel *k);
 void co__shutdown_all_at_once(co_kernel *k);
 void co__shutdown_done(co_kernel *k);
 

@@ -27,7 +27,7 @@ static int newest_first(const void *a, const void *b)
 }
 
 /* Cancel the next task of the list still alive, or end the list. */
-static void cancel_next(co_kernel *k)
+void co__shutdown_next(co_kernel *k)
 {
     while (k->doomed_next < k->doomed_len) {
         co_task *t = k->doomed[k->doomed_next++];
@@ -59,13 +59,7 @@ void co__shutdown_begin(co_kernel *k)
     qsort(k->doomed, n, sizeof *k->doomed, newest_first);
     k->doomed_len = n;
     k->doomed_next = 0;
-    cancel_next(k);
-}
-
-void co__shutdown_ended(co_kernel *k, co_task *t)
-{
-    if (t == k->doomed_now)
-        cancel_next(k);
+    co__shutdown_next(k);
 }
 
 /* Every task left is cancelled now; blocked ones are woken newest first,
