@@ -59,6 +59,7 @@ struct co_stream {
     uint8_t closed;
     uint8_t awaiting_bytes; /* the reader is suspended in
                                co_socket_recv_bytes */
+    uint8_t handed_out;     /* the fd is lent to blocking code */
 };
 
 static size_t min_size(size_t a, size_t b)
@@ -149,12 +150,13 @@ static void adopt(co_stream *st, co_bytes *in, int n)
 /*
  * The start of every evaluation.  Returns 1 with *rc set when the
  * operation must return *rc now.  A fresh call: a pending cancellation or
- * timeout, or -EBADF if the stream is closed (a copy of the pointer used
+ * timeout, -EBADF if the stream is closed (a copy of the pointer used
  * while a task woken by the close has not yet returned; it must not
- * allocate a new buffer).  A re-evaluation after our own suspension:
- * finish the socket wait we were suspended in (direction `dir`); its
- * failure (-ECANCELED, -ETIMEDOUT, -EBADF) is ours, and after a close the
- * last task out frees the stream.
+ * allocate a new buffer), or -EBUSY while the fd is lent to blocking
+ * code (co_stream_blocking_begin).  A re-evaluation after our own
+ * suspension: finish the socket wait we were suspended in (direction
+ * `dir`); its failure (-ECANCELED, -ETIMEDOUT, -EBADF) is ours, and after
+ * a close the last task out frees the stream.
  */
 static int stream_enter(co_task *self, co_stream *st, int dir, int *rc,
                         const char *func)
@@ -162,9 +164,12 @@ static int stream_enter(co_task *self, co_stream *st, int dir, int *rc,
     if (!co_wait_resumed(self)) {
         if (co_wait_enter_at(self, rc, func))
             return 1;
-        if (!st->closed)
+        if (st->closed)
+            *rc = -EBADF;
+        else if (st->handed_out)    /* the fd blocks: it would stall us all */
+            *rc = -EBUSY;
+        else
             return 0;
-        *rc = -EBADF;
         return 1;
     }
     st->users--;
@@ -214,6 +219,25 @@ static void take(co_stream *st, void *buf, size_t n)
     st->rscan = st->rscan > n ? st->rscan - n : 0;
     if (st->rstart == st->rend)
         free_buffer(st);            /* nothing buffered: nothing held */
+}
+
+/*
+ * The length of the first buffered line, its '\n' included, if that '\n'
+ * is among the first `limit` buffered bytes; else 0.  How far the search
+ * got is remembered (rscan), so a line arriving a byte at a time is
+ * scanned once, not once per byte.
+ */
+static size_t buffered_line(co_stream *st, size_t limit)
+{
+    size_t span = min_size(st->rend - st->rstart, limit);
+    if (span <= st->rscan)
+        return 0;
+    unsigned char *base = st->rbuf + st->rstart;
+    unsigned char *nl = memchr(base + st->rscan, '\n', span - st->rscan);
+    if (nl)
+        return (size_t)(nl - base) + 1;
+    st->rscan = span;
+    return 0;
 }
 
 /*
@@ -354,19 +378,12 @@ co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
         return rc;
     size_t limit = min_size(maxlen, st->rcap);     /* rcap <= INT_MAX */
     for (;;) {
-        size_t avail = st->rend - st->rstart;
-        size_t span = min_size(avail, limit);
-        if (span > st->rscan) {
-            unsigned char *base = st->rbuf + st->rstart;
-            unsigned char *nl = memchr(base + st->rscan, '\n',
-                                       span - st->rscan);
-            if (nl) {
-                size_t len = (size_t)(nl - base) + 1;
-                take(st, buf, len);
-                return (int)len;
-            }
-            st->rscan = span;
+        size_t len = buffered_line(st, limit);
+        if (len) {
+            take(st, buf, len);
+            return (int)len;
         }
+        size_t avail = st->rend - st->rstart;
         if (avail >= limit)
             return -EMSGSIZE;
         if (st->eof) {              /* the last line, without its '\n' */
@@ -414,6 +431,53 @@ co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
         } else {
             rc = fill(self, st);    /* into the stream: may be the excess */
         }
+        if (rc == CO_WOULDBLOCK)
+            return blocked(st);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/*
+ * Whole lines only: a line goes to buf once its '\n' (or the end of the
+ * stream) has come, so that on any failure buf[0 .. *got) is *nlines
+ * complete lines and a line still coming stays buffered, as readline
+ * leaves it.  The progress is the caller's *got and *nlines, as readall's.
+ */
+co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
+                              size_t maxlen, size_t *got, size_t *nlines)
+{
+    int rc;
+    if (!co_wait_resumed(self)) {
+        if (!st || !got || !nlines || (!buf && maxlen))
+            return -EINVAL;
+        *got = *nlines = 0;
+    }
+    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+        return rc;
+    unsigned char *out = buf;
+    for (;;) {
+        size_t room = maxlen - *got;
+        size_t len = buffered_line(st, room);
+        if (!len) {
+            size_t avail = st->rend - st->rstart;
+            if (avail > room)           /* no '\n' within room: no fit */
+                return -ENOSPC;
+            if (avail >= st->rcap)      /* as readline: too long a line */
+                return -EMSGSIZE;
+            if (st->eof) {
+                if (avail == 0)
+                    return 0;
+                len = avail;            /* the last line, without '\n' */
+            }
+        }
+        if (len) {
+            take(st, out + *got, len);
+            *got += len;
+            ++*nlines;
+            continue;
+        }
+        rc = fill(self, st);            /* avail < rcap: there is room */
         if (rc == CO_WOULDBLOCK)
             return blocked(st);
         if (rc < 0)
@@ -513,7 +577,48 @@ co_status co_stream_flush(co_task *self, co_stream *st)
     int rc;
     if (!st)
         return -EINVAL;
-    if (co_wait_enter(self, &rc))
+    /* Never suspended: only a fresh call's checks (-EBADF, -EBUSY). */
+    if (stream_enter(self, st, CO_IO_WRITE, &rc, __func__))
         return rc;
+    return 0;
+}
+
+/* ------------------------------------------------------------ blocking */
+
+/*
+ * The stream's own state needs nothing on the way back: its buffer was
+ * empty when the fd was lent and no operation ran meanwhile.  Nor does
+ * the socket's readiness hint, stale as it may be after blocking code
+ * read or wrote the fd: once the fd is non-blocking again, a stale
+ * "ready" costs one EAGAIN, and a stale "drained" a wait that libev's
+ * level-triggered poll ends at once if data is already there.
+ */
+int co_stream_blocking_begin(co_stream *st)
+{
+    if (!st)
+        return -EINVAL;
+    if (st->closed)
+        return -EBADF;
+    /* Buffered bytes would be lost to the blocking code; a task in an
+     * operation would find the fd blocking, or its data taken. */
+    if (st->handed_out || st->users || st->rend != st->rstart)
+        return -EBUSY;
+    int rc = co_socket_set_blocking(st->sock, 1);
+    if (rc < 0)
+        return rc;
+    st->handed_out = 1;
+    return co_socket_fd(st->sock);
+}
+
+int co_stream_blocking_end(co_stream *st)
+{
+    if (!st || !st->handed_out)
+        return -EINVAL;
+    /* If the fd cannot be made non-blocking, it stays lent: stream
+     * operations must not block the kernel's thread in a system call. */
+    int rc = co_socket_set_blocking(st->sock, 0);
+    if (rc < 0)
+        return rc;
+    st->handed_out = 0;
     return 0;
 }

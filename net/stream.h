@@ -26,15 +26,16 @@
  * and the next read returns them.  co_stream_read_exactly and
  * co_stream_readall copy into the caller's buffer as data comes and count
  * it in *got: on failure buf[0 .. *got) holds what was taken from the
- * stream.  Writes are not buffered; co_stream_write and
- * co_stream_writelines count what went in *sent.  Out-parameters are reset
- * when a call starts.  *got and *sent must live in the frame: they are
- * the operation's progress across its suspensions (unlike
- * co_socket_sendall's, a local will not do).
+ * stream; co_stream_readlines likewise, whole lines at a time.  Writes
+ * are not buffered; co_stream_write and co_stream_writelines count what
+ * went in *sent.  Out-parameters are reset when a call starts.  *got,
+ * *nlines and *sent must live in the frame: they are the operation's
+ * progress across its suspensions (unlike co_socket_sendall's, a local
+ * will not do).
  *
  * Results: >= 0 on success, a negative errno on failure: -EPIPE when the
  * peer closed (a write, or read_exactly reaching the end of the stream),
- * -ECONNRESET, -EMSGSIZE, -EBUSY, -EBADF (closed while waiting),
+ * -ECONNRESET, -EMSGSIZE, -ENOSPC, -EBUSY, -EBADF (closed while waiting),
  * -ECANCELED, -ETIMEDOUT, -EINVAL (bad arguments), -ENOMEM.
  */
 #ifndef CO_STREAM_H
@@ -127,6 +128,24 @@ co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
 co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
                             size_t maxlen, size_t *got);
 
+/*
+ * Read every line until end of stream (Curio's readlines) into buf, back
+ * to back, each kept with its '\n' as readline returns it -- the last may
+ * lack one -- so buf holds the stream's bytes and a '\n' ends each line
+ * but the last.  *got (required, in the frame) counts the bytes copied
+ * and *nlines (required, in the frame) the lines.  0 once the stream has
+ * ended.  A line goes to buf only whole: on any failure buf[0 .. *got)
+ * holds the *nlines lines taken from the stream, and a line not yet
+ * complete stays buffered for the next read (as readline leaves it):
+ *   -EMSGSIZE  a line longer than the stream's buffer size (as readline's
+ *              limit with a maxlen at least that big);
+ *   -ENOSPC    the next line does not fit in the maxlen - *got bytes left;
+ *   -ETIMEDOUT, -ECANCELED ... the lines before are handed over all the
+ *              same, as readall hands over its bytes.
+ */
+co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
+                              size_t maxlen, size_t *got, size_t *nlines);
+
 /* ------------------------------------------------------------ writing */
 
 /*
@@ -154,5 +173,40 @@ co_status co_stream_writelines(co_task *self, co_stream *st,
  * written against Curio's API, and in case writes become buffered.
  */
 co_status co_stream_flush(co_task *self, co_stream *st);
+
+/* ------------------------------------------------------------ blocking */
+
+/*
+ * Lend the stream's fd to blocking code (Curio's `with stream.blocking()`):
+ * a library that calls read(2)/send(2) itself, or a job in a thread.  Only
+ * while nothing is buffered -- those bytes would be lost to the blocking
+ * code: -EBUSY, and they stay readable.  Also -EBUSY while a task is in an
+ * operation on the stream, or if the fd is lent already; -EBADF if the
+ * stream is closed (through a copy of the pointer); -EINVAL for NULL.
+ * Otherwise it puts the fd in blocking mode and returns it (>= 0).
+ *
+ * Until co_stream_blocking_end, the stream's operations refuse with
+ * -EBUSY (they would block the kernel's thread), and the kernel's socket
+ * primitives must not be used on co_stream_socket(st).  The fd stays the
+ * stream's: do not close it.  co_stream_close works while it is lent (the
+ * blocking code must be done with it by then).
+ */
+int co_stream_blocking_begin(co_stream *st);
+
+/*
+ * Take the fd back: non-blocking again, and the stream reads and writes
+ * as before, from whatever the blocking code left in the socket.  0;
+ * -EINVAL if it is not lent (so cleanup code may call it unconditionally),
+ * or fcntl(2)'s error, with the fd still lent.
+ *
+ *     if ((f->fd = co_stream_blocking_begin(f->st)) < 0)
+ *         CO_RETURN(f->fd);
+ *     legacy_send_file(f->fd, path);      // blocking code
+ *     ...
+ * CO_FINALLY
+ *     co_stream_blocking_end(f->st);      // -EINVAL if not lent: harmless
+ *     co_stream_close(&f->st);
+ */
+int co_stream_blocking_end(co_stream *st);
 
 #endif /* CO_STREAM_H */

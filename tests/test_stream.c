@@ -5,7 +5,8 @@
  * system call, a 1 MiB echo through two streams, timeouts and cancellation
  * that lose nothing, close while tasks wait, closing twice through one
  * handle, EPIPE without SIGPIPE, gathered writes and their progress count,
- * pipes, bad input.
+ * pipes, readlines (every line, its limits, what a timeout or a
+ * cancellation hands over), lending the fd to blocking code, bad input.
  *
  * Orders of events come from the scheduler: a spawned task runs in the
  * next cycle, and a co_yield lets every ready task run (and block) first.
@@ -97,7 +98,7 @@ struct scene {
     co_stream *a, *b;          /* streams over pair[0] / pair[1] */
     co_task *t1, *t2;
     co_timeout to;
-    size_t got, sent, off;
+    size_t got, sent, off, nlines;
     uint32_t rng;
     int rc, i;
     size_t bufsize;            /* for the b stream */
@@ -886,6 +887,7 @@ static co_status close_main(co_task *t, void *arg)
          * and no new buffer for the closed stream */
         ck_assert_int_eq(co_stream_read(t, copy, f->buf, 1), -EBADF);
         ck_assert_int_eq(co_stream_readline(t, copy, f->buf, 10), -EBADF);
+        ck_assert_int_eq(co_stream_blocking_begin(copy), -EBADF);
     }
     AWAIT_JOIN(f->rc, t, f->t1);
     ck_assert_int_eq(f->rc, -EBADF);
@@ -1209,6 +1211,357 @@ START_TEST(test_pipe)
 }
 END_TEST
 
+/* ------------------------------------------------------------ readlines */
+
+static char lines_out[sizeof text];
+
+/* Every line of the dribbled text until the end, in one call resumed
+ * across many suspensions, the last line without its newline too. */
+static co_status readlines_chunks_main(co_task *t, void *arg)
+{
+    struct scene *f = arg;
+    struct dribble_frame d = { .rng = 54321 };
+    CO_BEGIN(t, f);
+    open_pair(f);
+    d.st = f->a;
+    ck_assert_int_gt(CO_SPAWN(t, &f->t1, dribbler, d), 0);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, lines_out, sizeof lines_out,
+                                        &f->got, &f->nlines));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_uint_eq(f->got, text_len);
+    ck_assert(memcmp(lines_out, text, text_len) == 0);
+    ck_assert_uint_eq(f->nlines, 61);
+    /* ended: nothing more, and the counters are reset */
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, lines_out, sizeof lines_out,
+                                        &f->got, &f->nlines));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_uint_eq(f->got, 0);
+    ck_assert_uint_eq(f->nlines, 0);
+    AWAIT_JOIN(f->rc, t, f->t1);
+    ck_assert_int_eq(f->rc, 0);
+    close_pair(f);
+    CO_END;
+}
+
+START_TEST(test_readlines_chunk_boundaries)
+{
+    make_text();
+    struct scene m = { .bufsize = chunk_bufsizes[_i] };
+    RUN(readlines_chunks_main, m);
+}
+END_TEST
+
+/* A line longer than the stream's buffer: -EMSGSIZE as readline gives;
+ * a line that does not fit in what is left of buf: -ENOSPC.  Either way
+ * the lines before are handed over and the rest stays readable. */
+static co_status readlines_limits_main(co_task *t, void *arg)
+{
+    struct scene *f = arg;
+    static const char data[] = "ab\ncd\n0123456789abcdefXYZ\n";
+    CO_BEGIN(t, f);
+    open_pair(f);                                       /* b: 16 bytes */
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, data, strlen(data), &f->sent));
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, f->buf, sizeof f->buf,
+                                        &f->got, &f->nlines));
+    ck_assert_int_eq(f->rc, -EMSGSIZE);
+    ck_assert_uint_eq(f->got, 6);
+    ck_assert_uint_eq(f->nlines, 2);
+    ck_assert(memcmp(f->buf, "ab\ncd\n", 6) == 0);
+    ck_assert_uint_eq(co_stream_buffered(f->b), 16);
+    CO_AWAIT(f->rc, co_stream_read_exactly(t, f->b, f->buf, 16, &f->got));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert(memcmp(f->buf, "0123456789abcdef", 16) == 0);
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 4);
+    ck_assert(memcmp(f->buf, "XYZ\n", 4) == 0);
+
+    /* 10 bytes of room: two lines fit, the third does not */
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "one\ntwo\nthree\n", 14,
+                                    &f->sent));
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, f->buf, 10, &f->got,
+                                        &f->nlines));
+    ck_assert_int_eq(f->rc, -ENOSPC);
+    ck_assert_uint_eq(f->got, 8);
+    ck_assert_uint_eq(f->nlines, 2);
+    ck_assert(memcmp(f->buf, "one\ntwo\n", 8) == 0);
+    ck_assert_uint_eq(co_stream_buffered(f->b), 6);
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 6);
+    ck_assert(memcmp(f->buf, "three\n", 6) == 0);
+
+    /* a last line without newline that fills the room exactly fits */
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "x\nlast", 6, &f->sent));
+    ck_assert_int_eq(co_stream_close(&f->a), 0);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, f->buf, 6, &f->got,
+                                        &f->nlines));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_uint_eq(f->got, 6);
+    ck_assert_uint_eq(f->nlines, 2);
+    ck_assert(memcmp(f->buf, "x\nlast", 6) == 0);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, NULL, 0, &f->got,
+                                        &f->nlines));
+    ck_assert_int_eq(f->rc, 0);                         /* ended, empty */
+    ck_assert_uint_eq(f->nlines, 0);
+    close_pair(f);
+    CO_END;
+}
+
+START_TEST(test_readlines_limits)
+{
+    struct scene m = { .bufsize = 16 };
+    RUN(readlines_limits_main, m);
+}
+END_TEST
+
+/* Under a timeout, the whole lines that came are handed over; the part
+ * of a line that came stays buffered for the next read. */
+static co_status readlines_timeout_main(co_task *t, void *arg)
+{
+    struct scene *f = arg;
+    CO_BEGIN(t, f);
+    open_pair(f);
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "a\nb\npar", 7, &f->sent));
+    co_timeout_after(t, &f->to, 0.02);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, f->buf, sizeof f->buf,
+                                        &f->got, &f->nlines));
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    ck_assert_int_eq(f->rc, -ETIMEDOUT);
+    ck_assert_uint_eq(f->got, 4);
+    ck_assert_uint_eq(f->nlines, 2);
+    ck_assert(memcmp(f->buf, "a\nb\n", 4) == 0);
+    ck_assert_uint_eq(co_stream_buffered(f->b), 3);     /* "par" kept */
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "tial\nend", 8, &f->sent));
+    ck_assert_int_eq(co_socket_shutdown(f->pair[0], SHUT_WR), 0);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, f->buf, sizeof f->buf,
+                                        &f->got, &f->nlines));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_uint_eq(f->got, 11);
+    ck_assert_uint_eq(f->nlines, 2);
+    ck_assert(memcmp(f->buf, "partial\nend", 11) == 0);
+    close_pair(f);
+    CO_END;
+}
+
+START_TEST(test_readlines_timeout_hands_over_lines)
+{
+    struct scene m = { 0 };
+    RUN(readlines_timeout_main, m);
+}
+END_TEST
+
+/* readlines in a task of its own; logs what it was handed. */
+struct lines_reader_frame {
+    co_frame co;
+    co_stream *st;
+    size_t got, nlines;
+    int rc;
+    char buf[64];
+};
+
+static co_status lines_reader(co_task *t, void *arg)
+{
+    struct lines_reader_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->st, f->buf, sizeof f->buf,
+                                        &f->got, &f->nlines));
+    note("readlines=%s got=%zu lines=%zu [%.*s]", ers(f->rc), f->got,
+         f->nlines, (int)f->got, f->buf);
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+static co_status readlines_cancel_main(co_task *t, void *arg)
+{
+    struct scene *f = arg;
+    struct lines_reader_frame r = { 0 };
+    CO_BEGIN(t, f);
+    open_pair(f);
+    r.st = f->b;
+    ck_assert_int_gt(CO_SPAWN(t, &f->t1, lines_reader, r), 0);
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "x\ny\nz", 5, &f->sent));
+    CO_AWAIT(f->rc, co_yield(t));           /* it takes x, y and waits */
+    ck_assert_str_eq(co_task_state(f->t1), "blocked");
+    CO_AWAIT(f->rc, co_cancel(t, f->t1));
+    AWAIT_JOIN(f->rc, t, f->t1);
+    ck_assert_int_eq(f->rc, -ECANCELED);
+    ck_assert_str_eq(lg, "readlines=CANCEL got=4 lines=2 [x\ny\n]");
+    ck_assert_uint_eq(co_stream_buffered(f->b), 1);     /* "z" kept */
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "\n", 1, &f->sent));
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 2);
+    ck_assert(memcmp(f->buf, "z\n", 2) == 0);
+    close_pair(f);
+    CO_END;
+}
+
+START_TEST(test_readlines_cancel_hands_over_lines)
+{
+    struct scene m = { 0 };
+    RUN(readlines_cancel_main, m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ blocking */
+
+static int fd_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    ck_assert_int_ge(flags, 0);
+    return (flags & O_NONBLOCK) != 0;
+}
+
+/* Every stream operation refuses while the fd is lent.  None suspends,
+ * so they are called without CO_AWAIT. */
+static void assert_stream_refused(co_task *t, struct scene *f, co_stream *st)
+{
+    static struct iovec iov[1] = { { "x", 1 } };
+    ck_assert_int_eq(co_stream_read(t, st, f->buf, 1), -EBUSY);
+    ck_assert_int_eq(co_stream_readline(t, st, f->buf, sizeof f->buf),
+                     -EBUSY);
+    ck_assert_int_eq(co_stream_read_exactly(t, st, f->buf, 1, &f->got),
+                     -EBUSY);
+    ck_assert_int_eq(co_stream_readall(t, st, f->buf, sizeof f->buf,
+                                       &f->got), -EBUSY);
+    ck_assert_int_eq(co_stream_readlines(t, st, f->buf, sizeof f->buf,
+                                         &f->got, &f->nlines), -EBUSY);
+    ck_assert_int_eq(co_stream_write(t, st, "x", 1, &f->sent), -EBUSY);
+    ck_assert_int_eq(co_stream_writelines(t, st, iov, 1, &f->sent), -EBUSY);
+    ck_assert_int_eq(co_stream_flush(t, st), -EBUSY);
+}
+
+/* With bytes buffered the fd is not lent (they would be lost to the
+ * blocking code), and the bytes stay readable; lent once they are read. */
+static co_status blocking_buffered_main(co_task *t, void *arg)
+{
+    struct scene *f = arg;
+    CO_BEGIN(t, f);
+    open_pair(f);
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "one\ntwo\n", 8, &f->sent));
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 4);
+    ck_assert_uint_eq(co_stream_buffered(f->b), 4);
+    f->i = co_socket_fd(f->pair[1]);
+    ck_assert_int_eq(co_stream_blocking_begin(f->b), -EBUSY);
+    ck_assert(fd_nonblocking(f->i));
+    ck_assert_int_eq(co_stream_blocking_end(f->b), -EINVAL);  /* not lent */
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 4);
+    ck_assert(memcmp(f->buf, "two\n", 4) == 0);
+    ck_assert_int_eq(co_stream_blocking_begin(f->b), f->i);
+    ck_assert(!fd_nonblocking(f->i));
+    ck_assert_int_eq(co_stream_blocking_end(f->b), 0);
+    ck_assert(fd_nonblocking(f->i));
+    close_pair(f);
+    CO_END;
+}
+
+START_TEST(test_blocking_refused_with_buffered_data)
+{
+    struct scene m = { 0 };
+    RUN(blocking_buffered_main, m);
+}
+END_TEST
+
+/* The lent fd is blocking and read(2)/write(2) use it; meanwhile the
+ * stream refuses its operations.  Given back, it is non-blocking and the
+ * stream reads on from what the blocking code left -- waiting, not
+ * blocking the thread, when the blocking code took everything (the
+ * socket's hint still says "ready" from before). */
+static co_status blocking_lend_main(co_task *t, void *arg)
+{
+    struct scene *f = arg;
+    struct writer_frame w = { .name = "W", .buf = "def\n", .len = 4 };
+    CO_BEGIN(t, f);
+    open_pair(f);
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "abc\n", 4, &f->sent));
+    f->i = co_stream_blocking_begin(f->b);
+    ck_assert_int_eq(f->i, co_socket_fd(f->pair[1]));
+    ck_assert(!fd_nonblocking(f->i));
+    ck_assert_int_eq(co_stream_blocking_begin(f->b), -EBUSY);  /* lent */
+    assert_stream_refused(t, f, f->b);
+    ck_assert_int_eq(read(f->i, f->buf, sizeof f->buf), 4);     /* all */
+    ck_assert(memcmp(f->buf, "abc\n", 4) == 0);
+    ck_assert_int_eq(write(f->i, "pong\n", 5), 5);
+    ck_assert_int_eq(co_stream_blocking_end(f->b), 0);
+    ck_assert(fd_nonblocking(f->i));
+    ck_assert_int_eq(co_stream_blocking_end(f->b), -EINVAL);
+
+    /* the fd is empty: the stream waits for the writer, who runs only
+     * once we wait */
+    w.st = f->a;
+    w.sent_out = &f->sent;
+    ck_assert_int_gt(CO_SPAWN(t, &f->t1, writer, w), 0);
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
+    note("main:%.*s", f->rc > 0 ? f->rc - 1 : 0, f->buf);
+    AWAIT_JOIN(f->rc, t, f->t1);
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_str_eq(lg, "W:0 main:def");
+    CO_AWAIT(f->rc, co_stream_readline(t, f->a, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 5);                     /* the blocking write */
+    ck_assert(memcmp(f->buf, "pong\n", 5) == 0);
+
+    /* the blocking code reads part: the stream reads the rest */
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "ghi\njkl\n", 8, &f->sent));
+    f->i = co_stream_blocking_begin(f->b);
+    ck_assert_int_ge(f->i, 0);
+    ck_assert_int_eq(read(f->i, f->buf, 4), 4);
+    ck_assert(memcmp(f->buf, "ghi\n", 4) == 0);
+    ck_assert_int_eq(co_stream_blocking_end(f->b), 0);
+    CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 4);
+    ck_assert(memcmp(f->buf, "jkl\n", 4) == 0);
+    CO_AWAIT(f->rc, co_stream_write(t, f->b, "ok\n", 3, &f->sent));
+    ck_assert_int_eq(f->rc, 0);
+    CO_AWAIT(f->rc, co_stream_readline(t, f->a, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 3);
+
+    /* closing while lent: the stream and its fd go */
+    ck_assert_int_ge(co_stream_blocking_begin(f->b), 0);
+    ck_assert_int_eq(co_stream_close(&f->b), 0);
+    ck_assert_int_eq(co_stream_blocking_end(f->b), -EINVAL);  /* NULL */
+    CO_AWAIT(f->rc, co_stream_read(t, f->a, f->buf, sizeof f->buf));
+    ck_assert_int_eq(f->rc, 0);                     /* the peer sees it */
+    close_pair(f);
+    CO_END;
+}
+
+START_TEST(test_blocking_lends_fd)
+{
+    struct scene m = { 0 };
+    RUN(blocking_lend_main, m);
+}
+END_TEST
+
+/* A task waiting on the stream would find the fd blocking: refused. */
+static co_status blocking_waiter_main(co_task *t, void *arg)
+{
+    struct scene *f = arg;
+    struct liner_frame l = { .name = "R" };
+    CO_BEGIN(t, f);
+    open_pair(f);
+    l.st = f->b;
+    ck_assert_int_gt(CO_SPAWN(t, &f->t1, liner, l), 0);
+    CO_AWAIT(f->rc, co_yield(t));
+    ck_assert_str_eq(co_task_state(f->t1), "blocked");
+    ck_assert_int_eq(co_stream_blocking_begin(f->b), -EBUSY);
+    ck_assert(fd_nonblocking(co_socket_fd(f->pair[1])));
+    CO_AWAIT(f->rc, co_stream_write(t, f->a, "go\n", 3, &f->sent));
+    AWAIT_JOIN(f->rc, t, f->t1);
+    ck_assert_int_eq(f->rc, 3);
+    ck_assert_str_eq(lg, "R:go");
+    ck_assert_int_ge(co_stream_blocking_begin(f->b), 0);   /* now it may */
+    ck_assert_int_eq(co_stream_blocking_end(f->b), 0);
+    close_pair(f);
+    CO_END;
+}
+
+START_TEST(test_blocking_refused_while_task_waits)
+{
+    struct scene m = { 0 };
+    RUN(blocking_waiter_main, m);
+}
+END_TEST
+
 /* ------------------------------------------------------------ bad input */
 
 static co_status bad_input_main(co_task *t, void *arg)
@@ -1255,6 +1608,20 @@ static co_status bad_input_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, -EINVAL);
     CO_AWAIT(f->rc, co_stream_flush(t, NULL));
     ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->rc, co_stream_readlines(t, NULL, f->buf, 1, &f->got,
+                                        &f->nlines));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, NULL, 1, &f->got,
+                                        &f->nlines));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, f->buf, 1, NULL,
+                                        &f->nlines));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->rc, co_stream_readlines(t, f->b, f->buf, 1, &f->got, NULL));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    ck_assert_int_eq(co_stream_blocking_begin(NULL), -EINVAL);
+    ck_assert_int_eq(co_stream_blocking_end(NULL), -EINVAL);
+    ck_assert_int_eq(co_stream_blocking_end(f->b), -EINVAL);  /* not lent */
     /* nothing was sent by any of that */
     CO_AWAIT(f->rc, co_stream_write(t, f->a, "ok\n", 3, &f->sent));
     CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
@@ -1286,6 +1653,21 @@ Suite *stream_suite(void)
     tcase_add_test(tc, test_readall);
     tcase_add_test(tc, test_pipe);
     tcase_add_test(tc, test_bad_input);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("readlines");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_loop_test(tc, test_readlines_chunk_boundaries, 0, 3);
+    tcase_add_test(tc, test_readlines_limits);
+    tcase_add_test(tc, test_readlines_timeout_hands_over_lines);
+    tcase_add_test(tc, test_readlines_cancel_hands_over_lines);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("blocking");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, test_blocking_refused_with_buffered_data);
+    tcase_add_test(tc, test_blocking_lends_fd);
+    tcase_add_test(tc, test_blocking_refused_while_task_waits);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bulk");
