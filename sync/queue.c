@@ -1,17 +1,21 @@
 /*
  * queue.c -- three waiter queues around one growable array.
  *
- * Invariant: while getters are blocked, the array is empty (a getter only
- * blocks on an empty queue or behind blocked getters, and a put hands its
- * item to a blocked getter instead of storing it).  The item handed to a
- * woken getter waits in a slot whose index is the getter's wake value, so
- * it reaches exactly that getter whenever it runs; until then it still
- * counts in the queue's size (as in Curio).  A get that frees room
- * while putters are blocked wakes the oldest with 0 and keeps the room
- * for it (`reserved`): a putter arriving meanwhile finds the queue full.
+ * Every item accepted goes into the array.  A put while getters are
+ * blocked wakes the oldest and counts one more item `owed` to woken
+ * getters; each takes its item when it runs, from the array, in the
+ * queue's order at that time -- so a hand-off never bypasses a priority
+ * or LIFO order.  Invariant: owed <= len, and while getters are blocked
+ * owed == len (a getter only blocks when every item present is owed, and
+ * each put then wakes one), so a woken getter always finds its item and a
+ * getter that did not wait takes only items nobody is owed.  On a FIFO
+ * queue the owed items are the oldest ones, in the order their getters
+ * were woken (and will run): each gets the item put when it was woken, as
+ * with a direct hand-off.  A get that frees room while putters are
+ * blocked wakes the oldest with 0 and keeps the room for it (`reserved`):
+ * a putter arriving meanwhile finds the queue full.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +23,7 @@
 #include "../core/alloc_impl.h"
 #include "queue.h"
 
-enum { FIRST_CAP = 16, FIRST_SLOTS = 4 };
+enum { FIRST_CAP = 16 };
 
 /* ------------------------------------------------------------ storage */
 
@@ -62,6 +66,14 @@ static int reserve_storage(co_queue *q, size_t n)
     return 0;
 }
 
+/* The ring's slot for its i-th oldest item (i <= len <= cap): no division
+ * on the path of every put and get. */
+static size_t ring_slot(const co_queue *q, size_t i)
+{
+    size_t at = q->head + i;
+    return at < q->cap ? at : at - q->cap;
+}
+
 /* Room for one more item (the caller checked maxsize). */
 static int ensure_room(co_queue *q)
 {
@@ -72,7 +84,7 @@ static void push(co_queue *q, void *item, int priority)
 {
     switch (q->kind) {
     case CO_QUEUE_FIFO:
-        q->buf.items[(q->head + q->len) % q->cap] = item;
+        q->buf.items[ring_slot(q, q->len)] = item;
         break;
     case CO_QUEUE_LIFO:
         q->buf.items[q->len] = item;
@@ -99,7 +111,7 @@ static void pop(co_queue *q, void **item, int *priority)
     switch (q->kind) {
     case CO_QUEUE_FIFO:
         *item = q->buf.items[q->head];
-        q->head = (q->head + 1) % q->cap;
+        q->head = ring_slot(q, 1);
         break;
     case CO_QUEUE_LIFO:
         *item = q->buf.items[q->len];
@@ -129,70 +141,68 @@ static void pop(co_queue *q, void **item, int *priority)
         *priority = prio;
 }
 
-/* ------------------------------------------------------------ hand-off */
-
-/* Room for n slots.  Every blocked getter has a free slot waiting for it
- * (reserved before it blocks), so a hand-off never allocates: a woken
- * putter, whose room is already counted, cannot fail to deliver. */
-static int reserve_slots(co_queue *q, size_t n)
+/* FIFO: the oldest `owed` items are kept, in order, for getters woken
+ * but not yet run.  A getter that did not wait takes the first item after
+ * them: bring it to the head, moving them up one place.  O(owed), and an
+ * item is owed only until its getter runs. */
+static void first_free_to_head(co_queue *q)
 {
-    if (n <= (size_t)q->nslots)
-        return 0;
-    if (n > INT_MAX / 2)
-        return -ENOMEM;
-    int grown = q->nslots ? 2 * q->nslots : FIRST_SLOTS;
-    while ((size_t)grown < n)
-        grown *= 2;
-    co_queue_slot *s = co__realloc(q->slots, (size_t)grown * sizeof *s);
-    if (!s)
-        return -ENOMEM;
-    for (int i = q->nslots; i < grown; i++)   /* onto the free list */
-        s[i].next_free = i + 2 <= grown ? i + 2 : q->free_slot;
-    q->free_slot = q->nslots + 1;
-    q->slots = s;
-    q->nslots = grown;
-    return 0;
+    void **ring = q->buf.items;
+    size_t i = q->owed;
+    void *first_free = ring[ring_slot(q, i)];
+    for (; i > 0; i--)
+        ring[ring_slot(q, i)] = ring[ring_slot(q, i - 1)];
+    ring[q->head] = first_free;
 }
 
-static int slot_alloc(co_queue *q)
-{
-    int i = q->free_slot - 1;
-    q->free_slot = q->slots[i].next_free;
-    return i;
-}
+/* ------------------------------------------------------------ waiters */
 
-/* Add an accepted item: to the oldest blocked getter, else to the array. */
-static int deliver(co_queue *q, void *item, int priority)
-{
-    if (!co_waitq_empty(&q->getters)) {
-        int i = slot_alloc(q);             /* reserved: cannot fail */
-        q->waiting_getters--;
-        q->slots[i].item = item;
-        q->slots[i].priority = priority;
-        q->handed++;
-        co_waitq_wake_one(&q->getters, i);
-    } else {
-        int rc = ensure_room(q);
-        if (rc < 0)
-            return rc;
-        push(q, item, priority);
-    }
-    q->unfinished++;
-    return 0;
-}
-
-/* Items handed to woken getters still count, as in Curio, where they are
- * in the queue until the getter runs. */
+/* Items owed to woken getters still count, as in Curio, where they are in
+ * the queue until the getter runs. */
 static int is_full(const co_queue *q)
 {
-    return q->maxsize && q->len + q->handed + q->reserved >= q->maxsize;
+    return q->maxsize && q->len + q->reserved >= q->maxsize;
 }
 
-/* An item left: give the room to the oldest blocked putter, if any. */
-static void room_freed(co_queue *q)
+/* Add an accepted item (the caller checked is_full); a waiting getter is
+ * now owed one. */
+static int deliver(co_queue *q, void *item, int priority)
 {
-    if (!is_full(q) && co_waitq_wake_one(&q->putters, 0))
+    int rc = ensure_room(q);
+    if (rc < 0)
+        return rc;
+    push(q, item, priority);
+    q->unfinished++;
+    if (!co_waitq_empty(&q->getters)) {   /* tested inline: no call per put */
+        co_waitq_wake_one(&q->getters, 0);
+        q->owed++;
+    }
+    return 0;
+}
+
+/* Take the next item for a getter: one owed to it if it was woken by a
+ * put, else one nobody is owed (the caller checked there is one).  The
+ * room it leaves goes to the oldest blocked putter, if any. */
+static void take(co_queue *q, int was_owed, void **item, int *priority)
+{
+    if (was_owed)
+        q->owed--;
+    else if (q->kind == CO_QUEUE_FIFO && q->owed)
+        first_free_to_head(q);
+    pop(q, item, priority);
+    if (!co_waitq_empty(&q->putters) && !is_full(q)) {
+        co_waitq_wake_one(&q->putters, 0);
         q->reserved++;
+    }
+}
+
+static int put_nowait(co_queue *q, void *item, int priority)
+{
+    if (!q)
+        return -EINVAL;
+    if (is_full(q))         /* also while putters wait: their room is taken */
+        return -EAGAIN;
+    return deliver(q, item, priority);
 }
 
 /* ------------------------------------------------------------ API */
@@ -213,10 +223,9 @@ int co_queue_free(co_queue *q)
     if (!co_waitq_empty(&q->getters) || !co_waitq_empty(&q->putters) ||
         !co_waitq_empty(&q->joiners))
         return -EBUSY;
-    if (q->handed)
+    if (q->owed)
         return -EBUSY;             /* a woken getter has yet to take its item */
     free(q->buf.items);
-    free(q->slots);
     *q = (co_queue){ 0 };
     return 0;
 }
@@ -228,19 +237,16 @@ static co_status put(co_task *self, co_queue *q, void *item, int priority)
         if (rc < 0)
             return rc;
         q->reserved--;             /* woken by a get: the room is ours */
-        return deliver(q, item, priority);   /* reserved: cannot fail */
+        return deliver(q, item, priority);   /* storage taken: no -ENOMEM */
     }
-    if (!q)
-        return -EINVAL;
-    if (is_full(q)) {       /* also while putters wait: their room is taken */
-        /* When the room is handed to us, storing the item must not
-         * fail: a bounded queue that makes a putter wait gets all its
-         * storage now (it holds about that many items already). */
-        if ((rc = reserve_storage(q, q->maxsize)) < 0)
-            return rc;
-        return co_block(self, &q->putters, CO_NO_DEADLINE);
-    }
-    return deliver(q, item, priority);
+    if ((rc = put_nowait(q, item, priority)) != -EAGAIN)
+        return rc;
+    /* Full.  When the room is handed to us, storing the item must not
+     * fail: a bounded queue that makes a putter wait gets all its storage
+     * now (it holds about that many items already). */
+    if ((rc = reserve_storage(q, q->maxsize)) < 0)
+        return rc;
+    return co_block(self, &q->putters, CO_NO_DEADLINE);
 }
 
 co_status co_queue_put(co_task *self, co_queue *q, void *item)
@@ -260,38 +266,47 @@ co_status co_queue_put_priority(co_task *self, co_queue *q, void *item,
     return put(self, q, item, priority);
 }
 
+int co_queue_put_nowait(co_queue *q, void *item)
+{
+    return put_nowait(q, item, 0);
+}
+
+int co_queue_put_priority_nowait(co_queue *q, void *item, int priority)
+{
+    if (q && q->kind != CO_QUEUE_PRIORITY)
+        return -EINVAL;
+    return put_nowait(q, item, priority);
+}
+
+int co_queue_get_priority_nowait(co_queue *q, void **item, int *priority)
+{
+    if (!q || !item)
+        return -EINVAL;
+    if (q->len == q->owed)         /* empty, or all owed to woken getters */
+        return -EAGAIN;
+    take(q, 0, item, priority);
+    return 0;
+}
+
+int co_queue_get_nowait(co_queue *q, void **item)
+{
+    return co_queue_get_priority_nowait(q, item, NULL);
+}
+
 co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
                                 int *priority)
 {
     int rc, resumed = co_wait_resumed(self);
     if (co_wait_enter(self, &rc)) {
-        if (!resumed)
-            return rc;             /* cancelled or timed out before waiting */
-        if (rc < 0) {
-            q->waiting_getters--;  /* left without an item */
-            return rc;
-        }
-        co_queue_slot *s = &q->slots[rc];   /* handed to us by a put */
-        *item = s->item;
-        if (priority)
-            *priority = s->priority;
-        s->next_free = q->free_slot;
-        q->free_slot = rc + 1;
-        q->handed--;
-        room_freed(q);
-        return 0;
+        /* 0: woken by a put, and owed an item, whatever happened since;
+         * otherwise cancelled or timed out, having taken nothing. */
+        if (resumed && rc == 0)
+            take(q, 1, item, priority);
+        return rc;
     }
-    if (!q || !item)
-        return -EINVAL;
-    if (q->len == 0 || !co_waitq_empty(&q->getters)) {
-        if ((rc = reserve_slots(q, q->handed + q->waiting_getters + 1)) < 0)
-            return rc;
-        q->waiting_getters++;
-        return co_block(self, &q->getters, CO_NO_DEADLINE);
-    }
-    pop(q, item, priority);
-    room_freed(q);
-    return 0;
+    if ((rc = co_queue_get_priority_nowait(q, item, priority)) != -EAGAIN)
+        return rc;
+    return co_block(self, &q->getters, CO_NO_DEADLINE);
 }
 
 co_status co_queue_get(co_task *self, co_queue *q, void **item)
@@ -322,7 +337,7 @@ co_status co_queue_join(co_task *self, co_queue *q)
 
 size_t co_queue_qsize(const co_queue *q)
 {
-    return q ? q->len + q->handed : 0;
+    return q ? q->len : 0;
 }
 
 int co_queue_empty(const co_queue *q)

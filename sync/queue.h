@@ -1,23 +1,29 @@
 /*
  * queue.h -- Curio's Queue, LifoQueue and PriorityQueue, one implementation.
  *
- * Items are `void *`.  Getters are served strictly first come, first
- * served, with hand-off: a put while tasks wait in get gives the item
- * straight to the oldest of them (on a priority queue too: a waiting getter
- * gets the item put first, not the smallest at the time it runs), and a new
- * getter queues behind the waiting ones.  A handed item counts in qsize()
- * and against maxsize until its getter runs, as in Curio.  A getter that
- * was handed an item gets it even if it is cancelled before it runs (the
- * cancellation arrives at its next blocking call), so no item is ever lost
- * or delivered twice.  Likewise a get that frees room in a full queue
- * reserves that room for the oldest blocked putter.  put never yields
- * unless it blocks (bounded queue, full).
+ * Items are `void *`.  Getters are served first come, first served: a put
+ * while tasks wait in get wakes the oldest of them, which is then owed one
+ * item, and a new getter queues behind the waiting ones.  Which item a
+ * woken getter gets follows the queue's order at the time it runs: on a
+ * priority queue the smallest item present then, on a LIFO queue the
+ * newest (so 5 then 1 put before it runs gives it 1); on a FIFO queue the
+ * item put when it was woken (a direct hand-off: a getter that did not
+ * wait takes the items after those owed).  An owed item counts in qsize()
+ * and against maxsize until its getter runs, as in Curio.  A woken getter
+ * gets its item even if it is cancelled before it runs (the cancellation
+ * arrives at its next blocking call), and a get that returns an error took
+ * nothing, so no item is ever lost or delivered twice.  Likewise a get
+ * that frees room in a full queue reserves that room for the oldest
+ * blocked putter.  put never yields unless it blocks (bounded queue, full).
+ * The _nowait forms never block and need no task: they may be called from
+ * anywhere on the kernel's thread, or before it runs.
  *
  * Storage is one array allocated by co_queue_init (or on first use), grown
  * by doubling: a ring for FIFO, a stack for LIFO, a binary min-heap for
  * priorities (FIFO among equal priorities).  No allocation per item once
- * it has grown to the working size.  All zeros is an unbounded FIFO queue
- * with no storage yet.  co_queue_free releases the storage.
+ * it has grown to the working size, and none at all in get.  All zeros is
+ * an unbounded FIFO queue with no storage yet.  co_queue_free releases the
+ * storage.
  */
 #ifndef CO_QUEUE_H
 #define CO_QUEUE_H
@@ -40,13 +46,6 @@ typedef struct co_queue_entry {
     uint64_t seq;           /* priority queue: order of equal priorities */
 } co_queue_entry;
 
-/* Private: an item handed to a woken getter, until it runs. */
-typedef struct co_queue_slot {
-    void *item;
-    int priority;
-    int next_free;          /* free list: index + 1, 0 ends it */
-} co_queue_slot;
-
 /* Fields are private: use the functions below. */
 typedef struct co_queue {
     co_waitq getters;       /* blocked in get, oldest first */
@@ -59,19 +58,16 @@ typedef struct co_queue {
     size_t cap, head, len;  /* head: the ring's oldest item */
     size_t maxsize;         /* 0: unbounded */
     size_t reserved;        /* room kept for woken putters */
-    size_t handed;          /* items in slots, for woken getters */
-    size_t waiting_getters; /* blocked in get; each has a free slot */
+    size_t owed;            /* items kept for woken getters */
     size_t unfinished;      /* put, not yet task_done */
     uint64_t seq;
-    co_queue_slot *slots;
-    int nslots, free_slot;  /* free_slot: index + 1 of the first free one */
     co_queue_kind kind;
 } co_queue;
 
 /* maxsize 0: unbounded.  0, -EINVAL (bad kind), -ENOMEM. */
 int co_queue_init(co_queue *q, co_queue_kind kind, size_t maxsize);
 /* Release the storage and make q an empty unbounded FIFO queue again.
- * -EBUSY (nothing freed) while tasks wait on it or hold handed items. */
+ * -EBUSY (nothing freed) while tasks wait on it or are owed items. */
 int co_queue_free(co_queue *q);
 
 /* Blocking: add an item, waiting while a bounded queue is full.  On a
@@ -84,10 +80,21 @@ co_status co_queue_put_priority(co_task *self, co_queue *q, void *item,
 
 /* Blocking: take the next item into *item (and its priority into
  * *priority if not NULL; 0 for FIFO/LIFO queues).  *item is written only
- * when the result is 0.  0, -ECANCELED, -ETIMEDOUT, -EINVAL, -ENOMEM. */
+ * when the result is 0.  0, -ECANCELED, -ETIMEDOUT, -EINVAL. */
 co_status co_queue_get(co_task *self, co_queue *q, void **item);
 co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
                                 int *priority);
+
+/* Non-blocking forms (Curio's put_nowait / get_nowait), for any caller on
+ * the kernel's thread, in a task or not.  They succeed exactly when the
+ * blocking form would not block, and then do the same: a put wakes a
+ * waiting getter, a get gives freed room to a waiting putter.  0,
+ * -EAGAIN (full: nothing put; empty: nothing taken), -EINVAL (NULL, or a
+ * priority form on another kind of queue), -ENOMEM (put). */
+int co_queue_put_nowait(co_queue *q, void *item);
+int co_queue_put_priority_nowait(co_queue *q, void *item, int priority);
+int co_queue_get_nowait(co_queue *q, void **item);
+int co_queue_get_priority_nowait(co_queue *q, void **item, int *priority);
 
 /* Mark one item taken by get as processed.  0, or -EINVAL if called more
  * times than items were put. */
@@ -96,8 +103,8 @@ int co_queue_task_done(co_queue *q);
  * so). */
 co_status co_queue_join(co_task *self, co_queue *q);
 
-/* Items in the queue, counting those already handed to woken getters that
- * have not run yet (as Curio, where they stay in the queue until then). */
+/* Items in the queue, counting those owed to woken getters that have not
+ * run yet (as Curio, where they stay in the queue until then). */
 size_t co_queue_qsize(const co_queue *q);
 int co_queue_empty(const co_queue *q);
 /* Whether a put would block now: bounded, and no room left that is not

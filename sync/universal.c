@@ -105,6 +105,14 @@ static void deliver(co_uwaiter **list, co_uwaiter *w)
         co_kernel_post(w->kernel, &w->post);
 }
 
+/* Under the object's mutex: every task waiting in *list is done waiting
+ * (an event set, a queue joined). */
+static void deliver_all(co_uwaiter **list)
+{
+    while (*list)
+        deliver(list, *list);
+}
+
 /* Under m: register self in *list and block.  Unlocks m. */
 static co_status block_on(co_task *self, pthread_mutex_t *m,
                           co_uwaiter **list, void *item)
@@ -230,6 +238,12 @@ int co_uqueue_init(co_uqueue *q, size_t maxsize)
         pthread_mutex_destroy(&q->lock);
         return rc;
     }
+    if ((rc = cond_init(&q->all_done)) < 0) {
+        pthread_cond_destroy(&q->not_full);
+        pthread_cond_destroy(&q->not_empty);
+        pthread_mutex_destroy(&q->lock);
+        return rc;
+    }
     return 0;
 }
 
@@ -237,6 +251,7 @@ void co_uqueue_free(co_uqueue *q)
 {
     if (!q)
         return;
+    pthread_cond_destroy(&q->all_done);
     pthread_cond_destroy(&q->not_full);
     pthread_cond_destroy(&q->not_empty);
     pthread_mutex_destroy(&q->lock);
@@ -268,16 +283,9 @@ static int full(const co_uqueue *q)
     return q->maxsize && q->count >= q->maxsize && !q->getters;
 }
 
-/* Under the lock, with room (see full()): hand item to the oldest waiting
- * task, else queue it. */
-static int push(co_uqueue *q, void *item)
+/* Under the lock: queue item at the ring's end. */
+static int enqueue(co_uqueue *q, void *item)
 {
-    co_uwaiter *w = q->getters;
-    if (w) {
-        w->item = item;
-        deliver(&q->getters, w);
-        return 0;
-    }
     if (q->count == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 16;
         void **items = co__malloc(cap * sizeof *items);
@@ -297,6 +305,24 @@ static int push(co_uqueue *q, void *item)
     return 0;
 }
 
+/* Under the lock, with room (see full()): hand item to the oldest waiting
+ * task, else queue it.  Either way it is put, and unfinished until a
+ * task_done. */
+static int push(co_uqueue *q, void *item)
+{
+    co_uwaiter *w = q->getters;
+    if (w) {
+        w->item = item;
+        deliver(&q->getters, w);
+    } else {
+        int rc = enqueue(q, item);
+        if (rc < 0)
+            return rc;
+    }
+    q->unfinished++;
+    return 0;
+}
+
 /* Under the lock, count > 0: take the oldest item; a slot is free, so move
  * the oldest waiting putter's item in, or let a thread try. */
 static void *pop(co_uqueue *q)
@@ -311,6 +337,20 @@ static void *pop(co_uqueue *q)
     else
         pthread_cond_signal(&q->not_full);
     return item;
+}
+
+/* Under the lock: a put or a get that does not wait, or -EAGAIN. */
+static int put_locked(co_uqueue *q, void *item)
+{
+    return full(q) ? -EAGAIN : push(q, item);
+}
+
+static int get_locked(co_uqueue *q, void **item)
+{
+    if (!q->count)
+        return -EAGAIN;
+    *item = pop(q);
+    return 0;
 }
 
 int co_uqueue_put(co_uqueue *q, void *item, double timeout)
@@ -349,6 +389,26 @@ int co_uqueue_get(co_uqueue *q, void **item, double timeout)
     return rc;
 }
 
+int co_uqueue_put_nowait(co_uqueue *q, void *item)
+{
+    if (!q)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    int rc = put_locked(q, item);
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+int co_uqueue_get_nowait(co_uqueue *q, void **item)
+{
+    if (!q || !item)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    int rc = get_locked(q, item);
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
 co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item)
 {
     int rc;
@@ -359,8 +419,7 @@ co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item)
     if (!q)
         return -EINVAL;
     pthread_mutex_lock(&q->lock);
-    if (!full(q)) {
-        rc = push(q, item);
+    if ((rc = put_locked(q, item)) != -EAGAIN) {
         pthread_mutex_unlock(&q->lock);
         return rc;
     }
@@ -377,12 +436,59 @@ co_status co_uqueue_get_task(co_task *self, co_uqueue *q, void **item)
     if (!q || !item)
         return -EINVAL;
     pthread_mutex_lock(&q->lock);
-    if (q->count) {
-        *item = pop(q);
+    if ((rc = get_locked(q, item)) != -EAGAIN) {
+        pthread_mutex_unlock(&q->lock);
+        return rc;
+    }
+    return block_on(self, &q->lock, &q->getters, NULL);
+}
+
+int co_uqueue_task_done(co_uqueue *q)
+{
+    if (!q)
+        return -EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&q->lock);
+    if (q->unfinished == 0) {
+        rc = -EINVAL;
+    } else if (--q->unfinished == 0) {
+        deliver_all(&q->joiners);
+        pthread_cond_broadcast(&q->all_done);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+int co_uqueue_join(co_uqueue *q, double timeout)
+{
+    if (!q || isnan(timeout))
+        return -EINVAL;
+    struct timespec deadline = deadline_in(timeout > 0 ? timeout : 0);
+    int rc = 0;
+    pthread_mutex_lock(&q->lock);
+    while (q->unfinished && rc == 0)
+        rc = cond_wait(&q->all_done, &q->lock, timeout, &deadline);
+    if (!q->unfinished)
+        rc = 0;
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+co_status co_uqueue_join_task(co_task *self, co_uqueue *q)
+{
+    int rc;
+    if (co_wait_resumed(self) && q)
+        return unblock(self, &q->lock, &q->joiners, NULL);
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (!q)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    if (!q->unfinished) {
         pthread_mutex_unlock(&q->lock);
         return 0;
     }
-    return block_on(self, &q->lock, &q->getters, NULL);
+    return block_on(self, &q->lock, &q->joiners, NULL);
 }
 
 size_t co_uqueue_qsize(co_uqueue *q)
@@ -391,6 +497,31 @@ size_t co_uqueue_qsize(co_uqueue *q)
         return 0;
     pthread_mutex_lock(&q->lock);
     size_t n = q->count;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+int co_uqueue_empty(co_uqueue *q)
+{
+    return co_uqueue_qsize(q) == 0;
+}
+
+int co_uqueue_full(co_uqueue *q)
+{
+    if (!q)
+        return 0;
+    pthread_mutex_lock(&q->lock);
+    int is_full = full(q);
+    pthread_mutex_unlock(&q->lock);
+    return is_full;
+}
+
+size_t co_uqueue_unfinished(co_uqueue *q)
+{
+    if (!q)
+        return 0;
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->unfinished;
     pthread_mutex_unlock(&q->lock);
     return n;
 }
@@ -444,8 +575,7 @@ int co_uevent_set(co_uevent *e)
         return -EINVAL;
     pthread_mutex_lock(&e->lock);
     e->set = 1;
-    while (e->waiters)
-        deliver(&e->waiters, e->waiters);
+    deliver_all(&e->waiters);
     pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->lock);
     return 0;

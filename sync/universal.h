@@ -13,11 +13,12 @@
  * cannot be reported as deadlocked, since another thread may still
  * deliver; cancel it (or put it under a timeout region) if nothing will.
  *
- * Nothing is lost or duplicated: an item (or a set) handed to a waiting
- * task is its own even if a cancellation or timeout reaches the task before
- * it runs.  The call reports one outcome, never both (Curio's rule): it
- * returns 0, an enclosing timeout region whose deadline came due meanwhile
- * does not count as expired (co_timeout_end returns the call's 0), and a
+ * Nothing is lost or duplicated: an item (or a set, or the last
+ * task_done a join waits for) handed to a waiting task is its own even if
+ * a cancellation or timeout reaches the task before it runs.  The call
+ * reports one outcome, never both (Curio's rule): it returns 0, an
+ * enclosing timeout region whose deadline came due meanwhile does not
+ * count as expired (co_timeout_end returns the call's 0), and a
  * cancellation shows at the next blocking point, as for every primitive.
  * A call that returns -ECANCELED or -ETIMEDOUT took (or put) nothing: an
  * item not handed over stays queued.
@@ -40,11 +41,13 @@ typedef struct co_uwaiter co_uwaiter;   /* private: a waiting task */
 
 typedef struct co_uqueue {
     pthread_mutex_t lock;
-    pthread_cond_t not_empty, not_full; /* for threads */
+    pthread_cond_t not_empty, not_full, all_done;  /* for threads */
     void **items;                       /* ring buffer */
     size_t head, count, cap;
     size_t maxsize;                     /* 0: unbounded */
+    size_t unfinished;                  /* put, not yet task_done */
     co_uwaiter *getters, *putters;      /* tasks not yet served, FIFO */
+    co_uwaiter *joiners;                /* tasks in join_task, FIFO */
     int fd;                             /* eventfd, -1 until co_uqueue_fd */
 } co_uqueue;
 
@@ -65,8 +68,31 @@ int co_uqueue_get(co_uqueue *q, void **item, double timeout);
 co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item);
 co_status co_uqueue_get_task(co_task *self, co_uqueue *q, void **item);
 
-/* Items queued now (not counting those already handed to tasks). */
+/* Any thread or task, never blocking (Curio's put_nowait / get_nowait).
+ * 0, -EAGAIN (full: nothing put; empty: nothing taken), -EINVAL; put
+ * also -ENOMEM.  A put hands the item to the oldest waiting task, as
+ * co_uqueue_put does. */
+int co_uqueue_put_nowait(co_uqueue *q, void *item);
+int co_uqueue_get_nowait(co_uqueue *q, void **item);
+
+/* Any thread or task: mark one item taken as processed, as
+ * co_queue_task_done.  0, or -EINVAL if called more times than items were
+ * put.  The last one wakes every joiner. */
+int co_uqueue_task_done(co_uqueue *q);
+/* Thread: wait until every item put has been marked done.  0 (at once if
+ * so), -ETIMEDOUT, -EINVAL. */
+int co_uqueue_join(co_uqueue *q, double timeout);
+/* Blocking primitive for tasks, the same.  0, -ECANCELED, -ETIMEDOUT,
+ * -EINVAL, -ENOMEM. */
+co_status co_uqueue_join_task(co_task *self, co_uqueue *q);
+
+/* Any thread or task.  Items queued now (not counting those already handed
+ * to tasks); whether none is (1 for NULL, as co_queue_empty); whether a
+ * put would wait now (0 for NULL); items put and not yet marked done. */
 size_t co_uqueue_qsize(co_uqueue *q);
+int co_uqueue_empty(co_uqueue *q);
+int co_uqueue_full(co_uqueue *q);
+size_t co_uqueue_unfinished(co_uqueue *q);
 
 /* An eventfd, readable exactly while items are queued, for foreign event
  * loops (poll it, then co_uqueue_get with timeout 0).  Created on first

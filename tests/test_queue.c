@@ -1,9 +1,11 @@
 /*
  * test_queue.c -- co_queue: Curio's test_queue.py scenarios (two consumers
  * and join, put not yielding, a bounded queue interleaving with its
- * consumer, priority and LIFO order), cancellation and timeouts in every
- * wait (nothing lost, nothing duplicated, the others keep their order),
- * storage growth, and a million items through a small bounded queue.
+ * consumer, priority and LIFO order), the order a waiting getter's item
+ * follows on ordered queues, cancellation and timeouts in every wait
+ * (nothing lost, nothing duplicated, the others keep their order), the
+ * _nowait forms, storage growth, and a million items through a small
+ * bounded queue.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include "curio.h"
 #include "log.h"
 #include "suites.h"
+#include "../core/async.h"
 #include "../sync/queue.h"
 
 static co_queue q;
@@ -233,7 +236,8 @@ START_TEST(test_queue_priority)
 END_TEST
 
 /* Equal priorities come out in the order they were put; co_queue_put is
- * priority 0; a waiting getter is handed the first item put. */
+ * priority 0; a waiting getter gets the smallest item present when it
+ * runs (-3, although 5 was put first). */
 static co_status priority_fifo_main(co_task *t, void *arg)
 {
     static const int prios[] = { 5, 1, 5, 1, 0, 5, 1, -3, 5 };
@@ -257,7 +261,7 @@ START_TEST(test_queue_priority_fifo_ties)
 {
     struct main_frame m = { 0 };
     ck_assert_int_eq(co_run(priority_fifo_main, &m, sizeof m), 0);
-    ck_assert_str_eq(lg, "10/5 17/-3 14/0 99/0 11/1 13/1 16/1 12/5 15/5 "
+    ck_assert_str_eq(lg, "17/-3 14/0 99/0 11/1 13/1 16/1 10/5 12/5 15/5 "
                          "18/5");
 }
 END_TEST
@@ -451,6 +455,223 @@ START_TEST(test_queue_get_no_barging)
 }
 END_TEST
 
+/* ------------------------------------------------------------ which item */
+
+/* Log every item left, in the order get_nowait gives them. */
+static void note_left(void)
+{
+    void *item;
+    while (co_queue_get_nowait(&q, &item) == 0)
+        note("left:%d", NUM(item));
+}
+
+/* Put n, as priority n on a priority queue. */
+static int put_number(co_queue_kind kind, int n)
+{
+    return kind == CO_QUEUE_PRIORITY
+               ? co_queue_put_priority_nowait(&q, IT(n), n)
+               : co_queue_put_nowait(&q, IT(n));
+}
+
+/* A getter waits; 5, then 1, then 3 are put before it runs.  It gets the
+ * item the queue's order gives when it runs: the smallest on a priority
+ * queue, the newest on a LIFO queue; on a FIFO queue the one put when it
+ * was woken (a direct hand-off, as before). */
+static co_status waiting_getter_main(co_task *t, struct main_frame *f,
+                                     co_queue_kind kind)
+{
+    struct getter_frame g = { .label = "G" };
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_queue_init(&q, kind, 0), 0);
+    CO_SPAWN(t, &f->a, getter, g);
+    CO_AWAIT(f->rc, co_yield(t));                   /* G waits */
+    ck_assert_int_eq(put_number(kind, 5), 0);       /* wakes G */
+    ck_assert_int_eq(put_number(kind, 1), 0);
+    ck_assert_int_eq(put_number(kind, 3), 0);
+    ck_assert_int_eq(co_queue_qsize(&q), 3);
+    AWAIT_JOIN(f->rc, t, f->a);
+    note_left();
+    ck_assert_int_eq(co_queue_unfinished(&q), 3);
+    CO_END;
+}
+
+static co_status priority_getter_main(co_task *t, void *arg)
+{
+    return waiting_getter_main(t, arg, CO_QUEUE_PRIORITY);
+}
+
+static co_status lifo_getter_main(co_task *t, void *arg)
+{
+    return waiting_getter_main(t, arg, CO_QUEUE_LIFO);
+}
+
+static co_status fifo_getter_main(co_task *t, void *arg)
+{
+    return waiting_getter_main(t, arg, CO_QUEUE_FIFO);
+}
+
+START_TEST(test_queue_priority_waiting_getter_gets_smallest)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(priority_getter_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "G:1 left:3 left:5");
+}
+END_TEST
+
+START_TEST(test_queue_lifo_waiting_getter_gets_newest)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(lifo_getter_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "G:3 left:1 left:5");
+}
+END_TEST
+
+START_TEST(test_queue_fifo_waiting_getter_unchanged)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(fifo_getter_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "G:5 left:1 left:3");
+}
+END_TEST
+
+/* Two getters wait; three items are put before they run.  Main, which did
+ * not wait, takes the smallest, but not one owed to them: with two items
+ * left, both owed, it finds the queue empty.  The two then get one each,
+ * the older getter the smaller. */
+static co_status two_getters_main(co_task *t, void *arg)
+{
+    struct main_frame *f = arg;
+    struct getter_frame ga = { .label = "A" }, gb = { .label = "B" };
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_PRIORITY, 0), 0);
+    CO_SPAWN(t, &f->a, getter, ga);
+    CO_SPAWN(t, &f->b, getter, gb);
+    CO_AWAIT(f->rc, co_yield(t));                   /* both wait */
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(5), 5), 0);
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(1), 1), 0);
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(3), 3), 0);
+    ck_assert_int_eq(co_queue_get_priority_nowait(&q, &f->item, &f->n), 0);
+    note("main:%d/%d", NUM(f->item), f->n);
+    ck_assert_int_eq(co_queue_get_nowait(&q, &f->item), -EAGAIN);
+    ck_assert_int_eq(co_queue_qsize(&q), 2);
+    ck_assert(!co_queue_empty(&q));
+    AWAIT_JOIN(f->rc, t, f->a);
+    AWAIT_JOIN(f->rc, t, f->b);
+    ck_assert(co_queue_empty(&q));
+    ck_assert_int_eq(co_queue_unfinished(&q), 3);
+    CO_END;
+}
+
+START_TEST(test_queue_two_waiting_getters)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(two_getters_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "main:1/1 A:3 B:5");
+}
+END_TEST
+
+/* A bounded queue (maxsize 1) with two getters waiting: the first item
+ * put is owed to A and fills the queue, so a second put waits (it does not
+ * go to B directly) until A has taken its item; then B gets it. */
+static co_status full_with_getters_main(co_task *t, void *arg)
+{
+    struct main_frame *f = arg;
+    struct getter_frame ga = { .label = "A" }, gb = { .label = "B" };
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_PRIORITY, 1), 0);
+    CO_SPAWN(t, &f->a, getter, ga);
+    CO_SPAWN(t, &f->b, getter, gb);
+    CO_AWAIT(f->rc, co_yield(t));                   /* both wait */
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(5), 5), 0);
+    ck_assert(co_queue_full(&q));
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(1), 1), -EAGAIN);
+    CO_AWAIT(f->rc, co_queue_put_priority(t, &q, IT(1), 1));   /* waits */
+    note("main:put=%s", rcs(f->rc));
+    AWAIT_JOIN(f->rc, t, f->a);
+    AWAIT_JOIN(f->rc, t, f->b);
+    ck_assert(co_queue_empty(&q));
+    ck_assert_int_eq(co_queue_unfinished(&q), 2);
+    ck_assert_int_eq(co_queue_task_done(&q), 0);
+    ck_assert_int_eq(co_queue_task_done(&q), 0);
+    CO_AWAIT(f->rc, co_queue_join(t, &q));
+    ck_assert_int_eq(f->rc, 0);
+    CO_END;
+}
+
+START_TEST(test_queue_full_with_waiting_getters)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(full_with_getters_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "A:5 main:put=0 B:1");
+}
+END_TEST
+
+/* A getter woken by a put is owed an item: cancelled before it runs, it
+ * still gets one -- the smallest present when it runs -- and the
+ * cancellation comes at its next blocking call. */
+static co_status owed_cancel_main(co_task *t, void *arg)
+{
+    struct main_frame *f = arg;
+    struct handed_frame h = { .item = IT(-1) };
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_PRIORITY, 0), 0);
+    CO_SPAWN(t, &f->a, handed_getter, h);
+    CO_AWAIT(f->rc, co_yield(t));                   /* G waits */
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(5), 5), 0);
+    co_cancel_nowait(f->a);
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(1), 1), 0);
+    ck_assert_int_eq(co_queue_free(&q), -EBUSY);    /* G is owed an item */
+    AWAIT_JOIN(f->rc, t, f->a);
+    note("join=%s", rcs(f->rc));
+    note_left();
+    CO_END;
+}
+
+START_TEST(test_queue_owed_getter_cancelled_gets_smallest)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(owed_cancel_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "G:get=0 item=1 G:next=CANCEL join=CANCEL left:5");
+}
+END_TEST
+
+/* A getter woken by its timeout region's expiry (A) or by a cancellation
+ * (B), that has not run yet when items arrive, is owed nothing: its get
+ * returns the error having taken nothing, the first item goes to the
+ * getter behind them (C, the smallest), and the other stays queued. */
+static co_status woken_by_error_main(co_task *t, void *arg)
+{
+    struct main_frame *f = arg;
+    struct getter_frame ga = { .label = "A", .timeout = 0.005 },
+                        gb = { .label = "B" }, gc = { .label = "C" };
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_PRIORITY, 0), 0);
+    CO_SPAWN(t, &f->a, getter, ga);
+    CO_SPAWN(t, &f->b, getter, gb);
+    CO_SPAWN(t, &f->c, getter, gc);
+    CO_AWAIT(f->rc, co_yield(t));                   /* all three wait */
+    /* Main keeps the ready queue busy, so it runs again before A once
+     * A's region has expired and woken it. */
+    while (strcmp(co_task_state(f->a), "blocked") == 0)
+        CO_AWAIT(f->rc, co_yield(t));
+    co_cancel_nowait(f->b);
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(5), 5), 0);
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(1), 1), 0);
+    AWAIT_JOIN(f->rc, t, f->a);
+    AWAIT_JOIN(f->rc, t, f->b);
+    AWAIT_JOIN(f->rc, t, f->c);
+    note_left();
+    CO_END;
+}
+
+START_TEST(test_queue_getter_woken_by_error_takes_nothing)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(woken_by_error_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "A:TIMEOUT B:CANCEL C:1 left:5");
+}
+END_TEST
+
 /* ------------------------------------------------------------ putters */
 
 /* One put; logs its result. */
@@ -555,6 +776,127 @@ START_TEST(test_queue_timeouts)
     ck_assert_int_eq(co_run(timeouts_main, &m, sizeof m), 0);
     ck_assert_str_eq(lg, "G:TIMEOUT join=TIMEOUT qjoin=TIMEOUT get=5 "
                          "qjoin=0");
+}
+END_TEST
+
+/* ------------------------------------------------------------ nowait */
+
+/* No task, no kernel: the _nowait forms on each kind of queue. */
+START_TEST(test_queue_nowait_outside_task)
+{
+    void *item = IT(-1);
+    int prio = -1;
+    ck_assert_int_eq(co_queue_get_nowait(&q, &item), -EAGAIN);  /* zeros */
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_FIFO, 2), 0);
+    ck_assert_int_eq(co_queue_put_nowait(&q, IT(1)), 0);
+    ck_assert_int_eq(co_queue_put_nowait(&q, IT(2)), 0);
+    ck_assert_int_eq(co_queue_put_nowait(&q, IT(3)), -EAGAIN);
+    ck_assert(co_queue_full(&q));
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(3), 1), -EINVAL);
+    ck_assert_int_eq(co_queue_get_priority_nowait(&q, &item, &prio), 0);
+    ck_assert_int_eq(NUM(item), 1);
+    ck_assert_int_eq(prio, 0);
+    ck_assert_int_eq(co_queue_put_nowait(&q, IT(3)), 0);
+    note_left();
+    ck_assert_int_eq(co_queue_get_nowait(&q, &item), -EAGAIN);
+    ck_assert_int_eq(NUM(item), 1);               /* untouched */
+    ck_assert_int_eq(co_queue_unfinished(&q), 3);
+    ck_assert_int_eq(co_queue_free(&q), 0);
+
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_LIFO, 0), 0);
+    for (int i = 1; i <= 3; i++)
+        ck_assert_int_eq(co_queue_put_nowait(&q, IT(i)), 0);
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(4), 1), -EINVAL);
+    note_left();
+    ck_assert_int_eq(co_queue_free(&q), 0);
+
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_PRIORITY, 0), 0);
+    ck_assert_int_eq(co_queue_put_nowait(&q, IT(9)), 0);         /* 0 */
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(4), -1), 0);
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(7), 3), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(co_queue_get_priority_nowait(&q, &item, &prio), 0);
+        note("%d/%d", NUM(item), prio);
+    }
+    ck_assert_int_eq(co_queue_get_priority_nowait(&q, &item, NULL), -EAGAIN);
+
+    ck_assert_int_eq(co_queue_put_nowait(NULL, IT(1)), -EINVAL);
+    ck_assert_int_eq(co_queue_put_priority_nowait(NULL, IT(1), 1), -EINVAL);
+    ck_assert_int_eq(co_queue_get_nowait(NULL, &item), -EINVAL);
+    ck_assert_int_eq(co_queue_get_nowait(&q, NULL), -EINVAL);
+    ck_assert_int_eq(co_queue_get_priority_nowait(&q, NULL, &prio), -EINVAL);
+    ck_assert_str_eq(lg, "left:2 left:3 left:3 left:2 left:1 "
+                         "4/-1 9/0 7/3");
+}
+END_TEST
+
+/* Inside tasks: get_nowait frees room that goes to the waiting putter (a
+ * put_nowait cannot take it), and put_nowait wakes a waiting getter. */
+static co_status nowait_waiters_main(co_task *t, void *arg)
+{
+    struct main_frame *f = arg;
+    struct putter_frame p = { .label = "P", .value = 2 };
+    struct getter_frame g = { .label = "G" };
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_FIFO, 1), 0);
+    ck_assert_int_eq(co_queue_put_nowait(&q, IT(1)), 0);
+    CO_SPAWN(t, &f->a, putter, p);
+    CO_AWAIT(f->rc, co_yield(t));                   /* P waits: full */
+    ck_assert_int_eq(co_queue_get_nowait(&q, &f->item), 0);
+    note("main:%d", NUM(f->item));
+    ck_assert(co_queue_full(&q));                   /* the room is P's */
+    ck_assert_int_eq(co_queue_put_nowait(&q, IT(9)), -EAGAIN);
+    AWAIT_JOIN(f->rc, t, f->a);
+    ck_assert_int_eq(co_queue_get_nowait(&q, &f->item), 0);
+    note("main:%d", NUM(f->item));
+    CO_SPAWN(t, &f->b, getter, g);
+    CO_AWAIT(f->rc, co_yield(t));                   /* G waits: empty */
+    ck_assert_int_eq(co_queue_get_nowait(&q, &f->item), -EAGAIN);
+    ck_assert_int_eq(co_queue_put_nowait(&q, IT(3)), 0);
+    ck_assert_int_eq(co_queue_get_nowait(&q, &f->item), -EAGAIN); /* G's */
+    AWAIT_JOIN(f->rc, t, f->b);
+    ck_assert_int_eq(co_queue_unfinished(&q), 3);
+    CO_END;
+}
+
+START_TEST(test_queue_nowait_with_waiters)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(nowait_waiters_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "main:1 P:put=0 main:2 G:3");
+}
+END_TEST
+
+/* From a callback the kernel runs outside any task (here a post): a
+ * put_nowait wakes the waiting main task, which gets the smallest. */
+static void put_two(void *arg)
+{
+    (void)arg;
+    ck_assert_ptr_null(co_current_task());
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(5), 5), 0);
+    ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(1), 1), 0);
+}
+
+static co_status nowait_callback_main(co_task *t, void *arg)
+{
+    struct main_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_queue_init(&q, CO_QUEUE_PRIORITY, 0), 0);
+    ck_assert_int_eq(co_kernel_post_fn(co_current_kernel(), put_two, NULL),
+                     0);
+    co_kernel_hold(co_current_kernel());   /* the post will deliver */
+    CO_AWAIT(f->rc, co_queue_get(t, &q, &f->item));
+    co_kernel_unhold(co_current_kernel());
+    note("main:%s:%d", rcs(f->rc), NUM(f->item));
+    note_left();
+    CO_END;
+}
+
+START_TEST(test_queue_nowait_from_callback)
+{
+    struct main_frame m = { 0 };
+    ck_assert_int_eq(co_run(nowait_callback_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "main:0:1 left:5");
 }
 END_TEST
 
@@ -689,6 +1031,16 @@ Suite *queue_suite(void)
     tcase_add_test(tc, test_queue_get_middle_cancelled);
     tcase_add_test(tc, test_queue_get_cancelled_after_handoff);
     tcase_add_test(tc, test_queue_get_no_barging);
+    tcase_add_test(tc, test_queue_priority_waiting_getter_gets_smallest);
+    tcase_add_test(tc, test_queue_lifo_waiting_getter_gets_newest);
+    tcase_add_test(tc, test_queue_fifo_waiting_getter_unchanged);
+    tcase_add_test(tc, test_queue_two_waiting_getters);
+    tcase_add_test(tc, test_queue_full_with_waiting_getters);
+    tcase_add_test(tc, test_queue_owed_getter_cancelled_gets_smallest);
+    tcase_add_test(tc, test_queue_getter_woken_by_error_takes_nothing);
+    tcase_add_test(tc, test_queue_nowait_outside_task);
+    tcase_add_test(tc, test_queue_nowait_with_waiters);
+    tcase_add_test(tc, test_queue_nowait_from_callback);
     tcase_add_test(tc, test_queue_put_cancel_timeout);
     tcase_add_test(tc, test_queue_timeouts);
     tcase_add_test(tc, test_queue_growth);

@@ -2,10 +2,12 @@
  * test_universal.c -- the thread-safe entry into a kernel (co_kernel_post)
  * and Curio's UniversalQueue / UniversalEvent shared by tasks, POSIX
  * threads and kernels in different threads: no item lost or duplicated
- * under concurrency, cancellation and timeouts; the eventfd; deadlock
- * detection with waiters that another thread could wake.
+ * under concurrency, cancellation and timeouts; the non-blocking calls,
+ * the sizes, task_done and join from threads and tasks; the eventfd;
+ * deadlock detection with waiters that another thread could wake.
  */
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -701,6 +703,269 @@ START_TEST(test_two_kernels)
 }
 END_TEST
 
+/* ------------------------------------------------------------ nowait, join */
+
+/* A plain thread, no kernel: the non-blocking calls, the sizes, task_done
+ * and join with a timeout. */
+START_TEST(test_uqueue_nowait_and_join_from_thread)
+{
+    co_uqueue q;
+    void *item = NULL;
+    ck_assert_int_eq(co_uqueue_init(&q, 2), 0);
+    ck_assert_int_eq(co_uqueue_get_nowait(&q, &item), -EAGAIN);
+    ck_assert_int_eq(co_uqueue_empty(&q), 1);
+    ck_assert_int_eq(co_uqueue_full(&q), 0);
+    ck_assert_int_eq(co_uqueue_join(&q, 0), 0);         /* nothing put */
+    ck_assert_int_eq(co_uqueue_put_nowait(&q, (void *)"a"), 0);
+    ck_assert_int_eq(co_uqueue_put_nowait(&q, (void *)"b"), 0);
+    ck_assert_int_eq(co_uqueue_put_nowait(&q, (void *)"c"), -EAGAIN);
+    ck_assert_int_eq(co_uqueue_full(&q), 1);
+    ck_assert_int_eq(co_uqueue_empty(&q), 0);
+    ck_assert_int_eq((int)co_uqueue_qsize(&q), 2);
+    ck_assert_int_eq(co_uqueue_get_nowait(&q, &item), 0);
+    ck_assert_str_eq(item, "a");
+    ck_assert_int_eq(co_uqueue_full(&q), 0);
+    /* every item put counts until marked done, taken or not */
+    ck_assert_int_eq((int)co_uqueue_unfinished(&q), 2);
+    ck_assert_int_eq(co_uqueue_join(&q, 0), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_join(&q, 0.01), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_task_done(&q), 0);
+    ck_assert_int_eq(co_uqueue_join(&q, 0), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_get_nowait(&q, &item), 0);
+    ck_assert_str_eq(item, "b");
+    ck_assert_int_eq(co_uqueue_get_nowait(&q, &item), -EAGAIN);
+    ck_assert_str_eq(item, "b");                        /* untouched */
+    ck_assert_int_eq(co_uqueue_task_done(&q), 0);
+    ck_assert_int_eq(co_uqueue_task_done(&q), -EINVAL); /* one too many */
+    ck_assert_int_eq(co_uqueue_join(&q, 0), 0);
+    ck_assert_int_eq(co_uqueue_join(&q, -1), 0);
+    ck_assert_int_eq((int)co_uqueue_unfinished(&q), 0);
+
+    ck_assert_int_eq(co_uqueue_put_nowait(NULL, item), -EINVAL);
+    ck_assert_int_eq(co_uqueue_get_nowait(NULL, &item), -EINVAL);
+    ck_assert_int_eq(co_uqueue_get_nowait(&q, NULL), -EINVAL);
+    ck_assert_int_eq(co_uqueue_task_done(NULL), -EINVAL);
+    ck_assert_int_eq(co_uqueue_join(NULL, 0), -EINVAL);
+    ck_assert_int_eq(co_uqueue_join(&q, NAN), -EINVAL);
+    ck_assert_int_eq(co_uqueue_empty(NULL), 1);
+    ck_assert_int_eq(co_uqueue_full(NULL), 0);
+    co_uqueue_free(&q);
+}
+END_TEST
+
+/* A queue of JOIN_ITEMS items processed on one side, joined on the other:
+ * `processed` is written before each task_done and read after the join
+ * returns, so the queue's own locking orders the two. */
+#define JOIN_ITEMS 200
+
+struct join_shared {
+    co_uqueue q;
+    int processed, processed_at_join, join_rc;
+};
+
+static void *put_all_then_join(void *arg)
+{
+    struct join_shared *s = arg;
+    for (int i = 1; i <= JOIN_ITEMS; i++)
+        ck_assert_int_eq(co_uqueue_put(&s->q, (void *)(uintptr_t)i, -1), 0);
+    s->join_rc = co_uqueue_join(&s->q, -1);
+    s->processed_at_join = s->processed;
+    return NULL;
+}
+
+static void *process_all(void *arg)
+{
+    struct join_shared *s = arg;
+    void *item;
+    for (int i = 1; i <= JOIN_ITEMS; i++) {
+        ck_assert_int_eq(co_uqueue_get(&s->q, &item, -1), 0);
+        ck_assert_int_eq((int)(uintptr_t)item, i);
+        s->processed++;
+        ck_assert_int_eq(co_uqueue_task_done(&s->q), 0);
+    }
+    return NULL;
+}
+
+struct process_frame {
+    co_frame co;
+    struct join_shared *s;
+    void *item;
+    int i, rc;
+};
+
+static co_status process_in_task(co_task *t, void *arg)
+{
+    struct process_frame *f = arg;
+    CO_BEGIN(t, f);
+    for (f->i = 1; f->i <= JOIN_ITEMS; f->i++) {
+        CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->s->q, &f->item));
+        ck_assert_int_eq(f->rc, 0);
+        ck_assert_int_eq((int)(uintptr_t)f->item, f->i);
+        f->s->processed++;
+        ck_assert_int_eq(co_uqueue_task_done(&f->s->q), 0);
+    }
+    CO_END;
+}
+
+struct join_frame {
+    co_frame co;
+    struct join_shared s;
+    struct process_frame pf;
+    co_task *worker;
+    pthread_t th;
+    co_timeout to;
+    int i, rc;
+};
+
+/* A thread puts every item and joins; a task processes them.  The join
+ * returns once the task has marked the last one done, not before. */
+static co_status thread_join_main(co_task *t, void *arg)
+{
+    struct join_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_uqueue_init(&f->s.q, 8), 0);   /* the thread waits */
+    f->pf = (struct process_frame){ .s = &f->s };
+    CO_SPAWN(t, &f->worker, process_in_task, f->pf);
+    pthread_create(&f->th, NULL, put_all_then_join, &f->s);
+    AWAIT_JOIN(f->rc, t, f->worker);
+    ck_assert_int_eq(f->rc, 0);
+    pthread_join(f->th, NULL);
+    ck_assert_int_eq(f->s.join_rc, 0);
+    ck_assert_int_eq(f->s.processed_at_join, JOIN_ITEMS);
+    ck_assert_int_eq(co_uqueue_empty(&f->s.q), 1);
+    co_uqueue_free(&f->s.q);
+    CO_END;
+}
+
+START_TEST(test_uqueue_join_from_thread)
+{
+    struct join_frame f;
+    memset(&f, 0, sizeof f);
+    ck_assert_int_eq(co_run(thread_join_main, &f, sizeof f), 0);
+}
+END_TEST
+
+/* A task puts every item and joins (its wait holds the kernel: only the
+ * thread can end it); a thread processes them.  Then the sizes as a task
+ * sees them, and put_nowait / get_nowait from a task. */
+static co_status task_join_main(co_task *t, void *arg)
+{
+    struct join_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_uqueue_init(&f->s.q, 8), 0);   /* the task waits */
+    pthread_create(&f->th, NULL, process_all, &f->s);
+    for (f->i = 1; f->i <= JOIN_ITEMS; f->i++) {
+        CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->s.q,
+                                           (void *)(uintptr_t)f->i));
+        ck_assert_int_eq(f->rc, 0);
+    }
+    CO_AWAIT(f->rc, co_uqueue_join_task(t, &f->s.q));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_int_eq(f->s.processed, JOIN_ITEMS);
+    pthread_join(f->th, NULL);
+    CO_AWAIT(f->rc, co_uqueue_join_task(t, &f->s.q));   /* 0 at once */
+    ck_assert_int_eq(f->rc, 0);
+
+    ck_assert_int_eq(co_uqueue_empty(&f->s.q), 1);
+    for (f->i = 0; f->i < 8; f->i++)
+        ck_assert_int_eq(co_uqueue_put_nowait(&f->s.q, NULL), 0);
+    ck_assert_int_eq(co_uqueue_put_nowait(&f->s.q, NULL), -EAGAIN);
+    ck_assert_int_eq(co_uqueue_full(&f->s.q), 1);
+    ck_assert_int_eq((int)co_uqueue_qsize(&f->s.q), 8);
+    for (f->i = 0; f->i < 8; f->i++) {
+        ck_assert_int_eq(co_uqueue_get_nowait(&f->s.q, &f->pf.item), 0);
+        ck_assert_int_eq(co_uqueue_task_done(&f->s.q), 0);
+    }
+    ck_assert_int_eq(co_uqueue_get_nowait(&f->s.q, &f->pf.item), -EAGAIN);
+    ck_assert_int_eq(co_uqueue_empty(&f->s.q), 1);
+    ck_assert_int_eq((int)co_uqueue_unfinished(&f->s.q), 0);
+    co_uqueue_free(&f->s.q);
+    CO_END;
+}
+
+START_TEST(test_uqueue_join_task)
+{
+    struct join_frame f;
+    memset(&f, 0, sizeof f);
+    ck_assert_int_eq(co_run(task_join_main, &f, sizeof f), 0);
+}
+END_TEST
+
+/* A thread's put_nowait hands its item to a waiting task. */
+static void *put_nowait_x(void *arg)
+{
+    ck_assert_int_eq(co_uqueue_put_nowait(arg, (void *)"x"), 0);
+    return NULL;
+}
+
+struct joiner_frame { co_frame co; co_uqueue *q; int rc; };
+
+/* Joins once; logs and returns the result. */
+static co_status joiner(co_task *t, void *arg)
+{
+    struct joiner_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_uqueue_join_task(t, f->q));
+    note("J:join=%s", rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_END;
+}
+
+struct jwait_frame {
+    co_frame co;
+    co_uqueue q;
+    co_timeout to;
+    co_task *j, *g;
+    struct joiner_frame jf;
+    struct getter_frame gf;
+    pthread_t th;
+    void *item;
+    int rc;
+};
+
+/* join_task under a timeout and cancelled: it returns the error and takes
+ * its record away (the task_done that follows finds no joiner); a getter
+ * served by a thread's put_nowait. */
+static co_status join_errors_main(co_task *t, void *arg)
+{
+    struct jwait_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co_uqueue_init(&f->q, 0), 0);
+    f->gf = (struct getter_frame){ .name = "G", .q = &f->q };
+    CO_SPAWN(t, &f->g, getter, f->gf);
+    CO_AWAIT(f->rc, co_yield(t));                   /* G waits */
+    pthread_create(&f->th, NULL, put_nowait_x, &f->q);
+    pthread_join(f->th, NULL);
+    AWAIT_JOIN(f->rc, t, f->g);
+    ck_assert_int_eq((int)co_uqueue_unfinished(&f->q), 1);
+
+    co_timeout_after(t, &f->to, 0.01);
+    CO_AWAIT(f->rc, co_uqueue_join_task(t, &f->q));
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    note("main:join=%s expired=%d", rcs(f->rc), co_timeout_expired(&f->to));
+
+    f->jf = (struct joiner_frame){ .q = &f->q };
+    CO_SPAWN(t, &f->j, joiner, f->jf);
+    CO_AWAIT(f->rc, co_yield(t));                   /* J waits */
+    CO_AWAIT(f->rc, co_cancel(t, f->j));
+    AWAIT_JOIN(f->rc, t, f->j);
+    ck_assert_int_eq(co_uqueue_task_done(&f->q), 0);
+    CO_AWAIT(f->rc, co_uqueue_join_task(t, &f->q));
+    note("main:join=%s", rcs(f->rc));
+    co_uqueue_free(&f->q);
+    CO_END;
+}
+
+START_TEST(test_uqueue_join_task_timeout_and_cancel)
+{
+    struct jwait_frame f;
+    memset(&f, 0, sizeof f);
+    ck_assert_int_eq(co_run(join_errors_main, &f, sizeof f), 0);
+    ck_assert_str_eq(lg, "G:get=0:x G:next=0 main:join=TIMEOUT expired=1 "
+                         "J:join=CANCEL main:join=0");
+}
+END_TEST
+
 /* ------------------------------------------------------------ eventfd */
 
 static int readable(int fd)
@@ -1078,7 +1343,7 @@ static co_status staller(co_task *t, void *arg)
     CO_END;
 }
 
-enum race_op { RACE_PUT, RACE_GET, RACE_WAIT };
+enum race_op { RACE_PUT, RACE_GET, RACE_WAIT, RACE_JOIN };
 
 struct racer_frame {
     co_frame co;
@@ -1102,6 +1367,8 @@ static co_status racer(co_task *t, void *arg)
         CO_AWAIT(f->rc, co_uqueue_put_task(t, f->q, (void *)"p"));
     else if (f->op == RACE_GET)
         CO_AWAIT(f->rc, co_uqueue_get_task(t, f->q, &f->item));
+    else if (f->op == RACE_JOIN)
+        CO_AWAIT(f->rc, co_uqueue_join_task(t, f->q));
     else
         CO_AWAIT(f->rc, co_uevent_wait_task(t, f->e));
     note("call=%s", rcs(f->rc));
@@ -1133,13 +1400,18 @@ struct race_frame {
     int rc;
 };
 
-/* Queue of one: full for a put (holding "a"), empty for a get. */
+/* Queue of one: full for a put (holding "a"), empty for a get; for a
+ * join, empty with one item ("j") taken and not yet done. */
 static void race_setup(struct race_frame *f, double within)
 {
     ck_assert_int_eq(co_uqueue_init(&f->q, 1), 0);
     ck_assert_int_eq(co_uevent_init(&f->e), 0);
     if (f->op == RACE_PUT)
         ck_assert_int_eq(co_uqueue_put(&f->q, (void *)"a", 0), 0);
+    if (f->op == RACE_JOIN) {
+        ck_assert_int_eq(co_uqueue_put(&f->q, (void *)"j", 0), 0);
+        ck_assert_int_eq(co_uqueue_get(&f->q, &f->item, 0), 0);
+    }
     f->rf = (struct racer_frame){ .op = f->op, .within = within, .q = &f->q,
                                   .e = &f->e };
 }
@@ -1154,13 +1426,22 @@ static void race_teardown(struct race_frame *f)
     co_uqueue_free(&f->q);
 }
 
-/* A thread does the racer's counterpart: takes, puts, or sets. */
+static void *task_done_one(void *arg)
+{
+    ck_assert_int_eq(co_uqueue_task_done(arg), 0);
+    return NULL;
+}
+
+/* A thread does the racer's counterpart: takes, puts, sets, or marks the
+ * item done. */
 static void race_thread(struct race_frame *f)
 {
     if (f->op == RACE_PUT)
         pthread_create(&f->th, NULL, get_one, &f->q);
     else if (f->op == RACE_GET)
         pthread_create(&f->th, NULL, put_one, &f->q);
+    else if (f->op == RACE_JOIN)
+        pthread_create(&f->th, NULL, task_done_one, &f->q);
     else
         pthread_create(&f->th, NULL, set_event, &f->e);
     pthread_join(f->th, NULL);
@@ -1208,6 +1489,14 @@ START_TEST(test_event_completes_at_expiry)
 }
 END_TEST
 
+START_TEST(test_join_completes_at_expiry)
+{
+    struct race_frame f = { .op = RACE_JOIN };
+    ck_assert_int_eq(co_run(race_main, &f, sizeof f), 0);
+    ck_assert_str_eq(lg, "call=0 end=0 expired=0 qsize=0");
+}
+END_TEST
+
 /* The converse: a call whose region expires first, with nothing handed
  * over, times out -- both the call and the region say so -- and took
  * nothing: an item put afterwards stays queued for the next getter; a put
@@ -1233,8 +1522,11 @@ START_TEST(test_timed_out_calls_take_nothing)
     ck_assert_int_eq(co_run(expire_main, &f, sizeof f), 0);
     f = (struct race_frame){ .op = RACE_WAIT };
     ck_assert_int_eq(co_run(expire_main, &f, sizeof f), 0);
+    f = (struct race_frame){ .op = RACE_JOIN };
+    ck_assert_int_eq(co_run(expire_main, &f, sizeof f), 0);
     ck_assert_str_eq(lg, "call=TIMEOUT end=TIMEOUT expired=1 thread=a qsize=0 "
                          "call=TIMEOUT end=TIMEOUT expired=1 qsize=1 left=x "
+                         "call=TIMEOUT end=TIMEOUT expired=1 qsize=0 "
                          "call=TIMEOUT end=TIMEOUT expired=1 qsize=0");
 }
 END_TEST
@@ -1255,6 +1547,10 @@ Suite *universal_suite(void)
     tcase_add_test(tc, test_task_put_timeout);
     tcase_add_test(tc, test_event_from_thread);
     tcase_add_test(tc, test_two_kernels);
+    tcase_add_test(tc, test_uqueue_nowait_and_join_from_thread);
+    tcase_add_test(tc, test_uqueue_join_from_thread);
+    tcase_add_test(tc, test_uqueue_join_task);
+    tcase_add_test(tc, test_uqueue_join_task_timeout_and_cancel);
     tcase_add_test(tc, test_eventfd);
     tcase_add_test(tc, test_waiter_holds_kernel);
     tcase_add_test(tc, test_deadlock_still_detected);
@@ -1266,6 +1562,7 @@ Suite *universal_suite(void)
     tcase_add_test(tc, test_put_completes_at_expiry);
     tcase_add_test(tc, test_get_completes_at_expiry);
     tcase_add_test(tc, test_event_completes_at_expiry);
+    tcase_add_test(tc, test_join_completes_at_expiry);
     tcase_add_test(tc, test_timed_out_calls_take_nothing);
     suite_add_tcase(s, tc);
     return s;
