@@ -1,22 +1,27 @@
 /*
  * condition.c -- a lock and a FIFO of waiters.
  *
- * One waiter's wait goes through up to three blockings, all inside the one
+ * One waiter's wait goes through up to two blockings, both inside the one
  * primitive, each re-evaluation telling where it stands from the wake value
  * and the lock's owner:
  *
  *   1. on c->waiters, after releasing the lock;
- *      woken 0 by notify: not the owner yet (the notifier holds the lock),
- *      so take the lock if free, else
- *   2. on the lock's waiters, cancellable, like any acquire;
- *      woken 0 by the release hand-off: self owns the lock, return *pending;
- *   3. interrupted (woken < 0) in 1. or 2.: the lock must still be taken.
- *      Save the error in *pending, hold cancellation back, and queue for
- *      the lock; the hand-off (0, owner == self) ends it: re-enable
- *      cancellation and return the saved error.
+ *      woken 0 by notify: the wait has what it waited for.  It takes the
+ *      lock if free, else
+ *   2. queues for the lock with cancellation held back (as Curio, which
+ *      re-acquires inside disable_cancellation): a notification is handed
+ *      over like a lock or an item, so a cancellation or an expiry that
+ *      comes after it is for the next blocking call, never reported by a
+ *      wait that was notified (one outcome per call).  *pending is
+ *      NOTIFIED meanwhile;
+ *      woken < 0 in 1. (cancelled or timed out before any notify): the lock
+ *      must still be taken.  The error goes to *pending, and the wait
+ *      queues for the lock with cancellation held back too.
+ *   The hand-off of the lock (0, owner == self) ends 2.: re-enable
+ *   cancellation and return *pending's error, or 0 if it was NOTIFIED.
  *
- * *pending != 0 is what tells the end of 3. from the end of 2., which look
- * the same otherwise (a hand-off with 0); it is per waiter, hence in the
+ * *pending != 0 is what tells the end of 2. from a notify finding the
+ * lock free, which look the same otherwise; it is per waiter, hence in the
  * caller's frame.
  */
 #include <errno.h>
@@ -62,15 +67,20 @@ static co_status sleep_on(co_task *self, co_condition *c, co_lock *l)
     return co_block(self, &c->waiters, CO_NO_DEADLINE);
 }
 
-/* Interrupted with rc: the lock must still be taken, without being
- * interrupted again; rc is returned once it is held. */
-static co_status reacquire(co_task *self, co_lock *l, int *pending, int rc)
+/* *pending while a notified waiter takes the lock back. */
+#define NOTIFIED 1
+
+/* Take the lock back without being interrupted; `outcome` (an error, or
+ * NOTIFIED) says what the wait returns once the lock is held. */
+static co_status reacquire(co_task *self, co_lock *l, int *pending,
+                           int outcome)
 {
-    *pending = rc;
     if (!l->owner) {
         l->owner = self;
-        return rc;
+        *pending = 0;
+        return outcome == NOTIFIED ? 0 : outcome;
     }
+    *pending = outcome;
     co_disable_cancellation(self);
     return co_block(self, &l->waiters, CO_NO_DEADLINE);
 }
@@ -84,22 +94,20 @@ static co_status cond_wait(co_task *self, co_condition *c,
     if (co_wait_enter(self, &rc)) {
         if (!resumed)
             return rc;    /* cancelled / timed out before waiting: held */
-        if (rc < 0)                             /* 3. interrupted */
+        if (rc < 0)                             /* interrupted in 1. */
             return reacquire(self, l, pending, rc);
-        if (l->owner != self) {                 /* 1. notified */
-            if (l->owner) {
-                /* queueing for the lock is a blocking point of its own */
-                if (co_wait_enter(self, &rc))
-                    return reacquire(self, l, pending, rc);
-                return co_block(self, &l->waiters, CO_NO_DEADLINE);
-            }
+        if (l->owner != self) {                 /* notified in 1. */
+            if (l->owner)
+                return reacquire(self, l, pending, NOTIFIED);
             l->owner = self;
-        }
-        if (*pending) {                         /* end of 3. */
+        } else if (*pending) {                  /* end of 2. */
             co_enable_cancellation(self);
-            return *pending;
+            rc = *pending;
+            *pending = 0;
+            if (rc != NOTIFIED)
+                return rc;
         }
-        /* end of 2. (or of 1. with the lock free): notified, lock held */
+        /* notified, lock held */
         if (!pred || pred(arg))
             return 0;
         if (co_wait_enter(self, &rc))           /* wait_for: again */

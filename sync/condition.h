@@ -36,15 +36,18 @@ int co_condition_locked(co_condition *c);
 /*
  * Blocking: with the lock held by self, release it, wait to be notified,
  * re-acquire it.  Returns 0 when notified, or -ECANCELED / -ETIMEDOUT if
- * interrupted while waiting (for the notification or, after it, for the
- * lock) -- in every one of these cases the lock is held by self on return.
- * The re-acquire after an interruption is not itself interruptible.
+ * interrupted while waiting for the notification -- in every one of these
+ * cases the lock is held by self on return.  Taking the lock back is not
+ * interruptible (as in Curio): a notified wait returns 0 even if a
+ * cancellation or a timeout came while it waited for the lock; that one
+ * reaches the next blocking call (a notification is never lost: notify(1)
+ * counts it, and it is not reported as an error).
  * -EPERM (lock not held by self) and -EINVAL leave the lock as it was.
  *
- * `pending` is one int of per-waiter state in the caller's frame (the
- * error to return once the lock is back); the wait sets it up itself, it
- * need not be initialised, but it must stay in place until the wait
- * returns: CO_AWAIT(f->rc, co_condition_wait(t, &cond, &f->pending)).
+ * `pending` is one int of per-waiter state in the caller's frame (what to
+ * return once the lock is back); the wait sets it up itself, it need not
+ * be initialised, but it must stay in place until the wait returns:
+ * CO_AWAIT(f->rc, co_condition_wait(t, &cond, &f->pending)).
  */
 co_status co_condition_wait(co_task *self, co_condition *c, int *pending);
 
