@@ -292,11 +292,20 @@ int co_socket_set_blocking(co_socket *s, int blocking)
 {
     if (!s)
         return -EINVAL;
+    /* A task waiting on the fd (or woken and not yet back) would make its
+     * next system call block the kernel's whole thread. */
+    if (blocking && s->io.users)
+        return -EBUSY;
     int flags = fcntl(s->fd, F_GETFL);
     if (flags < 0)
         return -errno;
     flags = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
-    return result_of(fcntl(s->fd, F_SETFL, flags));
+    int rc = result_of(fcntl(s->fd, F_SETFL, flags));
+    /* Blocking code may have read or written meanwhile: the drained hint
+     * is stale, so the next operation tries the system call first. */
+    if (rc == 0 && !blocking)
+        s->io.ready[CO_IO_READ] = s->io.ready[CO_IO_WRITE] = 1;
+    return rc;
 }
 
 int co_socket_close(co_socket **sp)

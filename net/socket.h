@@ -107,7 +107,10 @@ int co_socket_getpeername(co_socket *s, co_sockaddr *addr);
 /* The escape hatch: blocking = 1 puts the fd in blocking mode for code
  * that must use it synchronously (e.g. a library that calls send(2)
  * itself); 0 puts it back.  The kernel's primitives must not be used on it
- * meanwhile. */
+ * meanwhile.  -EBUSY (nothing changed) for blocking = 1 while a task waits
+ * on the socket.  After 0 the next operation tries its system call first,
+ * whatever the blocking code left in the fd.  (For a stream,
+ * co_stream_blocking_begin also checks that nothing is buffered.) */
 int co_socket_set_blocking(co_socket *s, int blocking);
 
 /*

@@ -427,6 +427,9 @@ static co_status busy_reader_main(co_task *t, void *arg)
     }
     CO_AWAIT(f->rc, co_yield(t));             /* r1 blocks in recv */
     ck_assert_str_eq(co_task_state(f->a), "blocked");
+    /* nor can the fd be made blocking under it */
+    ck_assert_int_eq(co_socket_set_blocking(f->p[0], 1), -EBUSY);
+    ck_assert_int_eq(co_socket_set_blocking(f->p[0], 0), 0);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r2" };
         ck_assert_int_gt(CO_SPAWN(t, &f->b, recv_task, r), 0);
