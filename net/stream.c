@@ -587,11 +587,10 @@ co_status co_stream_flush(co_task *self, co_stream *st)
 
 /*
  * The stream's own state needs nothing on the way back: its buffer was
- * empty when the fd was lent and no operation ran meanwhile.  Nor does
- * the socket's readiness hint, stale as it may be after blocking code
- * read or wrote the fd: once the fd is non-blocking again, a stale
- * "ready" costs one EAGAIN, and a stale "drained" a wait that libev's
- * level-triggered poll ends at once if data is already there.
+ * empty when the fd was lent and no operation ran meanwhile.  The
+ * socket's readiness hint, stale after blocking code read or wrote the
+ * fd, is reset by co_socket_set_blocking, which also refuses while a task
+ * waits on the socket directly (not through the stream).
  */
 int co_stream_blocking_begin(co_stream *st)
 {
