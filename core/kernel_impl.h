@@ -86,6 +86,13 @@ struct co_kernel {
     uint32_t reg_len, reg_cap;
     uint32_t last_id;
     uint32_t live;             /* tasks not yet done */
+    /* Shutdown (shutdown.c): the tasks alive when it began, newest first,
+     * cancelled one at a time; `doomed_now` is the one being cancelled.
+     * Beside `live`: every task's end looks at them. */
+    int shutting_down;
+    uint32_t doomed_len, doomed_next;
+    co_task **doomed;
+    co_task *doomed_now;
 
     /* Queues of joiners, by index (co_task.joinq); index 0 is unused.  A
      * queue no task uses is on a free list chained by index through its
@@ -104,12 +111,6 @@ struct co_kernel {
     int running, main_done, deadlocked;
     ev_timer budget;           /* co_kernel_advance's time limit */
 
-    /* Shutdown (shutdown.c): the tasks alive when it began, newest first,
-     * cancelled one at a time; `doomed_now` is the one being cancelled. */
-    int shutting_down;
-    co_task **doomed;
-    uint32_t doomed_len, doomed_next;
-    co_task *doomed_now;
 
     /* core/async.c: callbacks posted from other threads.  post_lock guards
      * the FIFO and post_live; post_wakeup and holds are the kernel

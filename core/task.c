@@ -283,10 +283,13 @@ void co__finish(co_kernel *k, co_task *t, int result)
     if (failed(t) && !(t->flags & CO_F_JOINED) &&
         (t->flags & (CO_F_DETACHED | CO_F_DAEMON)))
         report_crash(k, t);
-    if (t == k->doomed_now)        /* the shutdown waited for this one */
-        co__shutdown_next(k);
-    /* The shutdown's list points at tasks: co__release_all frees them. */
-    if ((t->flags & (CO_F_DETACHED | CO_F_JOINED)) && !k->doomed)
+    if (__builtin_expect(k->doomed != NULL, 0)) {
+        if (t == k->doomed_now)    /* the shutdown waited for this one */
+            co__shutdown_next(k);
+        return;                    /* its list points at tasks: they are
+                                      freed by co__release_all */
+    }
+    if (t->flags & (CO_F_DETACHED | CO_F_JOINED))
         co__release(k, t);
 }
 
