@@ -74,68 +74,73 @@ static size_t ring_slot(const co_queue *q, size_t i)
     return at < q->cap ? at : at - q->cap;
 }
 
-/* Room for one more item (the caller checked maxsize). */
-static int ensure_room(co_queue *q)
+/* Room for one more item (the caller checked maxsize).  The test is
+ * inline: growing is rare, checking is on every put. */
+static inline int ensure_room(co_queue *q)
 {
-    return reserve_storage(q, q->len + 1);
+    return q->len < q->cap ? 0 : reserve_storage(q, q->len + 1);
 }
 
-static void push(co_queue *q, void *item, int priority)
+/* The heap's halves of push and pop, out of line so that the FIFO and
+ * LIFO paths stay small enough to inline into every put and get. */
+static __attribute__((noinline)) void heap_push(co_queue *q, void *item,
+                                                int priority)
 {
-    switch (q->kind) {
-    case CO_QUEUE_FIFO:
+    co_queue_entry e = { item, priority, q->seq++ };
+    co_queue_entry *h = q->buf.heap;
+    size_t i = q->len;
+    while (i > 0 && entry_less(&e, &h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = e;
+}
+
+/* Takes the smallest entry; q->len already counts it out. */
+static __attribute__((noinline)) co_queue_entry heap_pop(co_queue *q)
+{
+    co_queue_entry *h = q->buf.heap;
+    co_queue_entry top = h[0], last = h[q->len];
+    size_t i = 0, n = q->len;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && entry_less(&h[c + 1], &h[c]))
+            c++;
+        if (!entry_less(&h[c], &last))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = last;
+    return top;
+}
+
+static inline void push(co_queue *q, void *item, int priority)
+{
+    if (q->kind == CO_QUEUE_FIFO)
         q->buf.items[ring_slot(q, q->len)] = item;
-        break;
-    case CO_QUEUE_LIFO:
+    else if (q->kind == CO_QUEUE_LIFO)
         q->buf.items[q->len] = item;
-        break;
-    case CO_QUEUE_PRIORITY: {
-        co_queue_entry e = { item, priority, q->seq++ };
-        co_queue_entry *h = q->buf.heap;
-        size_t i = q->len;
-        while (i > 0 && entry_less(&e, &h[(i - 1) / 2])) {
-            h[i] = h[(i - 1) / 2];
-            i = (i - 1) / 2;
-        }
-        h[i] = e;
-        break;
-    }
-    }
+    else
+        heap_push(q, item, priority);
     q->len++;
 }
 
-static void pop(co_queue *q, void **item, int *priority)
+static inline void pop(co_queue *q, void **item, int *priority)
 {
     int prio = 0;
     q->len--;
-    switch (q->kind) {
-    case CO_QUEUE_FIFO:
+    if (q->kind == CO_QUEUE_FIFO) {
         *item = q->buf.items[q->head];
         q->head = ring_slot(q, 1);
-        break;
-    case CO_QUEUE_LIFO:
+    } else if (q->kind == CO_QUEUE_LIFO) {
         *item = q->buf.items[q->len];
-        break;
-    case CO_QUEUE_PRIORITY: {
-        co_queue_entry *h = q->buf.heap;
-        *item = h[0].item;
-        prio = h[0].priority;
-        co_queue_entry last = h[q->len];
-        size_t i = 0, n = q->len;
-        for (;;) {
-            size_t c = 2 * i + 1;
-            if (c >= n)
-                break;
-            if (c + 1 < n && entry_less(&h[c + 1], &h[c]))
-                c++;
-            if (!entry_less(&h[c], &last))
-                break;
-            h[i] = h[c];
-            i = c;
-        }
-        h[i] = last;
-        break;
-    }
+    } else {
+        co_queue_entry top = heap_pop(q);
+        *item = top.item;
+        prio = top.priority;
     }
     if (priority)
         *priority = prio;
@@ -244,7 +249,7 @@ static co_status put(co_task *self, co_queue *q, void *item, int priority)
     /* Full.  When the room is handed to us, storing the item must not
      * fail: a bounded queue that makes a putter wait gets all its storage
      * now (it holds about that many items already). */
-    if ((rc = reserve_storage(q, q->maxsize)) < 0)
+    if (q->cap < q->maxsize && (rc = reserve_storage(q, q->maxsize)) < 0)
         return rc;
     return co_block(self, &q->putters, CO_NO_DEADLINE);
 }
