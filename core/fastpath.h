@@ -39,6 +39,7 @@ enum {
     CO_F_OWN_DEADLINE = 1u << 14, /* blocked: the timer entry is the
                                      primitive's own deadline, earlier
                                      than any region's */
+    CO_F_ROUTINE_NET = 1u << 15, /* spawned CO_ROUTINE_NET */
 
     CO_NOCANCEL_SHIFT = 16,    /* 8 bits of disable_cancellation depth */
     CO_NOCANCEL_ONE = 1u << CO_NOCANCEL_SHIFT,
@@ -53,27 +54,37 @@ enum {
  * without a test of its own on the fast path).  initial-exec: one load
  * through %fs instead of a call to __tls_get_addr, even in the -fPIC
  * objects of libcurio.a and libcurio.so. */
+#ifdef __cplusplus
+extern thread_local co_task *co__running
+#else
 extern _Thread_local co_task *co__running
+#endif
     __attribute__((tls_model("initial-exec")));
 extern co_task co__no_task;
 
 int co_wait_enter_at(co_task *self, int *rc, const char *func);
 co_status co__yield_slow(co_task *self);
 
-/* Nothing to deliver and nothing to check: the running task, not woken,
- * no cancellation requested, no timeout region. */
+/* Nothing to deliver and nothing to check: the running task, in state
+ * RUNNING, not woken, no cancellation requested, no timeout region.  The
+ * state is part of the same mask-and-compare: a task that is still running
+ * its body after a primitive blocked it (a call without CO_AWAIT) is not
+ * RUNNING, and the slow path says so (co_wait_enter_at). */
 static inline int co__plain_entry(const co_task *self)
 {
     return self == co__running &&
-           !(self->flags & (CO_F_WOKEN | CO_F_CANCEL_REQ)) && !self->timeouts;
+           (self->flags & (CO_F_WOKEN | CO_F_CANCEL_REQ | CO_STATE_MASK)) ==
+               CO_STATE_RUNNING &&
+           !self->timeouts;
 }
 
 /* Woken, by something other than a timeout region's expiry (whose
- * delivery marks the region: the slow path does that). */
+ * delivery marks the region: the slow path does that), and RUNNING. */
 static inline int co__plain_wake(const co_task *self)
 {
     return self == co__running &&
-           (self->flags & (CO_F_WOKEN | CO_F_EXPIRY_WAKE)) == CO_F_WOKEN;
+           (self->flags & (CO_F_WOKEN | CO_F_EXPIRY_WAKE | CO_STATE_MASK)) ==
+               (CO_F_WOKEN | CO_STATE_RUNNING);
 }
 
 static inline int co__wait_enter(co_task *self, int *rc, const char *func)

@@ -161,7 +161,7 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         opts = &defaults;
     if (!k || !fn || frame_size < sizeof(co_frame) ||
         frame_size > UINT32_MAX ||
-        (opts->flags & ~(unsigned)(CO_DAEMON | CO_DETACHED)))
+        (opts->flags & ~(unsigned)(CO_DAEMON | CO_DETACHED | CO_ROUTINE_NET)))
         return -EINVAL;
 
     /* Its place in the timer heap first: a running task can always sleep
@@ -191,6 +191,8 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         flags |= CO_F_DAEMON;
     if (opts->flags & CO_DETACHED)
         flags |= CO_F_DETACHED;
+    if (opts->flags & CO_ROUTINE_NET)
+        flags |= CO_F_ROUTINE_NET;
 
     *t = (co_task){ .fn = fn, .parent_id = parent_id, .flags = flags };
     if (registry_add(k, t, opts->name ? opts->name : "task") < 0) {
@@ -231,9 +233,16 @@ int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
 
 /* ------------------------------------------------------------ ending */
 
+/* A result worth a crash report: an error, not a cancellation, and not one
+ * the task was spawned to treat as routine (CO_ROUTINE_NET). */
 static int failed(const co_task *t)
 {
-    return t->result < 0 && t->result != -ECANCELED;
+    if (t->result >= 0 || t->result == -ECANCELED)
+        return 0;
+    if (t->flags & CO_F_ROUTINE_NET)
+        return t->result != -ECONNRESET && t->result != -EPIPE &&
+               t->result != -ETIMEDOUT;
+    return 1;
 }
 
 static void report_crash(co_kernel *k, co_task *t)
@@ -244,15 +253,31 @@ static void report_crash(co_kernel *k, co_task *t)
             co_strerror(t->result), t->where ? t->where : "start");
 }
 
+/* A released task's fn is NULL: a handle used after its join (a second
+ * join, say) meets it while the block has not been reused -- the slab's
+ * free list overwrites only the first word -- and gets -EINVAL rather than
+ * corrupting the kernel.  Once the block is reused, nothing can tell. */
 void co__release(co_kernel *k, co_task *t)
 {
     registry_remove(k, t);
     joiners_release(k, t);
+    t->fn = NULL;
     free_block(k, t);
+}
+
+static int gone(const co_task *t)
+{
+    return !t || !t->fn;
 }
 
 void co__finish(co_kernel *k, co_task *t, int result)
 {
+    /* Still in a wait queue or the timer heap: it must not end. */
+    if (__builtin_expect(co__state(t) != CO_STATE_RUNNING, 0))
+        co__panic_not_awaited(t, "task end", "returned");
+    /* A region left open would outlive the frame it lives in. */
+    if (__builtin_expect(t->timeouts != NULL, 0))
+        co__panic_open_region(t, NULL);
     co__set_state(t, CO_STATE_DONE);
     t->result = result;
     k->live--;
@@ -338,7 +363,7 @@ co_status co_join(co_task *self, co_task *target, int *result)
             *result = rc;
         return 0;
     }
-    if (!target || (target->flags & CO_F_DETACHED))
+    if (gone(target) || (target->flags & CO_F_DETACHED))
         return -EINVAL;
     if (self_target(self, target, "join"))
         return -EDEADLK;
@@ -361,7 +386,7 @@ co_status co_wait(co_task *self, co_task *target)
     int rc;
     if (co_wait_enter(self, &rc))
         return rc;
-    if (!target)
+    if (gone(target))
         return -EINVAL;
     if (self_target(self, target, "wait for"))
         return -EDEADLK;
@@ -381,7 +406,7 @@ co_status co_cancel(co_task *self, co_task *target)
         self->flags &= ~CO_F_CANCEL_MADE;
         return rc == 0 ? made : rc;
     }
-    if (!target)
+    if (gone(target))
         return -EINVAL;
     if (self_target(self, target, "cancel (blocking)"))
         return -EDEADLK;
@@ -413,7 +438,7 @@ co_status co__yield_slow(co_task *self)
 int co_task_detach(co_task *t)
 {
     co_kernel *k = co__kernel;
-    if (!t || !k || (t->flags & CO_F_DETACHED))
+    if (gone(t) || !k || (t->flags & CO_F_DETACHED))
         return -EINVAL;
     t->flags |= CO_F_DETACHED;
     if (co__state(t) == CO_STATE_DONE) {
@@ -463,6 +488,19 @@ const char *co_task_state(const co_task *t)
     static const char *const names[] = { "ready", "running", "blocked",
                                          "done" };
     return t ? names[co__state(t)] : NULL;
+}
+
+co_task *co__task_find(co_func fn, int (*match)(void *frame, const void *arg),
+                       const void *arg)
+{
+    co_kernel *k = co__kernel;
+    for (uint32_t i = 0; k && i < k->reg_len; i++) {
+        co_task *t = k->reg[i].task;
+        if (t->fn == fn && co__state(t) != CO_STATE_DONE &&
+            match(co__frame_of(t), arg))
+            return t;
+    }
+    return NULL;
 }
 
 co_task *co_current_task(void)

@@ -58,12 +58,33 @@ static inline void co_task_note_where(co_task *t, const char *at)
     if (t) t->where = at;
 }
 
+/* When a coroutine finishes (CO_END's path), a timeout region that lies in
+ * its frame must have ended: otherwise it would stay the task's innermost
+ * region and time out the caller's later, unrelated awaits.  One predicted
+ * test of the task's region pointer; the address compare only runs inside
+ * a region. */
+_Noreturn void co__panic_open_region(co_task *t, const char *where);
+#undef CO_ON_FINISH
+#define CO_ON_FINISH(task, frame, size, at)                                  \
+    co__check_regions((task), (frame), (size), (at))
+static inline void co__check_regions(co_task *t, const void *frame,
+                                     size_t size, const char *at)
+{
+    if (t && __builtin_expect(t->timeouts != NULL, 0) &&
+        (uintptr_t)(void *)t->timeouts - (uintptr_t)frame < size)
+        co__panic_open_region(t, at);
+}
+
 /* Spawn flags. */
 enum {
     CO_DAEMON = 1u << 0,    /* a background task nobody joins: its failure
                                is reported when it ends, never as unjoined
                                at shutdown; cancelled at shutdown as all */
     CO_DETACHED = 1u << 1,  /* freed as soon as it ends; cannot be joined */
+    CO_ROUTINE_NET = 1u << 2, /* ending with -ECONNRESET, -EPIPE or
+                                 -ETIMEDOUT is routine (a peer went away,
+                                 a deadline passed): not reported as a
+                                 Task Crash.  Joiners still get the result. */
 };
 
 typedef struct co_spawn_opts {
@@ -91,10 +112,24 @@ typedef struct co_spawn_opts {
 int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
              size_t frame_size, const co_spawn_opts *opts);
 
-/* Spawn with the function's name as the task's name. */
-#define CO_SPAWN(self, out, fn, frame)                                       \
-    co_spawn((self), (out), (fn), &(frame), sizeof(frame),                   \
+/* Spawn with the function's name as the task's name.  The frame is any
+ * lvalue, a compound literal included (the macro is variadic, so its
+ * commas are fine):
+ *     CO_SPAWN(t, &h, worker, (struct worker_frame){ .n = 3, .m = 4 });
+ * In C with GCC or Clang, a frame whose first member is not `co_frame co`
+ * does not compile (CO_FRAME_CHECK).  (C++ has no compound literals: a
+ * temporary that lives as long as the call; no layout check there.) */
+#ifdef __cplusplus
+#define CO_SPAWN(self, out, fn, ...)                                         \
+    co_spawn((self), (out), (fn), &(__VA_ARGS__), sizeof(__VA_ARGS__),       \
+             &static_cast<const co_spawn_opts &>(                            \
+                 co_spawn_opts{#fn, 0, NULL, 0}))
+#else
+#define CO_SPAWN(self, out, fn, ...)                                         \
+    co_spawn((self), (out), (fn), &(__VA_ARGS__),                            \
+             sizeof(__VA_ARGS__) + CO_FRAME_CHECK_EXPR(__VA_ARGS__),         \
              &(const co_spawn_opts){ .name = #fn })
+#endif
 
 /* Blocking: wait until target ends, store its result in *result (if not
  * NULL) -- its return value, a negative errno, or -ECANCELED if it was
@@ -138,6 +173,11 @@ int co_task_daemon(const co_task *t);
 int co_task_result(const co_task *t);
 /* "ready", "running", "blocked" or "done" */
 const char *co_task_state(const co_task *t);
+
+/* Private (a cold linear scan, for misuse checks): a task of this thread's
+ * kernel, not done, running fn, whose frame match() accepts; or NULL. */
+co_task *co__task_find(co_func fn, int (*match)(void *frame, const void *arg),
+                       const void *arg);
 
 /* The task the calling thread's kernel is running now, or NULL. */
 co_task *co_current_task(void);

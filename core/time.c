@@ -15,6 +15,9 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "kernel_impl.h"
@@ -81,7 +84,7 @@ void co__deadline_reached(co_kernel *k, co_task *t, int64_t now)
 }
 
 static int begin_region(co_task *self, co_timeout *r, int64_t deadline,
-                        int ignore)
+                        int ignore, const char *where)
 {
     if (!self || !r)
         return -EINVAL;
@@ -93,29 +96,81 @@ static int begin_region(co_task *self, co_timeout *r, int64_t deadline,
     r->depth = outer ? outer->depth + 1 : 1;
     r->expired = 0;
     r->ignore = (uint8_t)ignore;
+    r->where = where;
     self->timeouts = r;
     return 0;
 }
 
-int co_timeout_after(co_task *self, co_timeout *r, double seconds)
+int co_timeout_after_here(co_task *self, co_timeout *r, double seconds,
+                          const char *where)
 {
     if (isnan(seconds))
         return -EINVAL;
-    return begin_region(self, r, deadline_after(seconds), 0);
+    return begin_region(self, r, deadline_after(seconds), 0, where);
 }
 
-int co_ignore_after(co_task *self, co_timeout *r, double seconds)
+int co_ignore_after_here(co_task *self, co_timeout *r, double seconds,
+                         const char *where)
 {
     if (isnan(seconds))
         return -EINVAL;
-    return begin_region(self, r, deadline_after(seconds), 1);
+    return begin_region(self, r, deadline_after(seconds), 1, where);
 }
 
-int co_timeout_at(co_task *self, co_timeout *r, double clock_time)
+int co_timeout_at_here(co_task *self, co_timeout *r, double clock_time,
+                       const char *where)
 {
     if (isnan(clock_time))
         return -EINVAL;
-    return begin_region(self, r, deadline_after(clock_time - co_clock()), 0);
+    return begin_region(self, r, deadline_after(clock_time - co_clock()), 0,
+                        where);
+}
+
+/* The plain functions (the macros of the same name pass the place). */
+int (co_timeout_after)(co_task *self, co_timeout *r, double seconds)
+{
+    return co_timeout_after_here(self, r, seconds, NULL);
+}
+
+int (co_ignore_after)(co_task *self, co_timeout *r, double seconds)
+{
+    return co_ignore_after_here(self, r, seconds, NULL);
+}
+
+int (co_timeout_at)(co_task *self, co_timeout *r, double clock_time)
+{
+    return co_timeout_at_here(self, r, clock_time, NULL);
+}
+
+/* A region is still open where it must not be: when the coroutine whose
+ * frame holds it finishes (at `at`, its CO_END), or (at == NULL) when its
+ * task ends.  Left open, it would time out the unrelated awaits that
+ * follow. */
+_Noreturn void co__panic_open_region(co_task *t, const char *at)
+{
+    const co_timeout *r = t->timeouts;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "timeout region begun at %s is still open when %s %s (task "
+             "%u): every region must end with co_timeout_end before the "
+             "coroutine that began it returns -- an early return between "
+             "co_timeout_after and co_timeout_end? (end it in CO_FINALLY, "
+             "or use CO_AWAIT_TIMEOUT)",
+             r->where ? r->where : "(a place not recorded)",
+             at ? "the coroutine holding it finishes at"
+                : "its task ends, last at",
+             at ? at : t->where ? t->where : "(start)", (unsigned)t->id);
+    const char *file = r->where ? r->where : "?";
+    const char *colon = strrchr(file, ':');
+    char buf[256];
+    int line = 0;
+    if (colon && (size_t)(colon - file) < sizeof buf) {
+        memcpy(buf, file, (size_t)(colon - file));
+        buf[colon - file] = '\0';
+        line = atoi(colon + 1);
+        file = buf;
+    }
+    co_panic_at("co_timeout_after", file, line, msg);
 }
 
 int co_timeout_end(co_task *self, co_timeout *r, int rc)

@@ -3,6 +3,9 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "kernel_impl.h"
@@ -96,6 +99,33 @@ int64_t co_now_ns(void)
     return k->now;
 }
 
+/* The task is running its body, yet a primitive has already blocked it
+ * (or put it in the ready queue): that primitive's CO_WOULDBLOCK was not
+ * returned through CO_AWAIT.  The call lies between the task's last
+ * suspension point (`where`, where it resumed) and now; name that place. */
+_Noreturn void co__panic_not_awaited(co_task *t, const char *func,
+                                     const char *what)
+{
+    char file[256] = "(start of the task)", msg[512];
+    int line = 0;
+    const char *where = t->where;
+    const char *colon = where ? strrchr(where, ':') : NULL;
+    if (colon && (size_t)(colon - where) < sizeof file) {
+        memcpy(file, where, (size_t)(colon - where));
+        file[colon - where] = '\0';
+        line = atoi(colon + 1);
+    }
+    co_kernel *k = co__kernel;
+    snprintf(msg, sizeof msg,
+             "task %u '%s' %s while already %s: a blocking call made since "
+             "it last resumed (at the line named here) was not awaited -- "
+             "missing CO_AWAIT?",
+             (unsigned)t->id, k && t->slot < k->reg_len ?
+                 k->reg[t->slot].name : "?",
+             what, co__state(t) == CO_STATE_BLOCKED ? "blocked" : "queued");
+    co_panic_at(func, file, line, msg);
+}
+
 int co_wait_enter_at(co_task *self, int *rc, const char *func)
 {
     co_kernel *k = co__kernel;
@@ -111,6 +141,8 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func)
         co_panic_at(func, __FILE__, __LINE__,
                     "awaited outside its task: the co_task passed is not the "
                     "task this thread's kernel is running");
+    if (co__state(self) != CO_STATE_RUNNING)
+        co__panic_not_awaited(self, func, "entered");
     if (self->flags & CO_F_WOKEN) {        /* re-evaluation after a wake */
         /* A region's expiry is delivered now: only now does the region
          * count as expired (co_wait_completed discards it instead). */

@@ -96,6 +96,11 @@ co_waitq *co_wait_solo_queue(const co_task *self);
 /* Wake a blocked task with `value`. Returns 1, or 0 if it was not blocked. */
 int co_wake(co_task *t, int value);
 
+/* Private (core/): abort because task t, running its body, has already
+ * been blocked by a primitive whose CO_WOULDBLOCK was not awaited. */
+_Noreturn void co__panic_not_awaited(co_task *t, const char *func,
+                                     const char *what);
+
 /* The kernel's cached monotonic clock in ns (refreshed once per cycle). */
 int64_t co_now_ns(void);
 

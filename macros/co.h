@@ -54,6 +54,7 @@
 #ifndef CO_H
 #define CO_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,33 @@ typedef struct co_frame {
 #  define CO_ON_SUSPEND(task, where) ((void)(task), (void)(where))
 #endif
 
+/* Told when a coroutine finishes, with its frame's bytes (kernel: no timeout
+ * region begun in this frame may still be open). */
+#ifndef CO_ON_FINISH
+#  define CO_ON_FINISH(task, frame, size, where)                             \
+    ((void)(task), (void)(frame), (void)(size), (void)(where))
+#endif
+
+/*
+ * 0, and a compile-time error unless `type` (a frame's type) has a member
+ * `co` at offset 0: the kernel's spawn resets a frame's first bytes, and
+ * servers fill in the header at the start of a handler frame.  Macros that
+ * know a frame's type add it to a size (CO_SPAWN, CO_TCP_SERVER_INIT).
+ * Needs __typeof__ to get a type from an expression (GCC, Clang): without
+ * it, CO_FRAME_CHECK_EXPR is 0 and nothing is checked.
+ */
+#define CO_FRAME_CHECK(type)                                                 \
+    (0 * sizeof(struct {                                                     \
+        _Static_assert(offsetof(type, co) == 0,                              \
+                       "a frame's first member must be its `co_frame co`");  \
+        int co__ok;                                                          \
+    }))
+#if defined(__GNUC__) || defined(__clang__)
+#  define CO_FRAME_CHECK_EXPR(...) CO_FRAME_CHECK(__typeof__(__VA_ARGS__))
+#else
+#  define CO_FRAME_CHECK_EXPR(...) 0
+#endif
+
 /* Selector values of the outer switch. Resume cases start above them. */
 #define CO__SEL_START 0
 #define CO__SEL_FINALLY 1
@@ -124,7 +152,10 @@ typedef struct co_frame {
 #define CO_BEGIN(t, f)                                                       \
     co_task *const co__t = (t);                                              \
     co_frame *const co__f = &(f)->co;                                        \
+    const void *const co__fr = (f);                                          \
+    const size_t co__fsize = sizeof *(f);                                    \
     (void)co__t;                                                             \
+    (void)co__fr, (void)co__fsize;                                           \
     co__top:                                                                 \
     switch (co__f->pc) {                                                     \
     case CO__SEL_START:
@@ -157,8 +188,11 @@ static inline void co__lost_resume_point(const char *where)
 #define CO_BEGIN(t, f)                                                       \
     co_task *const co__t = (t);                                              \
     co_frame *const co__f = &(f)->co;                                        \
+    const void *const co__fr = (f);                                          \
+    const size_t co__fsize = sizeof *(f);                                    \
     int co__sel = CO__SEL_START;                                             \
     (void)co__t;                                                             \
+    (void)co__fr, (void)co__fsize;                                           \
     co__top:                                                                 \
     switch (co__sel) {                                                       \
     case CO__SEL_START:                                                      \
@@ -179,14 +213,16 @@ static inline void co__lost_resume_point(const char *where)
 #endif
 
 /* Evaluate expr (a primitive call or a child coroutine call) until it stops
- * returning CO_WOULDBLOCK; store its result in res. Suspends meanwhile. */
-#define CO_AWAIT(res, expr) CO__AWAIT_N(res, expr, CO__UNIQUE)
-#define CO__AWAIT_N(res, expr, n)                                            \
+ * returning CO_WOULDBLOCK; store its result in res. Suspends meanwhile.
+ * (Variadic, so an expression with a compound literal's commas in it is
+ * one argument.) */
+#define CO_AWAIT(res, ...) CO__AWAIT_N(res, CO__UNIQUE, __VA_ARGS__)
+#define CO__AWAIT_N(res, n, ...)                                             \
     do {                                                                     \
         CO__SAVE(n);                                                         \
         CO__FALL_INTO_LABEL;                                                 \
         CO__LABEL(n)                                                         \
-        if (((res) = (expr)) == CO_WOULDBLOCK) {                             \
+        if (((res) = (__VA_ARGS__)) == CO_WOULDBLOCK) {                      \
             CO_ON_SUSPEND(co__t, CO_HERE);                                   \
             return CO_WOULDBLOCK;                                            \
         }                                                                    \
@@ -194,12 +230,12 @@ static inline void co__lost_resume_point(const char *where)
 
 /* Run a child coroutine whose frame (with its own `co` member) is stored in
  * the caller's frame; res gets its result. Set the child's inputs first. */
-#define CO_AWAIT_CALL(res, fn, child)                                        \
+#define CO_AWAIT_CALL(res, fn, ...)                                          \
     do {                                                                     \
-        (child)->co.pc = 0;                                                  \
-        (child)->co.ret = 0;                                                 \
-        (child)->co.in_finally = 0;                                          \
-        CO_AWAIT(res, (fn)(co__t, (child)));                                 \
+        (__VA_ARGS__)->co.pc = 0;                                            \
+        (__VA_ARGS__)->co.ret = 0;                                           \
+        (__VA_ARGS__)->co.in_finally = 0;                                    \
+        CO_AWAIT(res, (fn)(co__t, (__VA_ARGS__)));                           \
     } while (0)
 
 /* Suspend once; the next call resumes after this point.  Inside a kernel
@@ -240,6 +276,7 @@ static inline void co__lost_resume_point(const char *where)
     CO__CHECK_RESUME_POINT;                                                  \
     CO__DONE_LABEL                                                           \
     CO__MARK_DONE;                                                           \
+    CO_ON_FINISH(co__t, co__fr, co__fsize, CO_HERE);                          \
     return co__f->ret;                                                       \
     }                                                                        \
     if (0) goto co__top

@@ -125,7 +125,13 @@ static co_status client_task(co_task *t, void *frame)
     if (rc == CO_WOULDBLOCK)
         return rc;
     co_socket_close(&u->client);    /* NULL: closed or given away */
-    unlink_client(f->server, f);
+    co_server_frame *srv = f->server;
+    unlink_client(srv, f);
+    /* A routine failure is no crash.  The task is detached: nobody sees
+     * its result but the crash report, so 0 is what silences it. */
+    if (rc < 0 && (srv->routine ? srv->routine(rc)
+                                : co_server_routine_error(rc)))
+        rc = 0;
     return rc;
 }
 
@@ -319,19 +325,79 @@ co_status co_unix_server(co_task *self, void *frame)
     return serve(self, frame, 1);
 }
 
-co_status co_server_wait_ready(co_task *self, co_server_frame *f)
+int co_server_routine_error(int result)
 {
-    int rc;
-    if (co_wait_enter(self, &rc))
-        return rc;
-    if (!f)
-        return -EINVAL;
+    return result == -ECONNRESET || result == -EPIPE ||
+           result == -ETIMEDOUT || result == -ECANCELED;
+}
+
+/* The configuration a spawn copied: from `host` up to the fields the
+ * server fills in. */
+static int same_config(void *frame, const void *arg)
+{
+    const co_server_frame *run = frame, *src = arg;
+    return run != src &&
+           memcmp(&run->host, &src->host,
+                  offsetof(co_server_frame, task) -
+                      offsetof(co_server_frame, host)) == 0;
+}
+
+static int is_frame(void *frame, const void *arg)
+{
+    return frame == arg;
+}
+
+/* A frame no server has run on yet (never set up, no task): if a server
+ * task runs on a copy of it, the caller waits on the copy's source, which
+ * nothing will ever wake. */
+static int copy_source(co_task *self, co_server_frame *f)
+{
+    if (f->priv.self == f || f->task ||
+        co__task_find(co_tcp_server, is_frame, f) ||
+        co__task_find(co_unix_server, is_frame, f))
+        return 0;                   /* a server runs, or will, on f */
+    co_task *t = co__task_find(co_tcp_server, same_config, f);
+    if (!t)
+        t = co__task_find(co_unix_server, same_config, f);
+    if (!t)
+        return 0;
+    fprintf(stderr, "curio: co_server_wait_ready: task %u was handed the "
+                    "frame server task %u was spawned from, not the one it "
+                    "runs on (spawning copies frames): use "
+                    "co_server_task_wait_ready(t, server_task)\n",
+            (unsigned)co_task_id(self), (unsigned)co_task_id(t));
+    return 1;
+}
+
+static co_status wait_ready(co_task *self, co_server_frame *f)
+{
     server_setup(f);
     if (f->priv.state == STATE_LISTENING)
         return f->bound_port;
     if (f->priv.state == STATE_ENDED)
         return f->priv.result < 0 ? f->priv.result : -ESHUTDOWN;
     return co_block(self, &f->priv.ready, CO_NO_DEADLINE);
+}
+
+co_status co_server_wait_ready(co_task *self, co_server_frame *f)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (!f || copy_source(self, f))
+        return -EINVAL;
+    return wait_ready(self, f);
+}
+
+co_status co_server_task_wait_ready(co_task *self, co_task *server)
+{
+    int rc;
+    if (co_wait_enter(self, &rc))
+        return rc;
+    if (!server || (server->fn != co_tcp_server &&
+                    server->fn != co_unix_server))
+        return -EINVAL;
+    return wait_ready(self, co_task_frame(server));
 }
 
 /* ------------------------------------------------------------ clients */

@@ -37,8 +37,10 @@
  * running the handler once per connection in a task of its own on a fresh
  * copy of the handler frame, whose header the server fills in.  The client
  * socket is closed when the handler ends, whatever its result.  A handler
- * that fails (returns a negative errno other than -ECANCELED) is reported on
- * stderr as a "Task Crash", named after the handler; the server carries on.
+ * that fails is reported on stderr as a "Task Crash", named after the
+ * handler, unless its result is routine for a server (see `routine`: by
+ * default -ECONNRESET, -EPIPE, -ETIMEDOUT, -ECANCELED); the server carries
+ * on either way.
  *
  * Cancelling the server cancels the handlers still running, waits until
  * they have ended, closes the listening socket and returns -ECANCELED.
@@ -85,6 +87,21 @@ typedef struct co_server_frame co_server_frame;
 typedef struct co_client {
     CO_CLIENT_HEADER;
 } co_client;
+
+/* 0, and a compile-time error unless handler frame `type` begins with
+ * CO_CLIENT_HEADER (the server writes those members in place).  The
+ * initialisers below apply it. */
+#define CO_CLIENT_FRAME_CHECK(type)                                          \
+    (0 * sizeof(struct {                                                     \
+        _Static_assert(offsetof(type, co) == 0 &&                            \
+                       offsetof(type, client) ==                             \
+                           offsetof(co_client, client) &&                    \
+                       offsetof(type, peer) == offsetof(co_client, peer) &&  \
+                       offsetof(type, server) ==                             \
+                           offsetof(co_client, server),                      \
+                       "a handler frame must begin with CO_CLIENT_HEADER");  \
+        int co__ok;                                                          \
+    }))
 
 /* ------------------------------------------------------------ servers */
 
@@ -135,6 +152,10 @@ struct co_server_frame {
     size_t handler_frame_size;  /* >= sizeof(co_client) */
     const char *handler_name;   /* names the client tasks (crash reports);
                                    kept by pointer.  NULL: "client" */
+    int (*routine)(int result); /* which negative handler results are
+                                   routine, not reported as a Task Crash:
+                                   nonzero for those.  NULL:
+                                   co_server_routine_error */
     int backlog;                /* listen(2) backlog; 0: the system's
                                    maximum (CO_BACKLOG_MAX), so that a
                                    burst of connects is not dropped */
@@ -163,11 +184,20 @@ struct co_server_frame {
  */
 #define CO_TCP_SERVER_INIT(host_, port_, handler_, frame_type)               \
     { .host = (host_), .port = (port_), .handler = (handler_),               \
-      .handler_frame_size = sizeof(frame_type), .handler_name = #handler_ }
+      .handler_frame_size = sizeof(frame_type) +                             \
+                            CO_CLIENT_FRAME_CHECK(frame_type),               \
+      .handler_name = #handler_ }
 
 #define CO_UNIX_SERVER_INIT(path_, handler_, frame_type)                     \
     { .path = (path_), .handler = (handler_),                                \
-      .handler_frame_size = sizeof(frame_type), .handler_name = #handler_ }
+      .handler_frame_size = sizeof(frame_type) +                             \
+                            CO_CLIENT_FRAME_CHECK(frame_type),               \
+      .handler_name = #handler_ }
+
+/* The default of co_server_frame.routine: -ECONNRESET, -EPIPE, -ETIMEDOUT
+ * (a client that went away or was too slow) and -ECANCELED are routine;
+ * anything else a handler returns below 0 is reported. */
+int co_server_routine_error(int result);
 
 /*
  * The servers: coroutines on a co_server_frame.  Spawn one (CO_SPAWN) or
@@ -181,11 +211,24 @@ co_status co_tcp_server(co_task *self, void *frame);
 co_status co_unix_server(co_task *self, void *frame);
 
 /*
- * Blocking: wait until the server is listening.  Returns the bound port
- * (TCP; 0 for a Unix server), or the server's result if it failed to start
- * or has already ended.  `server` is the running server's frame: for a
- * spawned server that is co_task_frame(server_task), not the frame you
- * spawned it with (spawning copies it).
+ * Blocking: wait until the server the task `server` runs is listening.
+ * Returns the bound port (TCP; 0 for a Unix server), or the server's
+ * result if it failed to start or has already ended; -EINVAL if `server`
+ * is NULL or does not run co_tcp_server / co_unix_server.  The form to use
+ * for a spawned server: it cannot be handed the wrong frame.
+ *     CO_SPAWN(t, &f->srv_task, co_tcp_server, f->config);
+ *     CO_AWAIT(f->port, co_server_task_wait_ready(t, f->srv_task));
+ *     co_server_frame *running = co_task_frame(f->srv_task);
+ */
+co_status co_server_task_wait_ready(co_task *self, co_task *server);
+
+/*
+ * The same, given the running server's frame: for a server awaited with
+ * CO_AWAIT_CALL, the frame it runs on; for a spawned one,
+ * co_task_frame(server_task) -- NOT the frame it was spawned from, which
+ * spawning copied and no server runs on.  Handed such a copy source while
+ * a server task runs on its copy, it says so on stderr and returns -EINVAL
+ * at once (it would otherwise wait forever).
  */
 co_status co_server_wait_ready(co_task *self, co_server_frame *server);
 

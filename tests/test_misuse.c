@@ -350,6 +350,165 @@ START_TEST(test_bare_yield_in_task_is_a_yield)
 }
 END_TEST
 
+/* ------------------------------------------------------------ safety rails */
+
+#include <sys/wait.h>
+
+/* Run fn in a child process with its stderr captured; assert that it died
+ * of SIGABRT and that what it said contains every one of `texts` (NULL
+ * ends the list).  Independent of Check's fork mode. */
+static void expect_abort(void (*fn)(void), const char *const *texts)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    static char said[4096];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], said + len, sizeof said - 1 - len)) > 0)
+        len += (size_t)n;
+    said[len] = '\0';
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                  "no abort; stderr: <<%s>>", said);
+    for (; *texts; texts++)
+        ck_assert_msg(strstr(said, *texts), "no \"%s\" in <<%s>>", *texts,
+                      said);
+}
+
+/* A primitive called without CO_AWAIT: the next await aborts. */
+static co_status sleeps_without_await(co_task *t, void *arg)
+{
+    struct { co_frame co; int rc; } *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_yield(t));      /* the line named: resumed here */
+    f->rc = co_sleep(t, 0.05);         /* CO_WOULDBLOCK, and blocked */
+    CO_AWAIT(f->rc, co_sleep(t, 0.01));
+    CO_END;
+}
+
+static void run_sleeps_without_await(void)
+{
+    struct { co_frame co; int rc; } m = { .rc = 0 };
+    co_run(sleeps_without_await, &m, sizeof m);
+}
+
+START_TEST(test_missing_await_aborts)
+{
+    const char *const texts[] = {
+        "curio: co_sleep (tests/test_misuse.c:", "already blocked",
+        "missing CO_AWAIT?", NULL };
+    expect_abort(run_sleeps_without_await, texts);
+}
+END_TEST
+
+/* ... or, if the task returns instead, its end does. */
+static co_status returns_while_blocked(co_task *t, void *arg)
+{
+    struct { co_frame co; int rc; } *f = arg;
+    CO_BEGIN(t, f);
+    f->rc = co_sleep(t, 0.05);
+    CO_RETURN(0);
+    CO_END;
+}
+
+static void run_returns_while_blocked(void)
+{
+    struct { co_frame co; int rc; } m = { .rc = 0 };
+    co_run(returns_while_blocked, &m, sizeof m);
+}
+
+START_TEST(test_missing_await_then_return_aborts)
+{
+    const char *const texts[] = {
+        "task end (tests/test_misuse.c:", "returned while already blocked",
+        "missing CO_AWAIT?", NULL };
+    expect_abort(run_returns_while_blocked, texts);
+}
+END_TEST
+
+/* A child coroutine returns early between co_timeout_after and
+ * co_timeout_end: its region would time out the parent's later sleeps. */
+struct leaky_child { co_frame co; co_timeout to; int rc; };
+struct leaky_parent { co_frame co; struct leaky_child child; int rc; };
+
+static co_status leaky_child(co_task *t, void *arg)
+{
+    struct leaky_child *f = arg;
+    CO_BEGIN(t, f);
+    co_timeout_after(t, &f->to, 0.01);
+    CO_AWAIT(f->rc, co_yield(t));
+    if (f->rc == 0)
+        CO_RETURN(-EIO);               /* the error path forgets the end */
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    CO_END;
+}
+
+static co_status leaky_parent(co_task *t, void *arg)
+{
+    struct leaky_parent *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT_CALL(f->rc, leaky_child, &f->child);
+    CO_AWAIT(f->rc, co_sleep(t, 0.05)); /* would be -ETIMEDOUT */
+    CO_END;
+}
+
+static void run_leaky_parent(void)
+{
+    struct leaky_parent m;
+    memset(&m, 0, sizeof m);
+    co_run(leaky_parent, &m, sizeof m);
+}
+
+START_TEST(test_region_left_open_by_child_aborts)
+{
+    const char *const texts[] = {
+        "timeout region begun at tests/test_misuse.c:",
+        "still open when the coroutine holding it finishes at "
+        "tests/test_misuse.c:", "early return", NULL };
+    expect_abort(run_leaky_parent, texts);
+}
+END_TEST
+
+/* A region kept outside the frame (not found by CO_END's check) still
+ * cannot outlive its task. */
+static co_timeout outside_region;
+
+static co_status leaves_region_open(co_task *t, void *arg)
+{
+    struct { co_frame co; int rc; } *f = arg;
+    CO_BEGIN(t, f);
+    co_timeout_after(t, &outside_region, 10);
+    CO_AWAIT(f->rc, co_yield(t));
+    CO_END;
+}
+
+static void run_leaves_region_open(void)
+{
+    struct { co_frame co; int rc; } m = { .rc = 0 };
+    co_run(leaves_region_open, &m, sizeof m);
+}
+
+START_TEST(test_region_open_at_task_end_aborts)
+{
+    const char *const texts[] = {
+        "co_timeout_after (tests/test_misuse.c:",
+        "still open when its task ends", NULL };
+    expect_abort(run_leaves_region_open, texts);
+}
+END_TEST
+
 Suite *misuse_suite(void)
 {
     Suite *s = suite_create("misuse");
@@ -377,6 +536,10 @@ Suite *misuse_suite(void)
                                     SIGABRT);
         tcase_add_test_raise_signal(tc, test_null_self_in_task_aborts,
                                     SIGABRT);
+        tcase_add_test(tc, test_missing_await_aborts);
+        tcase_add_test(tc, test_missing_await_then_return_aborts);
+        tcase_add_test(tc, test_region_left_open_by_child_aborts);
+        tcase_add_test(tc, test_region_open_at_task_end_aborts);
         suite_add_tcase(s, tc);
     }
 

@@ -362,6 +362,74 @@ START_TEST(test_handler_crash_is_reported_and_server_goes_on)
 }
 END_TEST
 
+/* ------------------------------------------------------------ routine errors */
+
+/* Fails at once with the error its client names: "reset" -ECONNRESET, any
+ * other message -EIO. */
+static co_status failing_handler(co_task *t, void *arg)
+{
+    struct echo_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->n, co_socket_recv(t, f->client, f->buf, sizeof f->buf, 0));
+    CO_RETURN(f->n == 5 && memcmp(f->buf, "reset", 5) == 0 ? -ECONNRESET
+                                                            : -EIO);
+    CO_FINALLY
+    ended++;
+    co_waitq_wake_all(&progress, 0);
+    CO_END;
+}
+
+static co_status routine_main(co_task *t, void *arg)
+{
+    struct scene_frame *f = arg;
+    struct client_frame c = { .msg = "reset" };
+    CO_BEGIN(t, f);
+    f->inline_srv = (co_server_frame)CO_TCP_SERVER_INIT(
+        "127.0.0.1", 0, failing_handler, struct echo_frame);
+    ck_assert_int_gt(CO_SPAWN(t, &f->server, co_tcp_server, f->inline_srv),
+                     0);
+    /* the frame spawned from is not the server's: said at once */
+    CO_AWAIT(f->rc, co_server_wait_ready(t, &f->inline_srv));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->rc, co_server_task_wait_ready(t, t));   /* not a server */
+    ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->port, co_server_task_wait_ready(t, f->server));
+    ck_assert_int_gt(f->port, 0);
+    f->srv = co_task_frame(f->server);
+    c.port = f->port;
+    ck_assert_int_gt(CO_SPAWN(t, &f->a, echo_client, c), 0);
+    AWAIT_JOIN(f->rc, t, f->a);
+    AWAIT_COUNT(f->rc, t, ended, 1);
+    c.msg = "broken";               /* locals: set them right before use */
+    c.port = f->port;
+    ck_assert_int_gt(CO_SPAWN(t, &f->b, echo_client, c), 0);
+    AWAIT_JOIN(f->rc, t, f->b);
+    AWAIT_COUNT(f->rc, t, ended, 2);
+    CO_AWAIT(f->rc, co_yield(t));   /* the client task ends after FINALLY */
+    STOP_SERVER(t, f);
+    CO_END;
+}
+
+START_TEST(test_routine_handler_errors_are_not_reported)
+{
+    struct scene_frame m = { 0 };
+    ck_assert_int_eq(run_capturing_stderr(routine_main, &m, sizeof m), 0);
+    ck_assert_msg(strstr(captured, "spawned from"), "stderr: <<%s>>",
+                  captured);
+    /* -EIO is reported, once; -ECONNRESET is not */
+    const char *crash = strstr(captured, "Task Crash");
+    ck_assert_msg(crash, "stderr: <<%s>>", captured);
+    ck_assert_ptr_nonnull(strstr(captured, "'failing_handler' failed with -5"));
+    ck_assert_ptr_null(strstr(crash + 1, "Task Crash"));
+    ck_assert_ptr_null(strstr(captured, "-104"));
+    ck_assert_int_eq(co_server_routine_error(-ECONNRESET), 1);
+    ck_assert_int_eq(co_server_routine_error(-EPIPE), 1);
+    ck_assert_int_eq(co_server_routine_error(-ETIMEDOUT), 1);
+    ck_assert_int_eq(co_server_routine_error(-ECANCELED), 1);
+    ck_assert_int_eq(co_server_routine_error(-EIO), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ cancelling */
 
 /* A handler blocked in recv, a client waiting for a reply that never
@@ -1035,6 +1103,7 @@ Suite *server_suite(void)
     tcase_add_test(tc, test_order_of_events);
     tcase_add_test(tc, test_many_clients);
     tcase_add_test(tc, test_handler_crash_is_reported_and_server_goes_on);
+    tcase_add_test(tc, test_routine_handler_errors_are_not_reported);
     tcase_add_test(tc, test_cancel_server_cancels_handlers);
     tcase_add_test(tc, test_shutdown_stops_server);
     tcase_add_test(tc, test_port_zero_reports_port);

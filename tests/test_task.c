@@ -1520,6 +1520,117 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
+/* ------------------------------------------------------------ safety rails */
+
+struct sum_frame { co_frame co; int n, m; };
+
+static co_status sums(co_task *t, void *arg)
+{
+    struct sum_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_RETURN(f->n + f->m);
+    CO_END;
+}
+
+struct rails_frame {
+    co_frame co;
+    co_task *h;
+    int rc, result;
+    _Alignas(max_align_t) unsigned char storage[
+        CO_TASK_STORAGE(sizeof(struct sum_frame))];
+};
+
+static co_status rails_main(co_task *t, void *arg)
+{
+    struct rails_frame *f = arg;
+    CO_BEGIN(t, f);
+    /* a compound literal as the frame: CO_SPAWN is variadic */
+    ck_assert_int_gt(CO_SPAWN(t, &f->h, sums,
+                              (struct sum_frame){ .n = 3, .m = 4 }), 0);
+    CO_AWAIT(f->rc, co_join(t, f->h, &f->result));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_int_eq(f->result, 7);
+    /* a second join on the freed handle: -EINVAL, not a crash.  (Caller
+     * storage, so the memory is certainly still there to look at.) */
+    ck_assert_int_gt(co_spawn(t, &f->h, sums,
+                              &(struct sum_frame){ .n = 1, .m = 1 },
+                              sizeof(struct sum_frame),
+                              &(co_spawn_opts){ .storage = f->storage,
+                                                .storage_size =
+                                                    sizeof f->storage }),
+                     0);
+    CO_AWAIT(f->rc, co_join(t, f->h, &f->result));
+    ck_assert_int_eq(f->rc, 0);
+    ck_assert_int_eq(f->result, 2);
+    CO_AWAIT(f->rc, co_join(t, f->h, &f->result));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->rc, co_wait(t, f->h));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    CO_AWAIT(f->rc, co_cancel(t, f->h));
+    ck_assert_int_eq(f->rc, -EINVAL);
+    ck_assert_int_eq(co_task_detach(f->h), -EINVAL);
+    CO_END;
+}
+
+START_TEST(test_spawn_rails)
+{
+    struct rails_frame m = { .rc = 0 };
+    ck_assert_int_eq(co_run(rails_main, &m, sizeof m), 0);
+    /* the layout check costs nothing: it adds 0 */
+    ck_assert_uint_eq(CO_FRAME_CHECK(struct sum_frame), 0);
+}
+END_TEST
+
+/* CO_ROUTINE_NET: a task ending with -ECONNRESET is not a crash; -EIO
+ * still is. */
+static co_status fails_with(co_task *t, void *arg)
+{
+    struct sum_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_RETURN(f->n);
+    CO_END;
+}
+
+static co_status routine_main(co_task *t, void *arg)
+{
+    struct rails_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_gt(co_spawn(t, NULL, fails_with,
+                              &(struct sum_frame){ .n = -ECONNRESET },
+                              sizeof(struct sum_frame),
+                              &(co_spawn_opts){ .name = "reset",
+                                                .flags = CO_DETACHED |
+                                                         CO_ROUTINE_NET }),
+                     0);
+    ck_assert_int_gt(co_spawn(t, NULL, fails_with,
+                              &(struct sum_frame){ .n = -EIO },
+                              sizeof(struct sum_frame),
+                              &(co_spawn_opts){ .name = "eio",
+                                                .flags = CO_DETACHED |
+                                                         CO_ROUTINE_NET }),
+                     0);
+    /* joined: the result is still the task's own */
+    ck_assert_int_gt(co_spawn(t, &f->h, fails_with,
+                              &(struct sum_frame){ .n = -EPIPE },
+                              sizeof(struct sum_frame),
+                              &(co_spawn_opts){ .flags = CO_ROUTINE_NET }),
+                     0);
+    CO_AWAIT(f->rc, co_join(t, f->h, &f->result));
+    ck_assert_int_eq(f->result, -EPIPE);
+    CO_AWAIT(f->rc, co_sleep(t, 0.001));
+    CO_END;
+}
+
+START_TEST(test_routine_net_results_are_not_crashes)
+{
+    struct rails_frame m = { .rc = 0 };
+    ck_assert_int_eq(run_capturing_stderr(routine_main, &m, sizeof m), 0);
+    ck_assert_msg(strstr(captured, "'eio' failed with -5"), "<<%s>>",
+                  captured);
+    ck_assert_ptr_null(strstr(captured, "'reset'"));
+}
+END_TEST
+
 Suite *task_suite(void)
 {
     Suite *s = suite_create("task");
@@ -1548,6 +1659,8 @@ Suite *task_suite(void)
     tcase_add_test(tc, test_spawn_bad_args);
     tcase_add_test(tc, test_detached);
     tcase_add_test(tc, test_caller_storage);
+    tcase_add_test(tc, test_spawn_rails);
+    tcase_add_test(tc, test_routine_net_results_are_not_crashes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("kernel");

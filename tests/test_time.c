@@ -1004,6 +1004,62 @@ START_TEST(test_yield_inside_region_round_robin)
 }
 END_TEST
 
+/* ------------------------------------------------------------ scoped regions */
+
+struct scoped_frame {
+    co_frame co;
+    co_timeout to;
+    int rc, line;
+    double t0;
+};
+
+static co_status scoped_main(co_task *t, void *arg)
+{
+    struct scoped_frame *f = arg;
+    CO_BEGIN(t, f);
+    /* the region ends on the way out, whatever the call returned */
+    CO_AWAIT_TIMEOUT(f->rc, &f->to, 0.01, co_sleep(t, 10));
+    note("timeout=%s", rcs(f->rc));
+    CO_AWAIT_TIMEOUT(f->rc, &f->to, 10, co_sleep(t, 0.001));
+    note("in-time=%s", rcs(f->rc));
+    CO_AWAIT_IGNORE(f->rc, &f->to, 0.01, co_sleep(t, 10));
+    note("ignore=%s expired=%d", rcs(f->rc), co_timeout_expired(&f->to));
+    CO_AWAIT_TIMEOUT(f->rc, &f->to, NAN, co_sleep(t, 10));
+    note("nan=%s", rcs(f->rc));
+    /* no region is left behind: a later sleep is not timed out */
+    CO_AWAIT(f->rc, co_sleep(t, 0.02));
+    note("after=%s", rcs(f->rc));
+    /* the region records where it began; the plain functions exist */
+    f->line = __LINE__ + 1;
+    co_timeout_after(t, &f->to, 10);
+    {
+        char want[64];
+        snprintf(want, sizeof want, "tests/test_time.c:%d", f->line);
+        ck_assert_str_eq(f->to.where, want);
+    }
+    ck_assert_int_eq(co_timeout_end(t, &f->to, 0), 0);
+    ck_assert_int_eq((co_timeout_after)(t, &f->to, 10), 0);
+    ck_assert_ptr_null(f->to.where);
+    ck_assert_int_eq(co_timeout_end(t, &f->to, 0), 0);
+    {
+        int (*begin)(co_task *, co_timeout *, double) = co_ignore_after;
+        ck_assert_int_eq(begin(t, &f->to, 10), 0);
+    }
+    ck_assert_int_eq(co_timeout_end(t, &f->to, 0), 0);
+    ck_assert_int_eq((co_timeout_at)(t, &f->to, co_clock() + 10), 0);
+    ck_assert_int_eq(co_timeout_end(t, &f->to, 0), 0);
+    CO_END;
+}
+
+START_TEST(test_scoped_timeout_cannot_stay_open)
+{
+    struct scoped_frame m = { .rc = 0 };
+    ck_assert_int_eq(co_run(scoped_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "timeout=TIMEOUT in-time=0 ignore=0 expired=1 "
+                         "nan=EINVAL after=0");
+}
+END_TEST
+
 Suite *time_suite(void)
 {
     Suite *s = suite_create("time");
@@ -1039,6 +1095,7 @@ Suite *time_suite(void)
     tcase_add_test(tc, test_undelivered_expiry_reaches_next_call);
     tcase_add_test(tc, test_sleep_tie_goes_to_region);
     tcase_add_test(tc, test_yield_inside_region_round_robin);
+    tcase_add_test(tc, test_scoped_timeout_cannot_stay_open);
     suite_add_tcase(s, tc);
     return s;
 }
