@@ -12,7 +12,7 @@
 
 int co_cancel_nowait(co_task *target)
 {
-    if (!target)
+    if (!target || !target->fn)    /* fn NULL: released (task.c) */
         return -EINVAL;
     if (co__state(target) == CO_STATE_DONE ||
         (target->flags & CO_F_CANCEL_REQ))

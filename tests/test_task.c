@@ -1569,6 +1569,7 @@ static co_status rails_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_cancel(t, f->h));
     ck_assert_int_eq(f->rc, -EINVAL);
     ck_assert_int_eq(co_task_detach(f->h), -EINVAL);
+    ck_assert_int_eq(co_cancel_nowait(f->h), -EINVAL);
     CO_END;
 }
 
