@@ -1054,8 +1054,10 @@ static co_status staller(co_task *t, void *arg)
     struct { co_frame co; int rc; } *f = arg;
     CO_BEGIN(t, f);
     CO_AWAIT(f->rc, co_yield(t));
-    struct timespec ts = { 0, 60 * 1000 * 1000 };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    {   /* a block: no local may be live across an await */
+        struct timespec ts = { 0, 60 * 1000 * 1000 };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+        }
     }
     CO_END;
 }

@@ -1127,10 +1127,12 @@ static co_status many_getter(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_uqueue_get_task(t, f->q, &f->item));
     if (f->rc < 0)
         CO_RETURN(f->rc);
-    uintptr_t v = (uintptr_t)f->item;
-    ck_assert(v >= 1 && v <= MANY);
-    hits[v]++;
-    CO_RETURN((int)v);
+    {   /* a block: no local may be live across an await */
+        uintptr_t v = (uintptr_t)f->item;
+        ck_assert(v >= 1 && v <= MANY);
+        hits[v]++;
+        CO_RETURN((int)v);
+    }
     CO_END;
 }
 
