@@ -46,8 +46,9 @@ enum {
     CO_NOCANCEL_MASK = 0xffu << CO_NOCANCEL_SHIFT,
 
     CO_SLAB_SHIFT = 24,        /* task memory: 0 malloc, else slab class */
-    CO_SLAB_MASK = 0xffu << CO_SLAB_SHIFT,
 };
+/* Past INT_MAX, so not an enumerator (ISO C: enumerators are ints). */
+#define CO_SLAB_MASK (0xffu << CO_SLAB_SHIFT)
 
 /* The task this thread's kernel is running now; &co__no_task when none
  * is (never NULL, so that `self == co__running` rejects a NULL self

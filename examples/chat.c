@@ -230,11 +230,22 @@ static co_status chat_client(co_task *t, void *arg)
     CO_END;
 }
 
+static const char usage[] =
+    "usage: chat [PORT] [--clients N] [--quiet]\n"
+    "A chat server: every line a client sends goes to the other clients.\n"
+    "  PORT         port to listen on (default 25000)\n"
+    "  --clients N  exit once N clients have come and gone\n"
+    "  --quiet      no joined/left announcements\n";
+
 int main(int argc, char **argv)
 {
     co_server_frame server = CO_TCP_SERVER_INIT("", 25000, chat_client,
                                                 struct chat_client_frame);
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
         if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
             clients_left = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quiet") == 0)

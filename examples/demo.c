@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "curio.h"
 
@@ -254,8 +255,18 @@ static co_status demo_main(co_task *t, void *arg)
     CO_END;
 }
 
-int main(void)
+static const char usage[] =
+    "usage: demo\n"
+    "A tour of the kernel in under two seconds: countdowns, cancellation,\n"
+    "timeouts, join, a daemon task.  Takes no arguments.\n";
+
+int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+                     strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
     struct main_frame frame = { .rc = 0 };
     int rc = co_run(demo_main, &frame, sizeof frame);
     printf("co_run returned %d (%s)\n", rc, co_strerror(rc));

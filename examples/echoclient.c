@@ -71,8 +71,19 @@ static co_status echo_client(co_task *t, void *arg)
     CO_END;
 }
 
+static const char usage[] =
+    "usage: echoclient [HOST [PORT]]\n"
+    "Send a few lines to an echo server and print what comes back.\n"
+    "  HOST  a numeric address or localhost (default 127.0.0.1)\n"
+    "  PORT  default 25000\n";
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+                     strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
     struct client_frame f = {
         .host = argc > 1 ? argv[1] : "127.0.0.1",
         .port = argc > 2 ? atoi(argv[2]) : 25000,

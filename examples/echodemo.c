@@ -177,8 +177,18 @@ static co_status demo(co_task *t, void *arg)
     CO_END;
 }
 
-int main(void)
+static const char usage[] =
+    "usage: echodemo\n"
+    "An echo server on a free port and its clients, in one process:\n"
+    "concurrent clients, then the server cancelled.  Takes no arguments.\n";
+
+int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+                     strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
     struct main_frame f = { 0 };
     int rc = co_run(demo, &f, sizeof f);
     if (rc < 0) {

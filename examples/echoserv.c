@@ -134,10 +134,20 @@ static co_status echo_server(co_task *t, void *arg)
     CO_END;
 }
 
+static const char usage[] =
+    "usage: echoserv [PORT] [--clients N]\n"
+    "An echo server (Curio's README, with bare sockets).\n"
+    "  PORT         port to listen on (default 25000)\n"
+    "  --clients N  exit once N clients have come and gone\n";
+
 int main(int argc, char **argv)
 {
     struct echo_server_frame f = { .host = "", .port = 25000 };
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
         if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
             clients_left = atoi(argv[++i]);
         else

@@ -68,11 +68,21 @@ static co_status echo_client(co_task *t, void *arg)
     CO_END;
 }
 
+static const char usage[] =
+    "usage: echoserv2 [PORT] [--clients N]\n"
+    "An echo server (Curio's README, with co_tcp_server).\n"
+    "  PORT         port to listen on (default 25000)\n"
+    "  --clients N  exit once N clients have come and gone\n";
+
 int main(int argc, char **argv)
 {
     co_server_frame server = CO_TCP_SERVER_INIT("", 25000, echo_client,
                                                 struct echo_client_frame);
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
         if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
             clients_left = atoi(argv[++i]);
         else

@@ -109,8 +109,18 @@ static int fail(const char *what, int rc)
     return 1;
 }
 
+static const char usage[] =
+    "usage: embed [JOBS]\n"
+    "A kernel driven from a poll() loop; exits after JOBS answers"
+    " (default 5).\n";
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+                     strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
     int jobs = argc > 1 ? atoi(argv[1]) : 5;
     if (jobs <= 0)
         jobs = 5;

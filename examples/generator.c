@@ -24,6 +24,7 @@
  * Add -DCO_USE_SWITCH=1 to try the portable switch-based backend.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "macros/co.h"
 
@@ -287,8 +288,18 @@ static void demo_await_and_finally(void)
     run_job("bad job", -1);
 }
 
-int main(void)
+static const char usage[] =
+    "usage: generator\n"
+    "Coroutines with macros/co.h alone: a generator, two protothreads,\n"
+    "a child coroutine with CO_FINALLY.  Takes no arguments.\n";
+
+int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+                     strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
     printf("backend: %s\n\n", CO_USE_SWITCH ? "switch" : "labels as values");
     demo_generator();
     demo_protothreads();

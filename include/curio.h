@@ -1,9 +1,26 @@
 /*
  * curio.h -- the one header a curio-for-C program includes.
  * Paths are relative to the project (or installed include/curio) root.
+ *
+ * C++ can include it too (C++11 to C++17: C++20 makes `co_yield`, the
+ * name of a curio function, a keyword).  The declarations get C linkage,
+ * and the C11 keywords the headers use are spelled the C++ way while
+ * they are read, then forgotten.
  */
 #ifndef CURIO_H
 #define CURIO_H
+
+#ifdef __cplusplus
+#  ifndef _Noreturn
+#    define _Noreturn [[noreturn]]
+#    define CURIO__UNDEF_NORETURN
+#  endif
+#  ifndef _Alignas
+#    define _Alignas(n) alignas(n)
+#    define CURIO__UNDEF_ALIGNAS
+#  endif
+extern "C" {
+#endif
 
 #include "macros/co.h"
 #include "core/task.h"
@@ -26,5 +43,17 @@
 #include "sync/queue.h"
 #include "core/async.h"
 #include "sync/universal.h"
+
+#ifdef __cplusplus
+}
+#  ifdef CURIO__UNDEF_NORETURN
+#    undef _Noreturn
+#    undef CURIO__UNDEF_NORETURN
+#  endif
+#  ifdef CURIO__UNDEF_ALIGNAS
+#    undef _Alignas
+#    undef CURIO__UNDEF_ALIGNAS
+#  endif
+#endif
 
 #endif
