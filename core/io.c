@@ -17,6 +17,14 @@
  * or close.  The loop is kept alive by exactly the tasks waiting for I/O,
  * the count is balanced on every path without bookkeeping, and a wait
  * costs one ev_ref and one ev_unref (an increment each).
+ *
+ * The I/O budget (io.h, "Fairness") is counted here, off the scheduler's
+ * path: the kernel numbers its cycles, a task runs at most once per cycle,
+ * so a streak belongs to one (task, cycle) pair and a task that suspended
+ * -- for I/O or anything else -- starts a new one without any work at the
+ * switch.  The budget's yield holds a use of the io exactly like a wait,
+ * so the re-evaluation that finishes a wait finishes a yield too, and a
+ * close meanwhile is handled the same way.
  */
 #include <errno.h>
 #include <ev.h>
@@ -78,12 +86,53 @@ int co_io_init(co_io *io, int fd, void (*release)(co_io *io))
     return 0;
 }
 
+/* One more eager operation by self: 1 if the budget is spent and it must
+ * yield first.  A new streak when another task, or this one after a
+ * suspension (a later cycle), did the last one. */
+static int budget_spent(co_kernel *k, co_task *self)
+{
+    if (k->eager_task != self || k->eager_cycle != k->cycle) {
+        k->eager_task = self;
+        k->eager_cycle = k->cycle;
+        k->eager_streak = 0;
+    }
+    return ++k->eager_streak > k->io_budget && k->io_budget;
+}
+
+/* Yield as if waiting on io: the back of the ready queue, holding a use of
+ * io (and of the loop, which co_io_wait's return gives back). */
+static co_status budget_yield(co_task *self, co_io *io)
+{
+    int rc = co_yield(self);
+    if (rc != CO_WOULDBLOCK)
+        return rc;                 /* a timeout or cancellation was due */
+    io->users++;
+    ev_ref(io->kernel->loop);
+    return CO_WOULDBLOCK;
+}
+
+co_status co_io_eager(co_task *self, co_io *io)
+{
+    if (!io)
+        return -EINVAL;
+    if (io->closed)
+        return -EBADF;
+    if (!budget_spent(io->kernel, self))
+        return 0;
+    return budget_yield(self, io);
+}
+
 co_status co_io_wait(co_task *self, co_io *io, int dir)
 {
     int rc = 0;
     if (co_wait_resumed(self)) {
-        /* back from our own suspension: we held a use of io */
+        /* back from our own suspension (a wait or the budget's yield): we
+         * held a use of io.  The operation that follows starts a streak. */
         co_wait_enter(self, &rc);
+        co_kernel *k = io->kernel;
+        k->eager_task = self;
+        k->eager_cycle = k->cycle;
+        k->eager_streak = 1;
         io->users--;
         ev_unref(io->kernel->loop);    /* our wait no longer keeps it */
         if (io->closed) {
@@ -103,7 +152,7 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
     if (io->held[dir])                 /* its waiter waits elsewhere */
         return -EBUSY;
     if (io->ready[dir])
-        return 0;
+        return budget_spent(io->kernel, self) ? budget_yield(self, io) : 0;
     if (!co_waitq_empty(&io->waiters[dir]))
         return -EBUSY;
     io->woken[dir] = 0;

@@ -23,6 +23,17 @@
  * is where the owner frees the object.
  *
  * The fd itself is the owner's: co_io never closes it.
+ *
+ * Fairness.  Eager I/O never suspends while the fd keeps up: a task
+ * reading from a peer that floods it could run forever, starving every
+ * other task (Curio behaves so).  So each kernel gives a task an I/O
+ * budget: after `budget` consecutive operations that went ahead without
+ * suspending, the next one first yields -- the task goes to the back of
+ * the ready queue, as co_yield -- and then proceeds.  The count restarts
+ * whenever the task suspends, for any reason.  The yield happens before
+ * the operation, never after it, so it cannot lose data; like any
+ * blocking point, a pending timeout or cancellation may be reported
+ * there instead of the operation.
  */
 #ifndef CO_IO_H
 #define CO_IO_H
@@ -59,13 +70,37 @@ struct co_io {
  * kernel.  0, or -EINVAL (bad fd, no kernel running in this thread). */
 int co_io_init(co_io *io, int fd, void (*release)(co_io *io));
 
+/* The I/O budget of tasks in kernel k: the eager operations a task may
+ * complete in a row before the next one yields (see "Fairness" above);
+ * CO_IO_BUDGET_DEFAULT in a new kernel.  0 turns the limit off (Curio's
+ * behaviour).  Takes effect at once, also from inside a task.  0, or
+ * -EINVAL for a NULL kernel. */
+#define CO_IO_BUDGET_DEFAULT 64
+int co_kernel_set_io_budget(co_kernel *k, unsigned budget);
+unsigned co_kernel_io_budget(const co_kernel *k);   /* 0 for NULL */
+
 /*
  * Blocking: wait until the fd is ready in direction `dir`.  Returns 0;
  * -EBUSY if another task already waits in that direction; -EBADF if the io
  * is (or gets) closed; -ECANCELED / -ETIMEDOUT.  Returns at once when the
- * readiness hint says the fd is ready.
+ * readiness hint says the fd is ready -- that counts as one eager
+ * operation of the task's I/O budget, and the one after the budget yields
+ * first (CO_WOULDBLOCK; the re-evaluation returns 0, or -EBADF if the io
+ * was closed meanwhile).
  */
 co_status co_io_wait(co_task *self, co_io *io, int dir);
+
+/*
+ * For an owner that completes an operation without reaching co_io_wait
+ * (a stream serving bytes it has buffered): count it in the task's I/O
+ * budget.  0: go ahead.  CO_WOULDBLOCK: the budget was spent and the task
+ * yields first, holding a use of io as a waiter does -- its re-evaluation
+ * must finish with co_io_wait (either direction), which returns 0 or
+ * -EBADF, before the operation starts over.  -ECANCELED / -ETIMEDOUT if
+ * due (as at any blocking point); -EINVAL for a NULL io, -EBADF for a
+ * closed one.
+ */
+co_status co_io_eager(co_task *self, co_io *io);
 
 /* Record an attempt: `drained` when it came back short or with EAGAIN. */
 static inline void co_io_attempted(co_io *io, int dir, int drained)

@@ -22,6 +22,7 @@
 
 #include "error.h"
 #include "alloc_impl.h"
+#include "io.h"
 #include "kernel_impl.h"
 
 /* Resumes per ev_prepare callback before I/O is polled again. A cycle is
@@ -56,6 +57,7 @@ static void run_cycles(co_kernel *k)
         co_link *batch = k->ready_head;
         k->ready_head = k->ready_tail = NULL;
         k->now_fresh = 0;
+        k->cycle++;                 /* the I/O budget's "not suspended" */
         do {
             co_task *t = co__task_of(batch);
             batch = batch->next;
@@ -141,6 +143,7 @@ co_kernel *co_kernel_new(void)
     ev_timer_init(&k->timer, on_timer, 0.0, 0.0);
     k->timer.data = k;
     k->embed_fd = k->post_signal_fd = -1;
+    k->io_budget = CO_IO_BUDGET_DEFAULT;
     co__pool_init(&k->pool);
     int rc = co__async_init(k);    /* async.c: posts from other threads */
     if (rc < 0) {
@@ -150,6 +153,20 @@ co_kernel *co_kernel_new(void)
         return NULL;
     }
     return k;
+}
+
+int co_kernel_set_io_budget(co_kernel *k, unsigned n)
+{
+    if (!k)
+        return -EINVAL;
+    k->io_budget = n;
+    k->eager_task = NULL;          /* a fresh count under the new budget */
+    return 0;
+}
+
+unsigned co_kernel_io_budget(const co_kernel *k)
+{
+    return k ? k->io_budget : 0;
 }
 
 struct ev_loop *co_kernel_loop(co_kernel *k)

@@ -105,6 +105,18 @@ struct co_kernel {
 
     int64_t now;               /* cached monotonic ns */
     int now_fresh;
+    /* Scheduling cycles begun (run_cycles).  A task runs at most once per
+     * cycle, so "the same task in the same cycle" means "it has not
+     * suspended since": the I/O budget (io.c) needs no work per switch. */
+    uint32_t cycle;
+
+    /* The I/O budget (io.c): eager operations eager_task has completed
+     * without suspending, in cycle eager_cycle; after io_budget of them
+     * (0: no limit) its next one yields first. */
+    co_task *eager_task;
+    uint32_t eager_cycle;
+    unsigned eager_streak;
+    unsigned io_budget;
 
     co_task *main;
     int main_result;

@@ -6,6 +6,10 @@
  * it), then the system call, then co_io_attempted() to record whether the
  * fd is now drained.  A short read counts as drained, so a ping-pong
  * exchange costs one recv per message, not a second one returning EAGAIN.
+ * co_io_wait also keeps the task's I/O budget: once a task has gone ahead
+ * without waiting `budget` times in a row, it yields there first (before
+ * the system call, so nothing is lost) and is evaluated again as after any
+ * wait.
  */
 /* accept4(2), SOCK_NONBLOCK and SOCK_CLOEXEC are Linux extensions */
 #define _GNU_SOURCE
@@ -698,6 +702,11 @@ static co_status wait_ready(co_task *self, co_socket *s, int dir)
     if (!co_wait_resumed(self) && s)
         co_io_attempted(&s->io, dir, 1);
     return co_io_wait(self, s ? &s->io : NULL, dir);
+}
+
+co_status co__socket_eager(co_task *self, co_socket *s)
+{
+    return co_io_eager(self, s ? &s->io : NULL);
 }
 
 co_status co_socket_wait_readable(co_task *self, co_socket *s)

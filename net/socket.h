@@ -5,6 +5,10 @@
  * primitives: await them with CO_AWAIT.  I/O is eager -- the system call is
  * tried first and the task waits only on EAGAIN -- and remembers when the
  * fd was drained, so it does not spend a system call on a certain EAGAIN.
+ * Eager is not greedy: a task whose operations keep going ahead without
+ * waiting yields once every `budget` of them (64 by default; see
+ * co_kernel_set_io_budget in core/io.h), so a flooding peer cannot starve
+ * the kernel's other tasks.  Accept, receive and send all count.
  *
  * One waiter per direction: a task that would wait to read (write) while
  * another task already waits to read (write) the same socket gets -EBUSY.
@@ -220,5 +224,12 @@ co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
  * socket -- without checking arguments again or doing I/O. */
 co_status co_socket_wait_readable(co_task *self, co_socket *s);
 co_status co_socket_wait_writable(co_task *self, co_socket *s);
+
+/* For layers built on sockets (net/stream.c): an operation that completes
+ * without touching the socket (bytes served from a buffer) counts in the
+ * task's I/O budget too -- co_io_eager on the socket's io.  After
+ * CO_WOULDBLOCK the re-evaluation finishes the yield with
+ * co_socket_wait_readable or _writable, as after any suspension. */
+co_status co__socket_eager(co_task *self, co_socket *s);
 
 #endif /* CO_SOCKET_H */

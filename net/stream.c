@@ -26,6 +26,10 @@
  * when it is evaluated again (`awaiting_bytes`), so that its place in the
  * pool's queue, or the room reserved for it, is not lost.
  *
+ * Fairness.  Reads served from the buffer count in the task's I/O budget
+ * like the socket's own operations (core/io.h): a task reading line after
+ * line that a flooding peer sent yields once every `budget` reads.
+ *
  * Lifetime.  A task blocked in a stream operation touches the stream when
  * it is evaluated again, so co_stream_close frees the stream only once no
  * task is blocked in one (`users`); the last of them frees it.  The stream
@@ -148,6 +152,23 @@ static void adopt(co_stream *st, co_bytes *in, int n)
 }
 
 /*
+ * A read that will be served from the buffer (or the end of stream) needs
+ * no system call, so the socket does not count it in the task's I/O
+ * budget: it is counted here, or a readline loop over a full buffer would
+ * never yield.  A read that must receive is counted by the socket.  When
+ * the budget is spent the task yields first (holding the socket as a
+ * waiter): the re-evaluation finishes that in stream_enter, as any wait,
+ * and then reads.
+ */
+static int served_from_buffer(co_task *self, co_stream *st, int *rc)
+{
+    *rc = co__socket_eager(self, st->sock);
+    if (*rc == CO_WOULDBLOCK)
+        st->users++;                /* as blocked() */
+    return *rc != 0;
+}
+
+/*
  * The start of every evaluation.  Returns 1 with *rc set when the
  * operation must return *rc now.  A fresh call: a pending cancellation or
  * timeout, -EBADF if the stream is closed (a copy of the pointer used
@@ -168,6 +189,8 @@ static int stream_enter(co_task *self, co_stream *st, int dir, int *rc,
             *rc = -EBADF;
         else if (st->handed_out)    /* the fd blocks: it would stall us all */
             *rc = -EBUSY;
+        else if (dir == CO_IO_READ && (st->rend != st->rstart || st->eof))
+            return served_from_buffer(self, st, rc);
         else
             return 0;
         return 1;

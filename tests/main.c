@@ -17,7 +17,8 @@ int main(void)
     Suite *(*const more[])(void) = { socket_suite, stream_suite,
                                      server_suite, pool_suite, sync_suite,
                                      condition_suite, queue_suite,
-                                     universal_suite, races_suite };
+                                     universal_suite, races_suite,
+                                     fairness_suite };
     for (size_t i = 0; i < sizeof more / sizeof *more; i++)
         if (more[i])
             srunner_add_suite(sr, more[i]());

@@ -14,6 +14,7 @@ Suite *socket_suite(void) __attribute__((weak));
 Suite *stream_suite(void) __attribute__((weak));
 Suite *server_suite(void) __attribute__((weak));
 Suite *pool_suite(void) __attribute__((weak));
+Suite *fairness_suite(void) __attribute__((weak));
 /* Synchronisation suites (sync/). */
 Suite *sync_suite(void) __attribute__((weak));
 Suite *condition_suite(void) __attribute__((weak));
