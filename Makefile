@@ -247,13 +247,17 @@ bench: all $(BENCH_DEPS_STAMP) $(BENCHES) $(ECHO_BINS)
 	conn_rc=0; echo "== bench/connections.sh"; \
 	BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) bash bench/connections.sh \
 	  || conn_rc=$$?; \
+	fair_rc=0; echo "== bench/fairness.sh (the I/O budget: no line lost)"; \
+	bash bench/fairness.sh || fair_rc=$$?; \
 	echo "== bench/report.sh"; \
 	BENCH_OUT=$(BENCH_OUT) CC="$(CC)" bash bench/report.sh || exit 1; \
 	if [ $$echo_rc != 0 ]; then \
 	  echo "make bench: bench/echo.sh failed (exit $$echo_rc)"; fi; \
 	if [ $$conn_rc != 0 ]; then \
 	  echo "make bench: bench/connections.sh failed (exit $$conn_rc)"; fi; \
-	[ $$echo_rc = 0 ] && [ $$conn_rc = 0 ]
+	if [ $$fair_rc != 0 ]; then \
+	  echo "make bench: bench/fairness.sh lost lines (exit $$fair_rc)"; fi; \
+	[ $$echo_rc = 0 ] && [ $$conn_rc = 0 ] && [ $$fair_rc = 0 ]
 
 # ---------------------------------------------------------------- install
 # Under DESTDIR (packaging) files are only copied.  Otherwise, after the
