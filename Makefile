@@ -159,6 +159,7 @@ check: all $(TEST_BIN) $(FAULT_BIN)
 	  "deadlocks, unfinished tasks) are expected: tests provoke them."
 	$(TEST_BIN)
 	$(FAULT_BIN)
+	@bash tests/compile_fail/run.sh $(CC) $(CFLAGS)
 
 # ---------------------------------------------------------------- C++
 # curio.h from C++ (C++11 to C++17: C++20 makes co_yield a keyword): a
