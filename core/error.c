@@ -22,3 +22,15 @@ void co_panic_at(const char *func, const char *file, int line,
     fflush(stderr);
     abort();
 }
+
+void co__panic_where(const char *func, const char *where,
+                     const char *fallback, const char *what)
+{
+    char file[256];
+    const char *colon = where ? strrchr(where, ':') : NULL;
+    if (!colon || (size_t)(colon - where) >= sizeof file)
+        co_panic_at(func, where ? where : fallback, 0, what);
+    memcpy(file, where, (size_t)(colon - where));
+    file[colon - where] = '\0';
+    co_panic_at(func, file, atoi(colon + 1), what);
+}

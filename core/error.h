@@ -10,5 +10,9 @@ const char *co_strerror(int result);
 _Noreturn void co_panic_at(const char *func, const char *file, int line,
                            const char *what);
 #define co_panic(what) co_panic_at(__func__, __FILE__, __LINE__, (what))
+/* The same for a place recorded as a "file:line" string (CO_HERE, a task's
+ * last suspension point); `fallback` names it when where is NULL. */
+_Noreturn void co__panic_where(const char *func, const char *where,
+                               const char *fallback, const char *what);
 
 #endif

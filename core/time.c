@@ -16,8 +16,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "error.h"
 #include "kernel_impl.h"
@@ -160,17 +158,7 @@ _Noreturn void co__panic_open_region(co_task *t, const char *at)
              at ? "the coroutine holding it finishes at"
                 : "its task ends, last at",
              at ? at : t->where ? t->where : "(start)", (unsigned)t->id);
-    const char *file = r->where ? r->where : "?";
-    const char *colon = strrchr(file, ':');
-    char buf[256];
-    int line = 0;
-    if (colon && (size_t)(colon - file) < sizeof buf) {
-        memcpy(buf, file, (size_t)(colon - file));
-        buf[colon - file] = '\0';
-        line = atoi(colon + 1);
-        file = buf;
-    }
-    co_panic_at("co_timeout_after", file, line, msg);
+    co__panic_where("co_timeout_after", r->where, "?", msg);
 }
 
 int co_timeout_end(co_task *self, co_timeout *r, int rc)

@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "error.h"
 #include "kernel_impl.h"
@@ -106,15 +104,7 @@ int64_t co_now_ns(void)
 _Noreturn void co__panic_not_awaited(co_task *t, const char *func,
                                      const char *what)
 {
-    char file[256] = "(start of the task)", msg[512];
-    int line = 0;
-    const char *where = t->where;
-    const char *colon = where ? strrchr(where, ':') : NULL;
-    if (colon && (size_t)(colon - where) < sizeof file) {
-        memcpy(file, where, (size_t)(colon - where));
-        file[colon - where] = '\0';
-        line = atoi(colon + 1);
-    }
+    char msg[512];
     co_kernel *k = co__kernel;
     snprintf(msg, sizeof msg,
              "task %u '%s' %s while already %s: a blocking call made since "
@@ -123,7 +113,7 @@ _Noreturn void co__panic_not_awaited(co_task *t, const char *func,
              (unsigned)t->id, k && t->slot < k->reg_len ?
                  k->reg[t->slot].name : "?",
              what, co__state(t) == CO_STATE_BLOCKED ? "blocked" : "queued");
-    co_panic_at(func, file, line, msg);
+    co__panic_where(func, t->where, "(start of the task)", msg);
 }
 
 int co_wait_enter_at(co_task *self, int *rc, const char *func)
