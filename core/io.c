@@ -89,13 +89,17 @@ int co_io_init(co_io *io, int fd, void (*release)(co_io *io))
 /* One more eager operation by self: 1 if the budget is spent and it must
  * yield first.  A new streak when another task, or this one after a
  * suspension (a later cycle), did the last one. */
+static void streak_begin(co_kernel *k, co_task *self, unsigned streak)
+{
+    k->eager_task = self;
+    k->eager_cycle = k->cycle;
+    k->eager_streak = streak;
+}
+
 static int budget_spent(co_kernel *k, co_task *self)
 {
-    if (k->eager_task != self || k->eager_cycle != k->cycle) {
-        k->eager_task = self;
-        k->eager_cycle = k->cycle;
-        k->eager_streak = 0;
-    }
+    if (k->eager_task != self || k->eager_cycle != k->cycle)
+        streak_begin(k, self, 0);
     return ++k->eager_streak > k->io_budget && k->io_budget;
 }
 
@@ -129,10 +133,7 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
         /* back from our own suspension (a wait or the budget's yield): we
          * held a use of io.  The operation that follows starts a streak. */
         co_wait_enter(self, &rc);
-        co_kernel *k = io->kernel;
-        k->eager_task = self;
-        k->eager_cycle = k->cycle;
-        k->eager_streak = 1;
+        streak_begin(io->kernel, self, 1);
         io->users--;
         ev_unref(io->kernel->loop);    /* our wait no longer keeps it */
         if (io->closed) {

@@ -40,6 +40,20 @@ void co__shutdown_next(co_kernel *k)
     k->doomed_now = NULL;
 }
 
+/* The tasks alive now, newest first (n of them); NULL if out of memory. */
+static co_task **alive_newest_first(co_kernel *k, uint32_t *n)
+{
+    co_task **alive = co__malloc((k->live ? k->live : 1) * sizeof *alive);
+    *n = 0;
+    if (!alive)
+        return NULL;
+    for (uint32_t i = 0; i < k->reg_len; i++)
+        if (co__state(k->reg[i].task) != CO_STATE_DONE)
+            alive[(*n)++] = k->reg[i].task;
+    qsort(alive, *n, sizeof *alive, newest_first);
+    return alive;
+}
+
 void co__shutdown_begin(co_kernel *k)
 {
     if (k->shutting_down)
@@ -47,17 +61,11 @@ void co__shutdown_begin(co_kernel *k)
     k->shutting_down = 1;
     if (!k->live)
         return;
-    k->doomed = co__malloc(k->live * sizeof *k->doomed);
+    k->doomed = alive_newest_first(k, &k->doomed_len);
     if (!k->doomed) {              /* out of memory: all at once, still ends */
         co__shutdown_all_at_once(k);
         return;
     }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < k->reg_len; i++)
-        if (co__state(k->reg[i].task) != CO_STATE_DONE)
-            k->doomed[n++] = k->reg[i].task;
-    qsort(k->doomed, n, sizeof *k->doomed, newest_first);
-    k->doomed_len = n;
     k->doomed_next = 0;
     co__shutdown_next(k);
 }
@@ -69,26 +77,19 @@ void co__shutdown_all_at_once(co_kernel *k)
     k->shutting_down = 1;
     k->doomed_now = NULL;
     k->doomed_next = k->doomed_len;
-    co_task **alive = co__malloc((k->live ? k->live : 1) * sizeof *alive);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < k->reg_len; i++) {
-        co_task *t = k->reg[i].task;
-        if (co__state(t) == CO_STATE_DONE)
-            continue;
-        if (alive)
-            alive[n++] = t;
-        else
-            co_cancel_nowait(t);   /* out of memory: any order */
-    }
-    if (!alive)
+    uint32_t n;
+    co_task **alive = alive_newest_first(k, &n);
+    if (!alive) {                  /* out of memory: any order */
+        for (uint32_t i = 0; i < k->reg_len; i++)
+            if (co__state(k->reg[i].task) != CO_STATE_DONE)
+                co_cancel_nowait(k->reg[i].task);
         return;
-    qsort(alive, n, sizeof *alive, newest_first);
+    }
     for (uint32_t i = 0; i < n; i++)
         co_cancel_nowait(alive[i]);
     free(alive);
 }
 
-/* The shutdown is over (every task ended, or the kernel gave up on them). */
 void co__shutdown_done(co_kernel *k)
 {
     free(k->doomed);
