@@ -240,7 +240,7 @@ struct switch_main_frame {
 static co_status join_turns(co_task *t, struct switch_main_frame *f,
                             co_task *target)
 {
-    co_status rc = co_join(t, target, &f->result);
+    co_status rc = co_task_join(t, target, &f->result);
     if (rc == 0 && f->result != f->n)
         bench_fail("switch: a task took %d turns of %ld", f->result, f->n);
     return rc;

@@ -170,7 +170,7 @@ static co_status spawn_main(co_task *t, void *arg)
             continue;
         }
         for (f->i = 0; f->i < BATCH; f->i++) {
-            CO_AWAIT(f->rc, co_join(t, f->handles[f->i], &f->result));
+            CO_AWAIT(f->rc, co_task_join(t, f->handles[f->i], &f->result));
             if (f->rc != 0 || f->result != f->base + f->i)
                 bench_fail("join: %s, result %d, not %ld", co_strerror(f->rc),
                            f->result, f->base + f->i);

@@ -196,7 +196,7 @@ static co_status pair_main(co_task *t, void *arg)
     }
     f->t0 = bench_now_ns();
     for (f->k = 0; f->k < 2 && f->fn[f->k]; f->k++) {
-        CO_AWAIT(f->rc, co_join(t, f->task[f->k], &f->result));
+        CO_AWAIT(f->rc, co_task_join(t, f->task[f->k], &f->result));
         if (f->rc != 0 || f->result != 0)
             CO_RETURN(f->rc ? f->rc : f->result);
     }

@@ -118,9 +118,9 @@ static co_status mem_main(co_task *t, void *arg)
     f->out->peak_kb = proc_status_kb("VmHWM");
 
     for (f->i = 0; f->i < NTASKS; f->i++)
-        co_cancel_nowait(f->handles[f->i]);
+        co_task_cancel_nowait(f->handles[f->i]);
     for (f->i = 0; f->i < NTASKS; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->handles[f->i], &f->result));
+        CO_AWAIT(f->rc, co_task_join(t, f->handles[f->i], &f->result));
         if (f->rc != 0 || f->result != -ECANCELED)
             CO_RETURN(-EPROTO);         /* each sleeper ends cancelled */
     }

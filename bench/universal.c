@@ -5,13 +5,13 @@
  * Each figure is nanoseconds per waiting task, from the moment a plain
  * thread is let go to the moment the last of N waiting tasks has run:
  *
- *   uevent set      N tasks wait in co_uevent_wait_task; the thread calls
+ *   uevent set      N tasks wait in co_uevent_wait; the thread calls
  *                   co_uevent_set once.  Reference: the same N tasks
  *                   waiting on a kernel-only co_event (sync/event.h), set
  *                   by a callback the thread posts to the kernel
  *                   (co_kernel_post_fn) -- one post, N direct wakes.
- *   uqueue puts     N tasks wait in co_uqueue_get_task; the thread puts N
- *                   items (co_uqueue_put), one to each, oldest first.
+ *   uqueue puts     N tasks wait in co_uqueue_get; the thread puts N
+ *                   items (co_uqueue_put_thread), one to each, oldest first.
  *                   Reference: N tasks waiting in co_queue_get, served by N
  *                   co_queue_put from a task of the same kernel (a
  *                   kernel-only queue cannot be fed from a thread).
@@ -76,9 +76,9 @@ static co_status wait_once(co_task *t, struct waiter_frame *f)
     struct shared *s = f->s;
     switch (s->kind) {
     case EVENT:  return co_event_wait(t, &s->ev);
-    case UEVENT: return co_uevent_wait_task(t, &s->uev);
+    case UEVENT: return co_uevent_wait(t, &s->uev);
     case QUEUE:  return co_queue_get(t, &s->queue, &f->item);
-    default:     return co_uqueue_get_task(t, &s->uq, &f->item);
+    default:     return co_uqueue_get(t, &s->uq, &f->item);
     }
 }
 
@@ -113,8 +113,8 @@ static void *release(void *arg)
         co_uevent_set(&s->uev);
     } else if (s->kind == UQUEUE) {
         for (long i = 1; i <= s->n; i++)
-            if (co_uqueue_put(&s->uq, (void *)(uintptr_t)i, -1) < 0)
-                bench_fail("co_uqueue_put failed");
+            if (co_uqueue_put_thread(&s->uq, (void *)(uintptr_t)i, -1) < 0)
+                bench_fail("co_uqueue_put_thread failed");
     }
     return NULL;
 }

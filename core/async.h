@@ -5,7 +5,7 @@
  * Everything else in a kernel (tasks, wait queues, the timer heap) belongs
  * to the thread running it.  Another thread that wants to wake a task posts
  * a callback; the kernel runs posted callbacks in FIFO order from its loop,
- * where they may call co_wake(), co_cancel_nowait(), co_kernel_spawn()...
+ * where they may call co_wake(), co_task_cancel_nowait(), co_kernel_spawn()...
  *
  * Posting uses an intrusive node supplied by the caller, so it never
  * allocates:

@@ -10,7 +10,7 @@
 
 #include "kernel_impl.h"
 
-int co_cancel_nowait(co_task *target)
+int co_task_cancel_nowait(co_task *target)
 {
     if (!target || !target->fn)    /* fn NULL: released (task.c) */
         return -EINVAL;
@@ -59,7 +59,7 @@ int co_check_cancellation(co_task *self)
         int64_t now = co_now_ns();
         if (self->timeouts->effective <= now) {
             if (enabled)
-                co__mark_expired(self, now);
+                co__timeout_mark_expired(self, now);
             return -ETIMEDOUT;
         }
     }

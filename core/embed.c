@@ -130,12 +130,12 @@ int co_kernel_advance(co_kernel *k, double seconds)
                 break;
         }
     } else {
-        int64_t start = co__mono_ns();
+        int64_t start = co__kernel_mono_ns();
         double ns = seconds * 1e9;
         int64_t end = ns >= (double)(INT64_MAX - start) ? INT64_MAX
                                                          : start + (int64_t)ns;
         int64_t left;
-        while (k->live && (left = end - co__mono_ns()) > 0) {
+        while (k->live && (left = end - co__kernel_mono_ns()) > 0) {
             ev_timer_init(&k->budget, budget_over, (double)left / 1e9, 0.0);
             ev_timer_start(k->loop, &k->budget);
             ev_run(k->loop, EVRUN_ONCE);
@@ -154,7 +154,7 @@ double co_kernel_timeout(const co_kernel *k)
         return 0.0;
     if (!k->heap_len)
         return INFINITY;
-    int64_t wait = k->heap[0].deadline - co__mono_ns();
+    int64_t wait = k->heap[0].deadline - co__kernel_mono_ns();
     return wait > 0 ? (double)wait / 1e9 : 0.0;
 }
 
@@ -175,8 +175,8 @@ int co_kernel_shutdown(co_kernel *k)
     k->main_done = 1;              /* no main: a deadlock is reported below */
     k->deadlocked = 0;
     co__shutdown_begin(k);
-    int stuck = co__run_to_end(k);
-    co__release_all(k);
+    int stuck = co__kernel_run_to_end(k);
+    co__task_release_all(k);
     co__shutdown_done(k);
     co__kernel_leave(k);
     return stuck ? -EDEADLK : 0;

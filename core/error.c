@@ -23,7 +23,7 @@ void co_panic_at(const char *func, const char *file, int line,
     abort();
 }
 
-void co__panic_where(const char *func, const char *where,
+void co__error_panic_where(const char *func, const char *where,
                      const char *fallback, const char *what)
 {
     char file[256];

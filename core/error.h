@@ -12,7 +12,7 @@ _Noreturn void co_panic_at(const char *func, const char *file, int line,
 #define co_panic(what) co_panic_at(__func__, __FILE__, __LINE__, (what))
 /* The same for a place recorded as a "file:line" string (CO_HERE, a task's
  * last suspension point); `fallback` names it when where is NULL. */
-_Noreturn void co__panic_where(const char *func, const char *where,
+_Noreturn void co__error_panic_where(const char *func, const char *where,
                                const char *fallback, const char *what);
 
 #endif

@@ -28,10 +28,10 @@ enum {
     CO_F_CANCEL_DONE = 1u << 5,/* -ECANCELED has been delivered */
     CO_F_DAEMON = 1u << 6,
     CO_F_DETACHED = 1u << 7,
-    CO_F_JOINING = 1u << 8,    /* blocked in co_join (wants the result) */
+    CO_F_JOINING = 1u << 8,    /* blocked in co_task_join (wants the result) */
     CO_F_STORAGE = 1u << 9,    /* caller-supplied memory: never freed */
     CO_F_JOINED = 1u << 10,    /* result collected by a join */
-    CO_F_CANCEL_MADE = 1u << 11, /* blocked in co_cancel that made the request */
+    CO_F_CANCEL_MADE = 1u << 11, /* blocked in co_task_cancel that made the request */
     CO_F_GOT_RESULT = 1u << 12, /* a joiner's wake value is the result */
     CO_F_EXPIRY_WAKE = 1u << 13, /* woken by a timeout region's expiry: the
                                     region counts as expired once the wake
@@ -64,7 +64,7 @@ extern _Thread_local co_task *co__running
 extern co_task co__no_task;
 
 int co_wait_enter_at(co_task *self, int *rc, const char *func);
-co_status co__yield_slow(co_task *self);
+co_status co__task_yield_slow(co_task *self);
 
 /* Nothing to deliver and nothing to check: the running task, in state
  * RUNNING, not woken, no cancellation requested, no timeout region.  The
@@ -115,7 +115,7 @@ static inline co_status co_yield(co_task *self)
         self->flags &= ~CO_F_WOKEN;
         return self->result;
     }
-    return co__yield_slow(self);
+    return co__task_yield_slow(self);
 }
 
 #endif /* CO_FASTPATH_H */

@@ -35,7 +35,7 @@ _Thread_local co_kernel *co__kernel;
 co_task co__no_task;           /* what co__running names between tasks */
 _Thread_local co_task *co__running = &co__no_task;
 
-int64_t co__mono_ns(void)
+int64_t co__kernel_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -67,7 +67,7 @@ static void run_cycles(co_kernel *k)
             int r = t->fn(t, co__frame_of(t));
             if (r != CO_WOULDBLOCK) {
                 *running = outer;
-                co__finish(k, t, r);
+                co__task_finish(k, t, r);
             } else if (co__state(t) == CO_STATE_RUNNING) {
                 co__ready_append(k, t);   /* a yield */
             }
@@ -80,9 +80,9 @@ static void run_cycles(co_kernel *k)
 static void expire_deadlines(co_kernel *k)
 {
     if (k->heap_len) {
-        k->now = co__mono_ns();
+        k->now = co__kernel_mono_ns();
         k->now_fresh = 1;
-        co__heap_expire(k, k->now);
+        co__timer_heap_expire(k, k->now);
     }
 }
 
@@ -116,7 +116,7 @@ static void schedule(struct ev_loop *loop, ev_prepare *w, int revents)
 
     ev_timer_stop(loop, &k->timer);
     if (k->heap_len) {
-        int64_t wait = k->heap[0].deadline - co__mono_ns();
+        int64_t wait = k->heap[0].deadline - co__kernel_mono_ns();
         ev_now_update(loop);
         ev_timer_set(&k->timer, wait > 0 ? (double)wait / 1e9 : 0.0, 0.0);
         ev_timer_start(loop, &k->timer);
@@ -182,7 +182,7 @@ co_kernel *co_current_kernel(void)
 int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn, const void *frame,
                     size_t frame_size, const co_spawn_opts *opts)
 {
-    return co__spawn(k, 0, out, fn, frame, frame_size, opts);
+    return co__task_spawn(k, 0, out, fn, frame, frame_size, opts);
 }
 
 static void report_deadlock(co_kernel *k, const char *what)
@@ -223,7 +223,7 @@ void co__kernel_leave(co_kernel *k)
 
 /* ev_run returns by itself only when no watcher is left that could wake a
  * task: whoever is still alive is deadlocked. */
-int co__run_to_end(co_kernel *k)
+int co__kernel_run_to_end(co_kernel *k)
 {
     int stuck = 0;
     for (;;) {
@@ -251,15 +251,15 @@ int co_kernel_run(co_kernel *k, co_func main, const void *frame,
     if (rc < 0)
         return rc;
     k->main_done = k->deadlocked = 0;  /* a kernel may be run again */
-    rc = co__spawn(k, 0, &k->main, main, frame, frame_size,
+    rc = co__task_spawn(k, 0, &k->main, main, frame, frame_size,
                    &(const co_spawn_opts){ .name = "main" });
     if (rc < 0) {
         co__kernel_leave(k);
         return rc;
     }
-    co__run_to_end(k);
+    co__kernel_run_to_end(k);
     rc = k->deadlocked ? -EDEADLK : k->main_result;
-    co__release_all(k);
+    co__task_release_all(k);
     co__shutdown_done(k);
     co__kernel_leave(k);
     return rc;
@@ -271,9 +271,9 @@ void co_kernel_free(co_kernel *k)
         return;
     co_kernel *outer = co__kernel;
     co__kernel = k;
-    co__release_all(k);            /* tasks spawned but never run */
+    co__task_release_all(k);            /* tasks spawned but never run */
     co__kernel = outer;
-    co__joiners_free_all(k);
+    co__task_joiners_free_all(k);
     co__slab_destroy(&k->slab);
     co__pool_destroy(&k->pool);
     co__async_free(k);             /* async.c: drop unrun posts */

@@ -11,7 +11,7 @@
 #include "async.h"
 #include "slab_impl.h"
 #include "kernel.h"
-#include "time.h"
+#include "timeout.h"
 #include "wait.h"
 
 static inline unsigned co__state(const co_task *t)
@@ -168,7 +168,7 @@ static inline void co__ready_push(co_kernel *k, co_task *t)
         ev_idle_start(k->loop, &k->keep_polling);
     co__ready_append(k, t);
 }
-int64_t co__mono_ns(void);
+int64_t co__kernel_mono_ns(void);
 
 /* kernel.c: what co_kernel_run, co_kernel_advance and co_kernel_shutdown
  * share.  enter: -EINVAL, or -EBUSY if this thread already runs a kernel
@@ -177,7 +177,7 @@ int co__kernel_enter(co_kernel *k);
 void co__kernel_leave(co_kernel *k);
 /* Run until the shutdown has ended every task (cancelling them all at once
  * if they deadlock); returns how many times they were found deadlocked. */
-int co__run_to_end(co_kernel *k);
+int co__kernel_run_to_end(co_kernel *k);
 
 /* shutdown.c.  begin: cancel the tasks alive now one at a time, newest
  * first, each once the newer one has ended (does nothing if a shutdown is
@@ -199,12 +199,12 @@ int co__async_init(co_kernel *k);
 void co__async_free(co_kernel *k);
 
 /* task.c */
-int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
+int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
               const void *frame, size_t frame_size, const co_spawn_opts *opts);
-void co__finish(co_kernel *k, co_task *t, int result);
-void co__release(co_kernel *k, co_task *t);
-void co__release_all(co_kernel *k);
-void co__joiners_free_all(co_kernel *k);
+void co__task_finish(co_kernel *k, co_task *t, int result);
+void co__task_release(co_kernel *k, co_task *t);
+void co__task_release_all(co_kernel *k);
+void co__task_joiners_free_all(co_kernel *k);
 
 /* task.c: the queue of tasks waiting for t to end, or NULL */
 static inline co_waitq *co__joiners(co_kernel *k, const co_task *t)
@@ -212,24 +212,24 @@ static inline co_waitq *co__joiners(co_kernel *k, const co_task *t)
     return t->joinq ? k->joinqs[t->joinq] : NULL;
 }
 
-/* timer_heap.c.  co__heap_reserve makes room for n entries (-ENOMEM);
- * spawn reserves one per live task, so co__heap_insert never fails. */
-int co__heap_reserve(co_kernel *k, uint32_t n);
-void co__heap_insert(co_kernel *k, co_task *t, int64_t deadline);
-void co__heap_remove(co_kernel *k, uint32_t index);
-void co__heap_expire(co_kernel *k, int64_t now);
+/* timer_heap.c.  co__timer_heap_reserve makes room for n entries (-ENOMEM);
+ * spawn reserves one per live task, so co__timer_heap_insert never fails. */
+int co__timer_heap_reserve(co_kernel *k, uint32_t n);
+void co__timer_heap_insert(co_kernel *k, co_task *t, int64_t deadline);
+void co__timer_heap_remove(co_kernel *k, uint32_t index);
+void co__timer_heap_expire(co_kernel *k, int64_t now);
 /* The registry moved a task in the heap to another slot. */
-static inline void co__heap_moved(co_kernel *k, co_task *t)
+static inline void co__timer_heap_moved(co_kernel *k, co_task *t)
 {
     if (t->flags & CO_F_IN_HEAP)
         k->heap[t->result].slot = t->slot;
 }
 
 /* wait.c: shutdown frees a task that ignores cancellation */
-void co__forget_wait(co_kernel *k, co_task *t);
+void co__wait_forget(co_kernel *k, co_task *t);
 
-/* time.c: a task's deadline passed while it was blocked */
-void co__deadline_reached(co_kernel *k, co_task *t, int64_t now);
-void co__mark_expired(co_task *t, int64_t now);
+/* timeout.c: a task's deadline passed while it was blocked */
+void co__timeout_deadline_reached(co_kernel *k, co_task *t, int64_t now);
+void co__timeout_mark_expired(co_task *t, int64_t now);
 
 #endif

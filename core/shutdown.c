@@ -11,7 +11,7 @@
  *
  * The tasks alive when the shutdown begins are listed once, sorted by id;
  * the list points at them, so until the shutdown is over no finished task
- * is freed (co__finish leaves them to co__release_all).  A task spawned while it
+ * is freed (co__task_finish leaves them to co__task_release_all).  A task spawned while it
  * runs is cancelled at once (task.c).
  */
 #include <errno.h>
@@ -33,7 +33,7 @@ void co__shutdown_next(co_kernel *k)
         co_task *t = k->doomed[k->doomed_next++];
         if (co__state(t) != CO_STATE_DONE) {
             k->doomed_now = t;
-            co_cancel_nowait(t);   /* already cancelled: waits for its end */
+            co_task_cancel_nowait(t);   /* already cancelled: waits for its end */
             return;
         }
     }
@@ -82,11 +82,11 @@ void co__shutdown_all_at_once(co_kernel *k)
     if (!alive) {                  /* out of memory: any order */
         for (uint32_t i = 0; i < k->reg_len; i++)
             if (co__state(k->reg[i].task) != CO_STATE_DONE)
-                co_cancel_nowait(k->reg[i].task);
+                co_task_cancel_nowait(k->reg[i].task);
         return;
     }
     for (uint32_t i = 0; i < n; i++)
-        co_cancel_nowait(alive[i]);
+        co_task_cancel_nowait(alive[i]);
     free(alive);
 }
 

@@ -42,7 +42,7 @@ static void registry_remove(co_kernel *k, co_task *t)
     co_registry_entry *e = &k->reg[t->slot];
     *e = k->reg[--k->reg_len];
     e->task->slot = t->slot;
-    co__heap_moved(k, e->task);
+    co__timer_heap_moved(k, e->task);
 }
 
 /* ------------------------------------------------------------ joiners */
@@ -86,7 +86,7 @@ static void joiners_release(co_kernel *k, co_task *t)
 }
 
 /* At kernel free. */
-void co__joiners_free_all(co_kernel *k)
+void co__task_joiners_free_all(co_kernel *k)
 {
     for (uint32_t i = 1; i < k->joinqs_len; i++)
         free(k->joinqs[i]);
@@ -153,7 +153,7 @@ static void free_block(co_kernel *k, co_task *t)
         free(t);
 }
 
-int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
+int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
               const void *frame, size_t frame_size, const co_spawn_opts *opts)
 {
     static const co_spawn_opts defaults = { 0 };
@@ -166,7 +166,7 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
 
     /* Its place in the timer heap first: a running task can always sleep
      * or wait under a timeout, with nothing to allocate then. */
-    if (co__heap_reserve(k, k->live + 1) < 0)
+    if (co__timer_heap_reserve(k, k->live + 1) < 0)
         return -ENOMEM;
     size_t size = CO_TASK_STORAGE(frame_size);
     co_task *t;
@@ -216,7 +216,7 @@ int co__spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
     co__ready_push(k, t);
     /* A task spawned while the kernel shuts down is cancelled at once. */
     if (k->shutting_down)
-        co_cancel_nowait(t);
+        co_task_cancel_nowait(t);
     if (out)
         *out = t;
     return (int)t->id;
@@ -228,7 +228,7 @@ int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
     co_kernel *k = co__kernel;
     if (!self || !k)
         return -EINVAL;
-    return co__spawn(k, self->id, out, fn, frame, frame_size, opts);
+    return co__task_spawn(k, self->id, out, fn, frame, frame_size, opts);
 }
 
 /* ------------------------------------------------------------ ending */
@@ -257,7 +257,7 @@ static void report_crash(co_kernel *k, co_task *t)
  * join, say) meets it while the block has not been reused -- the slab's
  * free list overwrites only the first word -- and gets -EINVAL rather than
  * corrupting the kernel.  Once the block is reused, nothing can tell. */
-void co__release(co_kernel *k, co_task *t)
+void co__task_release(co_kernel *k, co_task *t)
 {
     registry_remove(k, t);
     joiners_release(k, t);
@@ -270,14 +270,14 @@ static int gone(const co_task *t)
     return !t || !t->fn;
 }
 
-void co__finish(co_kernel *k, co_task *t, int result)
+void co__task_finish(co_kernel *k, co_task *t, int result)
 {
     /* Still in a wait queue or the timer heap: it must not end. */
     if (__builtin_expect(co__state(t) != CO_STATE_RUNNING, 0))
-        co__panic_not_awaited(t, "task end", "returned");
+        co__wait_panic_not_awaited(t, "task end", "returned");
     /* A region left open would outlive the frame it lives in. */
     if (__builtin_expect(t->timeouts != NULL, 0))
-        co__panic_open_region(t, NULL);
+        co__timeout_panic_open_region(t, NULL);
     co__set_state(t, CO_STATE_DONE);
     t->result = result;
     k->live--;
@@ -312,20 +312,20 @@ void co__finish(co_kernel *k, co_task *t, int result)
         if (t == k->doomed_now)    /* the shutdown waited for this one */
             co__shutdown_next(k);
         return;                    /* its list points at tasks: they are
-                                      freed by co__release_all */
+                                      freed by co__task_release_all */
     }
     if (t->flags & (CO_F_DETACHED | CO_F_JOINED))
-        co__release(k, t);
+        co__task_release(k, t);
 }
 
 /* At shutdown: free every task; report failures nobody collected.  A task
  * that never finished (it ignored cancellation) first leaves the queues it
  * waits in -- a user's event may outlive the kernel -- while every task's
  * memory, where such queues may live, is still there. */
-void co__release_all(co_kernel *k)
+void co__task_release_all(co_kernel *k)
 {
     for (uint32_t i = 0; i < k->reg_len; i++)
-        co__forget_wait(k, k->reg[i].task);
+        co__wait_forget(k, k->reg[i].task);
     while (k->reg_len) {
         co_task *t = k->reg[k->reg_len - 1].task;
         if (co__state(t) != CO_STATE_DONE)
@@ -336,7 +336,7 @@ void co__release_all(co_kernel *k)
         else if (failed(t) &&     /* daemon, detached: reported at the end */
                  !(t->flags & (CO_F_DAEMON | CO_F_DETACHED | CO_F_JOINED)))
             report_crash(k, t);
-        co__release(k, t);
+        co__task_release(k, t);
     }
 }
 
@@ -352,7 +352,7 @@ static int self_target(co_task *self, co_task *target, const char *what)
     return 1;
 }
 
-co_status co_join(co_task *self, co_task *target, int *result)
+co_status co_task_join(co_task *self, co_task *target, int *result)
 {
     int rc;
     if (co_wait_enter(self, &rc)) {
@@ -370,7 +370,7 @@ co_status co_join(co_task *self, co_task *target, int *result)
     if (co__state(target) == CO_STATE_DONE) {
         if (result)
             *result = target->result;
-        co__release(co__kernel, target);
+        co__task_release(co__kernel, target);
         return 0;
     }
     co_waitq *q = joiners_of(co__kernel, target);
@@ -381,7 +381,7 @@ co_status co_join(co_task *self, co_task *target, int *result)
     return st;
 }
 
-co_status co_wait(co_task *self, co_task *target)
+co_status co_task_wait(co_task *self, co_task *target)
 {
     int rc;
     if (co_wait_enter(self, &rc))
@@ -398,7 +398,7 @@ co_status co_wait(co_task *self, co_task *target)
     return co_block(self, q, CO_NO_DEADLINE);
 }
 
-co_status co_cancel(co_task *self, co_task *target)
+co_status co_task_cancel(co_task *self, co_task *target)
 {
     int rc;
     if (co_wait_enter(self, &rc)) {
@@ -416,7 +416,7 @@ co_status co_cancel(co_task *self, co_task *target)
     co_waitq *q = joiners_of(co__kernel, target);
     if (!q)
         return -ENOMEM;
-    int made = co_cancel_nowait(target);
+    int made = co_task_cancel_nowait(target);
     co_status st = co_block(self, q, CO_NO_DEADLINE);
     if (made)
         self->flags |= CO_F_CANCEL_MADE;
@@ -425,7 +425,7 @@ co_status co_cancel(co_task *self, co_task *target)
 
 /* co_yield's cases that fastpath.h does not inline: a cancellation or a
  * timeout to deliver, or misuse. */
-co_status co__yield_slow(co_task *self)
+co_status co__task_yield_slow(co_task *self)
 {
     int rc;
     if (co__wait_enter(self, &rc, "co_yield"))
@@ -444,7 +444,7 @@ int co_task_detach(co_task *t)
     if (co__state(t) == CO_STATE_DONE) {
         if (failed(t) && !(t->flags & CO_F_DAEMON))  /* daemons: already */
             report_crash(k, t);
-        co__release(k, t);
+        co__task_release(k, t);
     }
     return 0;
 }

@@ -7,7 +7,7 @@
  * when some task waits for this one.
  *
  * Handle lifetime, as with POSIX threads: the co_task pointer returned by
- * spawn stays valid until co_join() has succeeded (join frees the
+ * spawn stays valid until co_task_join() has succeeded (join frees the
  * task) or, for a task spawned CO_DETACHED (or detached later), until the
  * task ends.  Tasks never joined nor detached are released at shutdown; if
  * they failed, that is when their crash is reported ("Task Crash", with
@@ -63,7 +63,7 @@ static inline void co_task_note_where(co_task *t, const char *at)
  * region and time out the caller's later, unrelated awaits.  One predicted
  * test of the task's region pointer; the address compare only runs inside
  * a region. */
-_Noreturn void co__panic_open_region(co_task *t, const char *where);
+_Noreturn void co__timeout_panic_open_region(co_task *t, const char *where);
 #undef CO_ON_FINISH
 #define CO_ON_FINISH(task, frame, size, at)                                  \
     co__check_regions((task), (frame), (size), (at))
@@ -72,7 +72,7 @@ static inline void co__check_regions(co_task *t, const void *frame,
 {
     if (t && __builtin_expect(t->timeouts != NULL, 0) &&
         (uintptr_t)(void *)t->timeouts - (uintptr_t)frame < size)
-        co__panic_open_region(t, at);
+        co__timeout_panic_open_region(t, at);
 }
 
 /* Spawn flags. */
@@ -138,23 +138,23 @@ int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
  * the joining task was cancelled or timed out, -EINVAL for NULL or a
  * detached task, -EDEADLK for joining yourself.  (As pthread_join: the
  * target's result and the join's own outcome never share one value.) */
-co_status co_join(co_task *self, co_task *target, int *result);
+co_status co_task_join(co_task *self, co_task *target, int *result);
 
 /* Blocking: wait until target ends; 0. The handle stays valid. */
-co_status co_wait(co_task *self, co_task *target);
+co_status co_task_wait(co_task *self, co_task *target);
 
 /* Blocking: cancel target and wait until it has ended (Curio's
  * `await task.cancel()`).  Returns 1 if this call cancelled it, 0 if it had
  * already ended or been cancelled; -EDEADLK for cancelling yourself (use
- * co_cancel_nowait). */
-co_status co_cancel(co_task *self, co_task *target);
+ * co_task_cancel_nowait). */
+co_status co_task_cancel(co_task *self, co_task *target);
 
 /* Request cancellation and return at once.  Only the first request counts.
  * The target's current blocking primitive returns -ECANCELED (if it is
  * blocked with cancellation enabled), otherwise its next one does, and every
  * later one too.  Cancelling a finished task is a harmless no-op. Returns 1
  * if this call made the request, 0 if not, -EINVAL for NULL. */
-int co_cancel_nowait(co_task *target);
+int co_task_cancel_nowait(co_task *target);
 
 /* Free target as soon as it ends (at once if it already has).  Returns 0,
  * or -EINVAL if it is NULL or already detached. */

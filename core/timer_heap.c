@@ -60,7 +60,7 @@ static void sift_down(co_kernel *k, uint32_t i, co_timer_entry e)
     place(k, i, e);
 }
 
-int co__heap_reserve(co_kernel *k, uint32_t n)
+int co__timer_heap_reserve(co_kernel *k, uint32_t n)
 {
     if (n <= k->heap_cap)
         return 0;
@@ -75,7 +75,7 @@ int co__heap_reserve(co_kernel *k, uint32_t n)
     return 0;
 }
 
-void co__heap_insert(co_kernel *k, co_task *t, int64_t deadline)
+void co__timer_heap_insert(co_kernel *k, co_task *t, int64_t deadline)
 {
     if (k->heap_len == k->heap_cap)
         co_panic("timer heap full: a task blocked that was not reserved "
@@ -85,7 +85,7 @@ void co__heap_insert(co_kernel *k, co_task *t, int64_t deadline)
     sift_up(k, k->heap_len++, e);
 }
 
-void co__heap_remove(co_kernel *k, uint32_t i)
+void co__timer_heap_remove(co_kernel *k, uint32_t i)
 {
     task_at(k, &k->heap[i])->flags &= ~CO_F_IN_HEAP;
     co_timer_entry last = k->heap[--k->heap_len];
@@ -98,11 +98,11 @@ void co__heap_remove(co_kernel *k, uint32_t i)
 }
 
 /* Wake every task whose deadline is not after `now`, earliest first. */
-void co__heap_expire(co_kernel *k, int64_t now)
+void co__timer_heap_expire(co_kernel *k, int64_t now)
 {
     while (k->heap_len && k->heap[0].deadline <= now) {
         co_task *t = task_at(k, &k->heap[0]);
-        co__heap_remove(k, 0);
-        co__deadline_reached(k, t, now);
+        co__timer_heap_remove(k, 0);
+        co__timeout_deadline_reached(k, t, now);
     }
 }

@@ -42,7 +42,7 @@ static inline void leave_queues(co_kernel *k, co_task *t)
     if (t->link.next)
         unlink_waiter(t);
     if (t->flags & CO_F_IN_HEAP)
-        co__heap_remove(k, (uint32_t)t->result);
+        co__timer_heap_remove(k, (uint32_t)t->result);
 }
 
 /* Wake a task known to be blocked: out of its wait queue and the timer
@@ -57,7 +57,7 @@ static inline void wake_blocked(co_kernel *k, co_task *t, int value)
 
 /* Shutdown gives up on a task that ignores cancellation: before it is
  * freed, it leaves every queue that points at it. */
-void co__forget_wait(co_kernel *k, co_task *t)
+void co__wait_forget(co_kernel *k, co_task *t)
 {
     if (co__state(t) == CO_STATE_BLOCKED)
         leave_queues(k, t);
@@ -89,9 +89,9 @@ int64_t co_now_ns(void)
 {
     co_kernel *k = co__kernel;
     if (!k)
-        return co__mono_ns();
+        return co__kernel_mono_ns();
     if (!k->now_fresh) {
-        k->now = co__mono_ns();
+        k->now = co__kernel_mono_ns();
         k->now_fresh = 1;
     }
     return k->now;
@@ -101,7 +101,7 @@ int64_t co_now_ns(void)
  * (or put it in the ready queue): that primitive's CO_WOULDBLOCK was not
  * returned through CO_AWAIT.  The call lies between the task's last
  * suspension point (`where`, where it resumed) and now; name that place. */
-_Noreturn void co__panic_not_awaited(co_task *t, const char *func,
+_Noreturn void co__wait_panic_not_awaited(co_task *t, const char *func,
                                      const char *what)
 {
     char msg[512];
@@ -113,7 +113,7 @@ _Noreturn void co__panic_not_awaited(co_task *t, const char *func,
              (unsigned)t->id, k && t->slot < k->reg_len ?
                  k->reg[t->slot].name : "?",
              what, co__state(t) == CO_STATE_BLOCKED ? "blocked" : "queued");
-    co__panic_where(func, t->where, "(start of the task)", msg);
+    co__error_panic_where(func, t->where, "(start of the task)", msg);
 }
 
 int co_wait_enter_at(co_task *self, int *rc, const char *func)
@@ -132,12 +132,12 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func)
                     "awaited outside its task: the co_task passed is not the "
                     "task this thread's kernel is running");
     if (co__state(self) != CO_STATE_RUNNING)
-        co__panic_not_awaited(self, func, "entered");
+        co__wait_panic_not_awaited(self, func, "entered");
     if (self->flags & CO_F_WOKEN) {        /* re-evaluation after a wake */
         /* A region's expiry is delivered now: only now does the region
          * count as expired (co_wait_completed discards it instead). */
         if (self->flags & CO_F_EXPIRY_WAKE)
-            co__mark_expired(self, co_now_ns());
+            co__timeout_mark_expired(self, co_now_ns());
         self->flags &= ~(CO_F_WOKEN | CO_F_EXPIRY_WAKE);
         *rc = self->result;
         return 1;
@@ -152,7 +152,7 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func)
     if (self->timeouts) {
         int64_t now = co_now_ns();
         if (self->timeouts->effective <= now) {
-            co__mark_expired(self, now);
+            co__timeout_mark_expired(self, now);
             *rc = -ETIMEDOUT;
             return 1;
         }
@@ -175,7 +175,7 @@ co_waitq *co_wait_solo_queue(const co_task *self)
 }
 
 /* Cannot fail: every live task has its place in the timer heap reserved
- * when it is spawned (co__heap_reserve), so a running task can always
+ * when it is spawned (co__timer_heap_reserve), so a running task can always
  * block with a deadline. */
 co_status co_block(co_task *self, co_waitq *q, int64_t deadline)
 {
@@ -188,7 +188,7 @@ co_status co_block(co_task *self, co_waitq *q, int64_t deadline)
         own = 0;
     }
     if (deadline != CO_NO_DEADLINE) {
-        co__heap_insert(k, self, deadline);
+        co__timer_heap_insert(k, self, deadline);
         self->flags |= own;
     }
     if (q) {

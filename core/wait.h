@@ -98,7 +98,7 @@ int co_wake(co_task *t, int value);
 
 /* Private (core/): abort because task t, running its body, has already
  * been blocked by a primitive whose CO_WOULDBLOCK was not awaited. */
-_Noreturn void co__panic_not_awaited(co_task *t, const char *func,
+_Noreturn void co__wait_panic_not_awaited(co_task *t, const char *func,
                                      const char *what);
 
 /* The kernel's cached monotonic clock in ns (refreshed once per cycle). */

@@ -202,8 +202,8 @@ static co_status chat_client(co_task *t, void *arg)
             broadcast(t, &f->me, "* left\n", 7);
     }
     if (f->writer) {
-        CO_AWAIT(f->rc, co_cancel(t, f->writer));
-        CO_AWAIT(f->rc, co_join(t, f->writer, NULL));
+        CO_AWAIT(f->rc, co_task_cancel(t, f->writer));
+        CO_AWAIT(f->rc, co_task_join(t, f->writer, NULL));
     }
     if (f->box_ready) {
         while (!co_queue_empty(&f->me.box)) {   /* undelivered messages */
@@ -224,7 +224,7 @@ static co_status chat_client(co_task *t, void *arg)
     /* With --clients N, the last one stops the server (cancelling the task
      * that runs it, the main task). */
     if (clients_left > 0 && --clients_left == 0)
-        co_cancel_nowait(f->server->task);
+        co_task_cancel_nowait(f->server->task);
     if (CO_RESULT() < 0 && CO_RESULT() != -ECANCELED)
         CO_RETURN(0);                   /* a reset connection is no crash */
     CO_END;

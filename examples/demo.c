@@ -154,7 +154,7 @@ struct main_frame {
     co_task *fast, *slow, *kid, *critical, *answer, *daemon;
     co_timeout outer, inner;
     int rc;
-    int result;     /* a joined task's result (co_join's rc is the join's) */
+    int result;     /* a joined task's result (co_task_join's rc is the join's) */
 };
 
 static co_status demo_main(co_task *t, void *arg)
@@ -180,9 +180,9 @@ static co_status demo_main(co_task *t, void *arg)
         cf = (struct countdown_frame){ .name = "slow", .n = 2, .interval = 0.3 };
         CO_SPAWN(t, &f->slow, countdown, cf);
     }
-    CO_AWAIT(f->rc, co_join(t, f->fast, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->fast, &f->result));
     say("main", "joined fast: %s", co_strerror(f->result));
-    CO_AWAIT(f->rc, co_join(t, f->slow, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->slow, &f->result));
     say("main", "joined slow: %s", co_strerror(f->result));
 
     /* 2. Cancelling a kid. */
@@ -193,10 +193,10 @@ static co_status demo_main(co_task *t, void *arg)
     }
     CO_AWAIT(f->rc, co_sleep(t, 0.2));
     say("main", "Let's go");
-    CO_AWAIT(f->rc, co_cancel(t, f->kid));
-    say("main", "co_cancel(kid) returned %d: the kid has ended", f->rc);
-    CO_AWAIT(f->rc, co_join(t, f->kid, &f->result));
-    say("main", "co_join(kid): the kid's result is %d (%s)", f->result,
+    CO_AWAIT(f->rc, co_task_cancel(t, f->kid));
+    say("main", "co_task_cancel(kid) returned %d: the kid has ended", f->rc);
+    CO_AWAIT(f->rc, co_task_join(t, f->kid, &f->result));
+    say("main", "co_task_join(kid): the kid's result is %d (%s)", f->result,
         co_strerror(f->result));
 
     /* 3. Cancellation waits for a disabled region to end. */
@@ -207,10 +207,10 @@ static co_status demo_main(co_task *t, void *arg)
     }
     CO_AWAIT(f->rc, co_sleep(t, 0.1));
     say("main", "cancelling critical (it will finish its save first)");
-    CO_AWAIT(f->rc, co_cancel(t, f->critical));
-    say("main", "co_cancel(critical) returned %d", f->rc);
-    CO_AWAIT(f->rc, co_join(t, f->critical, &f->result));
-    say("main", "co_join(critical): its result is %d (%s)", f->result,
+    CO_AWAIT(f->rc, co_task_cancel(t, f->critical));
+    say("main", "co_task_cancel(critical) returned %d", f->rc);
+    CO_AWAIT(f->rc, co_task_join(t, f->critical, &f->result));
+    say("main", "co_task_join(critical): its result is %d (%s)", f->result,
         co_strerror(f->result));
 
     /* 4. Timeouts. */
@@ -244,7 +244,7 @@ static co_status demo_main(co_task *t, void *arg)
         struct answer_frame af = { .rc = 0 };
         CO_SPAWN(t, &f->answer, answer, af);
     }
-    CO_AWAIT(f->rc, co_join(t, f->answer, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->answer, &f->result));
     say("main", "the answer is %d", f->result);
 
     /* 6. Shutdown. */

@@ -145,7 +145,7 @@ static co_status demo(co_task *t, void *arg)
                                   .count = 3, .interval = 0.0 };
         CO_SPAWN(t, &f->clients[0], client, c);
     }
-    CO_AWAIT(f->rc, co_join(t, f->clients[0], &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->clients[0], &f->result));
     say("main", "client done: ", co_strerror(f->result));
     f->failures += f->result < 0;
 
@@ -159,15 +159,15 @@ static co_status demo(co_task *t, void *arg)
         CO_SPAWN(t, &f->clients[f->i], client, c);
     }
     for (f->i = 0; f->i < 3; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->clients[f->i], &f->result));
+        CO_AWAIT(f->rc, co_task_join(t, f->clients[f->i], &f->result));
         f->failures += f->result < 0;
     }
     snprintf(where, sizeof where, "%lu", f->srv->accepted);
     say("main", "all three done; connections accepted: ", where);
 
     /* 4. stop the server */
-    CO_AWAIT(f->rc, co_cancel(t, f->server));
-    CO_AWAIT(f->rc, co_join(t, f->server, &f->result));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->server));
+    CO_AWAIT(f->rc, co_task_join(t, f->server, &f->result));
     say("main", "server ended: ", co_strerror(f->result));
     CO_AWAIT(f->rc, co_open_connection(t, &f->sock, "127.0.0.1", f->port));
     say("main", "connecting again: ", co_strerror(f->rc));

@@ -87,7 +87,7 @@ static co_status echo_client(co_task *t, void *arg)
     printf("Connection closed\n");
     fflush(stdout);
     if (clients_left > 0 && --clients_left == 0)
-        co_cancel_nowait(server_task);  /* that was the last one */
+        co_task_cancel_nowait(server_task);  /* that was the last one */
     CO_END;
 }
 

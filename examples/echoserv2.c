@@ -64,7 +64,7 @@ static co_status echo_client(co_task *t, void *arg)
      * that runs it (here the main task) makes it cancel the handlers still
      * running, wait for them, close the listening socket and return. */
     if (clients_left > 0 && --clients_left == 0)
-        co_cancel_nowait(f->server->task);
+        co_task_cancel_nowait(f->server->task);
     CO_END;
 }
 

@@ -26,7 +26,7 @@ extern "C" {
 #include "core/task.h"
 #include "core/kernel.h"
 #include "core/embed.h"
-#include "core/time.h"
+#include "core/timeout.h"
 #include "core/cancel.h"
 #include "core/wait.h"
 #include "core/error.h"

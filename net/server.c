@@ -32,7 +32,7 @@
 
 #include "../core/cancel.h"
 #include "../core/error.h"
-#include "../core/time.h"
+#include "../core/timeout.h"
 #include "server.h"
 
 #define BACKOFF_SECONDS 0.1
@@ -304,7 +304,7 @@ static co_status serve(co_task *t, co_server_frame *f, int is_unix)
     close_listener(f, is_unix);
     for (co_link *l = f->priv.clients.next; l != &f->priv.clients;
          l = l->next)
-        co_cancel_nowait(client_of(l)->task);
+        co_task_cancel_nowait(client_of(l)->task);
     while (!no_clients(f))
         CO_AWAIT(f->priv.rc, wait_clients_done(t, f));
     co_enable_cancellation(t);

@@ -353,7 +353,7 @@ static int get_locked(co_uqueue *q, void **item)
     return 0;
 }
 
-int co_uqueue_put(co_uqueue *q, void *item, double timeout)
+int co_uqueue_put_thread(co_uqueue *q, void *item, double timeout)
 {
     if (!q || isnan(timeout))
         return -EINVAL;
@@ -370,7 +370,7 @@ int co_uqueue_put(co_uqueue *q, void *item, double timeout)
     return rc;
 }
 
-int co_uqueue_get(co_uqueue *q, void **item, double timeout)
+int co_uqueue_get_thread(co_uqueue *q, void **item, double timeout)
 {
     if (!q || !item || isnan(timeout))
         return -EINVAL;
@@ -409,7 +409,7 @@ int co_uqueue_get_nowait(co_uqueue *q, void **item)
     return rc;
 }
 
-co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item)
+co_status co_uqueue_put(co_task *self, co_uqueue *q, void *item)
 {
     int rc;
     if (co_wait_resumed(self) && q)
@@ -426,7 +426,7 @@ co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item)
     return block_on(self, &q->lock, &q->putters, item);
 }
 
-co_status co_uqueue_get_task(co_task *self, co_uqueue *q, void **item)
+co_status co_uqueue_get(co_task *self, co_uqueue *q, void **item)
 {
     int rc;
     if (co_wait_resumed(self) && q)
@@ -459,7 +459,7 @@ int co_uqueue_task_done(co_uqueue *q)
     return rc;
 }
 
-int co_uqueue_join(co_uqueue *q, double timeout)
+int co_uqueue_join_thread(co_uqueue *q, double timeout)
 {
     if (!q || isnan(timeout))
         return -EINVAL;
@@ -474,7 +474,7 @@ int co_uqueue_join(co_uqueue *q, double timeout)
     return rc;
 }
 
-co_status co_uqueue_join_task(co_task *self, co_uqueue *q)
+co_status co_uqueue_join(co_task *self, co_uqueue *q)
 {
     int rc;
     if (co_wait_resumed(self) && q)
@@ -601,7 +601,7 @@ int co_uevent_is_set(co_uevent *e)
     return set;
 }
 
-int co_uevent_wait(co_uevent *e, double timeout)
+int co_uevent_wait_thread(co_uevent *e, double timeout)
 {
     if (!e || isnan(timeout))
         return -EINVAL;
@@ -616,7 +616,7 @@ int co_uevent_wait(co_uevent *e, double timeout)
     return rc;
 }
 
-co_status co_uevent_wait_task(co_task *self, co_uevent *e)
+co_status co_uevent_wait(co_task *self, co_uevent *e)
 {
     int rc;
     if (co_wait_resumed(self) && e)

@@ -59,19 +59,19 @@ void co_uqueue_free(co_uqueue *q);
 /* Thread (or task, where it never blocks: unbounded, or room to spare):
  * put item, waiting up to `timeout` seconds for room.  0, -ETIMEDOUT,
  * -EINVAL, -ENOMEM. */
-int co_uqueue_put(co_uqueue *q, void *item, double timeout);
+int co_uqueue_put_thread(co_uqueue *q, void *item, double timeout);
 /* Thread: take the oldest item into *item.  0, -ETIMEDOUT, -EINVAL. */
-int co_uqueue_get(co_uqueue *q, void **item, double timeout);
+int co_uqueue_get_thread(co_uqueue *q, void **item, double timeout);
 
 /* Blocking primitives for tasks.  0, -ECANCELED, -ETIMEDOUT, -EINVAL,
  * -ENOMEM. */
-co_status co_uqueue_put_task(co_task *self, co_uqueue *q, void *item);
-co_status co_uqueue_get_task(co_task *self, co_uqueue *q, void **item);
+co_status co_uqueue_put(co_task *self, co_uqueue *q, void *item);
+co_status co_uqueue_get(co_task *self, co_uqueue *q, void **item);
 
 /* Any thread or task, never blocking (Curio's put_nowait / get_nowait).
  * 0, -EAGAIN (full: nothing put; empty: nothing taken), -EINVAL; put
  * also -ENOMEM.  A put hands the item to the oldest waiting task, as
- * co_uqueue_put does. */
+ * co_uqueue_put_thread does. */
 int co_uqueue_put_nowait(co_uqueue *q, void *item);
 int co_uqueue_get_nowait(co_uqueue *q, void **item);
 
@@ -81,10 +81,10 @@ int co_uqueue_get_nowait(co_uqueue *q, void **item);
 int co_uqueue_task_done(co_uqueue *q);
 /* Thread: wait until every item put has been marked done.  0 (at once if
  * so), -ETIMEDOUT, -EINVAL. */
-int co_uqueue_join(co_uqueue *q, double timeout);
+int co_uqueue_join_thread(co_uqueue *q, double timeout);
 /* Blocking primitive for tasks, the same.  0, -ECANCELED, -ETIMEDOUT,
  * -EINVAL, -ENOMEM. */
-co_status co_uqueue_join_task(co_task *self, co_uqueue *q);
+co_status co_uqueue_join(co_task *self, co_uqueue *q);
 
 /* Any thread or task.  Items queued now (not counting those already handed
  * to tasks); whether none is (1 for NULL, as co_queue_empty); whether a
@@ -95,7 +95,7 @@ int co_uqueue_full(co_uqueue *q);
 size_t co_uqueue_unfinished(co_uqueue *q);
 
 /* An eventfd, readable exactly while items are queued, for foreign event
- * loops (poll it, then co_uqueue_get with timeout 0).  Created on first
+ * loops (poll it, then co_uqueue_get_thread with timeout 0).  Created on first
  * call, closed by co_uqueue_free.  -errno on failure. */
 int co_uqueue_fd(co_uqueue *q);
 
@@ -113,8 +113,8 @@ int co_uevent_set(co_uevent *e);
 int co_uevent_clear(co_uevent *e);
 int co_uevent_is_set(co_uevent *e);
 /* Thread: wait until set.  0, -ETIMEDOUT, -EINVAL. */
-int co_uevent_wait(co_uevent *e, double timeout);
+int co_uevent_wait_thread(co_uevent *e, double timeout);
 /* Blocking primitive for tasks.  0, -ECANCELED, -ETIMEDOUT, -EINVAL. */
-co_status co_uevent_wait_task(co_task *self, co_uevent *e);
+co_status co_uevent_wait(co_task *self, co_uevent *e);
 
 #endif /* CO_UNIVERSAL_H */

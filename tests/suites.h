@@ -27,13 +27,13 @@ Suite *macro_suite_labels(void);
 
 /* Most tests only care about "what did joining give": the task's result when
  * the join succeeded, or the join's own error.  AWAIT_JOIN folds the two
- * (co_join keeps them apart; tests of that use co_join directly).  The
+ * (co_task_join keeps them apart; tests of that use co_task_join directly).  The
  * result is written on the join's final evaluation and read at once, so
  * one scratch variable serves every test. */
 extern int test_join_result;
 #define AWAIT_JOIN(rc, self, target)                                        \
     do {                                                                    \
-        CO_AWAIT(rc, co_join((self), (target), &test_join_result));         \
+        CO_AWAIT(rc, co_task_join((self), (target), &test_join_result));         \
         if ((rc) == 0)                                                      \
             (rc) = test_join_result;                                        \
     } while (0)

@@ -1,5 +1,5 @@
 /*
- * test_cancel.c -- cancellation: co_cancel / co_cancel_nowait, delivery at
+ * test_cancel.c -- cancellation: co_task_cancel / co_task_cancel_nowait, delivery at
  * blocking points, stickiness, nested awaits, cleanup, regions where it is
  * disabled, the explicit check, and wakes that must not be lost.
  *
@@ -58,7 +58,7 @@ static co_status long_sleeper(co_task *t, void *arg)
     CO_END;
 }
 
-/* ------------------------------------------------------------ co_cancel */
+/* ------------------------------------------------------------ co_task_cancel */
 
 static co_status cancel_sleeping_main(co_task *t, void *arg)
 {
@@ -70,9 +70,9 @@ static co_status cancel_sleeping_main(co_task *t, void *arg)
     ck_assert_str_eq(co_task_state(f->a), "blocked");
     ck_assert(!co_task_cancelled(f->a));
     note("cancel");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
-    /* co_cancel waited for the task to end */
+    /* co_task_cancel waited for the task to end */
     ck_assert(co_task_done(f->a));
     ck_assert(co_task_cancelled(f->a));
     ck_assert_int_eq(co_task_result(f->a), -ECANCELED);
@@ -98,7 +98,7 @@ static co_status cancel_ready_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
     /* not run yet: it starts, and its first blocking call is refused */
     ck_assert_str_eq(co_task_state(f->a), "ready");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -173,7 +173,7 @@ static co_status cancel_nested_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->a, level0, l0), 0);
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_str_eq(co_task_state(f->a), "blocked");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -196,12 +196,12 @@ static co_status cancel_twice_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 1);
     /* already ended (and cancelled): 0, nothing happens */
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 0);
-    ck_assert_int_eq(co_cancel_nowait(f->a), 0);
+    ck_assert_int_eq(co_task_cancel_nowait(f->a), 0);
     ck_assert_int_eq(co_task_result(f->a), -ECANCELED);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -236,11 +236,11 @@ static co_status cancel_finished_main(co_task *t, void *arg)
     struct five_frame ff = { 0 };
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, five, ff), 0);
-    CO_AWAIT(f->rc, co_wait(t, f->a));
+    CO_AWAIT(f->rc, co_task_wait(t, f->a));
     ck_assert(co_task_done(f->a));
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 0);
-    ck_assert_int_eq(co_cancel_nowait(f->a), 0);
+    ck_assert_int_eq(co_task_cancel_nowait(f->a), 0);
     ck_assert(!co_task_cancelled(f->a));
     ck_assert_int_eq(co_task_result(f->a), 5);
     AWAIT_JOIN(f->rc, t, f->a);
@@ -290,7 +290,7 @@ static co_status sticky_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, sticky_task, s), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 1);
     ck_assert(co_task_cancelled(f->a));
     /* it caught the cancellation and returned normally */
@@ -331,7 +331,7 @@ static co_status catcher_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, catcher, c), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 1);
     ck_assert_int_eq(co_task_result(f->a), 99);
     AWAIT_JOIN(f->rc, t, f->a);
@@ -353,16 +353,16 @@ static co_status nowait_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    ck_assert_int_eq(co_cancel_nowait(f->a), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(f->a), 1);
     note("requested");
     /* returned at once: the target has not run its cleanup yet */
     ck_assert(!co_task_done(f->a));
     ck_assert(co_task_cancelled(f->a));
-    ck_assert_int_eq(co_cancel_nowait(f->a), 0);
-    ck_assert_int_eq(co_cancel_nowait(NULL), -EINVAL);
-    CO_AWAIT(f->rc, co_cancel(t, NULL));
+    ck_assert_int_eq(co_task_cancel_nowait(f->a), 0);
+    ck_assert_int_eq(co_task_cancel_nowait(NULL), -EINVAL);
+    CO_AWAIT(f->rc, co_task_cancel(t, NULL));
     ck_assert_int_eq(f->rc, -EINVAL);
-    CO_AWAIT(f->rc, co_cancel(t, f->a));    /* already requested */
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));    /* already requested */
     note("cancel=%s", rcs(f->rc));
     ck_assert(co_task_done(f->a));
     AWAIT_JOIN(f->rc, t, f->a);
@@ -383,14 +383,14 @@ static co_status cancel_self_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_cancel(t, t));
+    CO_AWAIT(f->rc, co_task_cancel(t, t));
     ck_assert_int_eq(f->rc, -EDEADLK);
     /* refused: the task was not cancelled */
     ck_assert(!co_task_cancelled(t));
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_int_eq(f->rc, 0);
     /* cancelling yourself without waiting is allowed */
-    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(t), 1);
     ck_assert(co_task_cancelled(t));
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -405,7 +405,7 @@ START_TEST(test_cancel_self)
 }
 END_TEST
 
-/* Cancelling a task blocked in co_join does not consume the target. */
+/* Cancelling a task blocked in co_task_join does not consume the target. */
 struct joiner_frame {
     co_frame co;
     co_task *target;
@@ -432,14 +432,14 @@ static co_status cancel_joiner_main(co_task *t, void *arg)
     j.target = f->a;
     ck_assert_int_gt(CO_SPAWN(t, &f->b, joiner, j), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->b));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->b));
     ck_assert_int_eq(f->rc, 1);
     ck_assert(!co_task_done(f->a));
     ck_assert(!co_task_cancelled(f->a));
     AWAIT_JOIN(f->rc, t, f->b);
     ck_assert_int_eq(f->rc, -ECANCELED);
     note("cancel A");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 1);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -483,7 +483,7 @@ static co_status cancel_waiter_main(co_task *t, void *arg)
     q.name = "Y";
     ck_assert_int_gt(CO_SPAWN(t, &f->b, qwaiter, q), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     ck_assert_int_eq(f->rc, 1);
     ck_assert_ptr_eq(co_waitq_wake_one(&wq, 9), f->b);
     ck_assert(co_waitq_empty(&wq));
@@ -537,7 +537,7 @@ static co_status shielded_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, shielded, s), 0);
     CO_AWAIT(f->rc, co_yield(t));       /* it blocks in the region */
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -558,7 +558,7 @@ static co_status nesting_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_disable_cancellation(t), 0);
     ck_assert_int_eq(co_disable_cancellation(t), 0);
-    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(t), 1);
     ck_assert_int_eq(co_enable_cancellation(t), 0);
     /* one level still disabled */
     CO_AWAIT(f->rc, co_sleep(t, 0.01));
@@ -595,7 +595,7 @@ static co_status enable_unbalanced_main(co_task *t, void *arg)
     /* none of that left the task disabled or cancelled */
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_int_eq(f->rc, 0);
-    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(t), 1);
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
@@ -616,7 +616,7 @@ static co_status check_enabled_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(co_check_cancellation(t), 0);
-    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(t), 1);
     ck_assert_int_eq(co_check_cancellation(t), -ECANCELED);
     /* delivered: every blocking call from now on fails */
     CO_AWAIT(f->rc, co_sleep(t, 0.01));
@@ -641,7 +641,7 @@ static co_status check_disabled_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_disable_cancellation(t), 0);
     ck_assert_int_eq(co_check_cancellation(t), 0);
-    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(t), 1);
     ck_assert_int_eq(co_check_cancellation(t), -ECANCELED);
     /* it only reports: blocking still works in the region */
     CO_AWAIT(f->rc, co_sleep(t, 0.01));
@@ -715,7 +715,7 @@ static co_status check_cancel_beats_timeout_main(co_task *t, void *arg)
     ck_assert_int_eq(co_disable_cancellation(t), 0);
     CO_AWAIT(f->rc, co_sleep(t, 0.03));
     ck_assert_int_eq(co_check_cancellation(t), -ETIMEDOUT);
-    ck_assert_int_eq(co_cancel_nowait(t), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(t), 1);
     ck_assert_int_eq(co_check_cancellation(t), -ECANCELED);
     ck_assert_int_eq(co_enable_cancellation(t), 0);
     CO_AWAIT(f->rc, co_yield(t));
@@ -763,7 +763,7 @@ static co_status blocking_cleanup_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, blocking_cleanup, c), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     note("cancel=%s", rcs(f->rc));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -781,7 +781,7 @@ END_TEST
 /* ------------------------------------------------------------ lost wakes */
 
 /*
- * B is blocked in co_join(A).  A ends, which wakes B with A's result; in
+ * B is blocked in co_task_join(A).  A ends, which wakes B with A's result; in
  * the same cycle, before B runs, C cancels B.  B's join still returns A's
  * result, and B's next blocking call returns -ECANCELED.
  *
@@ -824,7 +824,7 @@ static co_status lw_c_fn(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_str_eq(co_task_state(lw_b), "ready");     /* woken, not run */
     note("C:cancel");
-    CO_AWAIT(f->rc, co_cancel(t, lw_b));
+    CO_AWAIT(f->rc, co_task_cancel(t, lw_b));
     note("C:cancel=%s", rcs(f->rc));
     CO_END;
 }
@@ -864,7 +864,7 @@ static co_status lost_wake_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->a, qwaiter, q), 0);
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_ptr_eq(co_waitq_wake_one(&wq, 5), f->a);
-    ck_assert_int_eq(co_cancel_nowait(f->a), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(f->a), 1);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 5);
     CO_END;
@@ -880,9 +880,9 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
-/* ------------------------------------------------- co_join's two outcomes */
+/* ------------------------------------------------- co_task_join's two outcomes */
 
-/* co_join keeps the target's result (in *result) apart from its own
+/* co_task_join keeps the target's result (in *result) apart from its own
  * failure (the return value): after a cancelled or timed-out join the
  * target is still the caller's to join. */
 struct outcome_joiner_frame {
@@ -900,7 +900,7 @@ static co_status outcome_joiner(co_task *t, void *arg)
     f->result = 12345;                  /* must stay untouched on failure */
     if (f->timeout)
         ck_assert_int_eq(co_timeout_after(t, &f->to, 0.01), 0);
-    CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->target, &f->result));
     if (f->timeout)
         f->rc = co_timeout_end(t, &f->to, f->rc);
     note("J:join=%s result=%s", rcs(f->rc), rcs(f->result));
@@ -926,20 +926,20 @@ static co_status join_outcome_main(co_task *t, void *arg)
     j.target = f->target;
     j.timeout = f->mode == 2;
     ck_assert_int_gt(CO_SPAWN(t, &f->joiner, outcome_joiner, j), 0);
-    CO_AWAIT(f->rc, co_yield(t));       /* T sleeps, J waits in co_join */
+    CO_AWAIT(f->rc, co_yield(t));       /* T sleeps, J waits in co_task_join */
     if (f->mode == 0) {
-        CO_AWAIT(f->rc, co_cancel(t, f->joiner));
+        CO_AWAIT(f->rc, co_task_cancel(t, f->joiner));
         note("cancelJ=%s", rcs(f->rc));
     } else if (f->mode == 1) {
-        ck_assert_int_eq(co_cancel_nowait(f->target), 1);
+        ck_assert_int_eq(co_task_cancel_nowait(f->target), 1);
     }
-    CO_AWAIT(f->rc, co_join(t, f->joiner, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->joiner, &f->result));
     ck_assert_int_eq(f->rc, 0);
     if (f->mode != 1) {
         /* the failed join left T alive and joinable */
         ck_assert(!co_task_done(f->target));
-        ck_assert_int_eq(co_cancel_nowait(f->target), 1);
-        CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+        ck_assert_int_eq(co_task_cancel_nowait(f->target), 1);
+        CO_AWAIT(f->rc, co_task_join(t, f->target, &f->result));
         note("M:join=%s result=%s", rcs(f->rc), rcs(f->result));
     }
     CO_AWAIT(f->rc, co_yield(t));
@@ -979,8 +979,8 @@ static co_status join_null_result_main(co_task *t, void *arg)
     struct sleeper_frame s = { .name = "T" };
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, long_sleeper, s), 0);
-    ck_assert_int_eq(co_cancel_nowait(f->a), 1);
-    CO_AWAIT(f->rc, co_join(t, f->a, NULL));
+    ck_assert_int_eq(co_task_cancel_nowait(f->a), 1);
+    CO_AWAIT(f->rc, co_task_join(t, f->a, NULL));
     note("join=%s", rcs(f->rc));
     CO_END;
 }
@@ -1098,13 +1098,13 @@ static co_status record_main(co_task *t, void *arg)
         rec.done = 1, rec.value = 5;
         break;
     case DURING_CANCEL:
-        co_cancel_nowait(f->w);
+        co_task_cancel_nowait(f->w);
         rec.done = 1, rec.value = 5;
         break;
     case EXPIRED:
         break;
     }
-    CO_AWAIT(f->rc, co_join(t, f->w, NULL));
+    CO_AWAIT(f->rc, co_task_join(t, f->w, NULL));
     ck_assert_int_eq(f->rc, 0);
     CO_END;
 }

@@ -202,7 +202,7 @@ static co_status waitfor_cancel_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_condition_acquire(t, &cond));
     items[nitems++] = 7;
     note("notify=%d", co_condition_notify(t, &cond, 1));
-    co_cancel_nowait(f->a);
+    co_task_cancel_nowait(f->a);
     co_condition_release(t, &cond);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert(!co_lock_locked(&lock));
@@ -441,7 +441,7 @@ static co_status cancel_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     CO_AWAIT(f->rc, co_condition_acquire(t, &cond));
     note("M:cancel");
-    co_cancel_nowait(f->a);
+    co_task_cancel_nowait(f->a);
     CO_AWAIT(f->rc, co_sleep(t, 0.01));
     note("M:release");
     co_condition_release(t, &cond);
@@ -469,7 +469,7 @@ static co_status cancel_free_main(co_task *t, void *arg)
     CO_SPAWN(t, &f->a, victim, v);
     CO_AWAIT(f->rc, co_yield(t));
     note("M:cancel");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     AWAIT_JOIN(f->rc, t, f->a);
     note("M:join=%s", rcs(f->rc));
     CO_END;
@@ -498,7 +498,7 @@ static co_status notified_cancel_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     CO_AWAIT(f->rc, co_condition_acquire(t, &cond));
     ck_assert_int_eq(co_condition_notify(t, &cond, 1), 1);
-    co_cancel_nowait(f->a);
+    co_task_cancel_nowait(f->a);
     note("M:notified+cancelled");
     CO_AWAIT(f->rc, co_sleep(t, 0.01));
     note("M:release");
@@ -531,7 +531,7 @@ static co_status cancel_in_lock_queue_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));              /* V queues for the lock */
     ck_assert_str_eq(co_task_state(f->a), "blocked");
     note("M:cancel");
-    co_cancel_nowait(f->a);
+    co_task_cancel_nowait(f->a);
     CO_AWAIT(f->rc, co_yield(t));              /* V is not woken */
     ck_assert_str_eq(co_task_state(f->a), "blocked");
     note("M:release");
@@ -596,7 +596,7 @@ static co_status timeout_then_cancel_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_condition_acquire(t, &cond));
     CO_AWAIT(f->rc, co_sleep(t, 0.04));         /* V times out meanwhile */
     note("M:cancel");
-    co_cancel_nowait(f->a);
+    co_task_cancel_nowait(f->a);
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_str_eq(co_task_state(f->a), "blocked");
     note("M:release");
@@ -665,7 +665,7 @@ static co_status precancel_main(co_task *t, void *arg)
     struct main_frame *f = arg;
     CO_BEGIN(t, f);
     CO_AWAIT(f->rc, co_condition_acquire(t, &cond));
-    co_cancel_nowait(t);
+    co_task_cancel_nowait(t);
     CO_AWAIT(f->rc, co_condition_wait(t, &cond, &f->pending));
     note("wait=%s held=%d", rcs(f->rc), co_lock_owner(&lock) == t);
     co_condition_release(t, &cond);

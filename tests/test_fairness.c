@@ -459,7 +459,7 @@ static co_status actor(co_task *t, void *arg)
     else if (f->what == CLOSE_STREAM)
         ck_assert_int_eq(co_stream_close(f->st), 0);
     else
-        ck_assert_int_eq(co_cancel_nowait(f->a), 1);
+        ck_assert_int_eq(co_task_cancel_nowait(f->a), 1);
     CO_END;
 }
 

@@ -46,7 +46,7 @@ static co_status bad_input_main(co_task *t, void *arg)
 {
     struct bad_input_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_cancel_nowait(NULL), -EINVAL);
+    ck_assert_int_eq(co_task_cancel_nowait(NULL), -EINVAL);
     ck_assert_int_eq(co_task_detach(NULL), -EINVAL);
     ck_assert_int_eq(co_disable_cancellation(NULL), -EINVAL);
     ck_assert_int_eq(co_enable_cancellation(NULL), -EINVAL);
@@ -66,11 +66,11 @@ static co_status bad_input_main(co_task *t, void *arg)
     ck_assert_int_eq(co_task_result(NULL), -EINVAL);
     ck_assert_ptr_null(co_task_name(NULL));
     ck_assert_ptr_null(co_task_frame(NULL));
-    CO_AWAIT(f->rc, co_wait(t, NULL));
+    CO_AWAIT(f->rc, co_task_wait(t, NULL));
     ck_assert_int_eq(f->rc, -EINVAL);
-    CO_AWAIT(f->rc, co_cancel(t, NULL));
+    CO_AWAIT(f->rc, co_task_cancel(t, NULL));
     ck_assert_int_eq(f->rc, -EINVAL);
-    CO_AWAIT(f->rc, co_wait(t, t));
+    CO_AWAIT(f->rc, co_task_wait(t, t));
     ck_assert_int_eq(f->rc, -EDEADLK);
     /* detaching twice */
     ck_assert_int_gt(co_spawn(t, &f->h, returns_zero, NULL, sizeof(co_frame),
@@ -192,7 +192,7 @@ END_TEST
 static void *uqueue_get_task_from_thread(void *arg)
 {
     void *item;
-    co_uqueue_get_task(NULL, arg, &item);
+    co_uqueue_get(NULL, arg, &item);
     return NULL;
 }
 
@@ -286,11 +286,11 @@ static co_status starve_main(co_task *t, void *arg)
     CO_SPAWN(t, &f->b, spinner, s);
     CO_AWAIT(f->rc, co_sleep(t, 0.02));
     note("woke=%s spun=%s", rcs(f->rc), f->spins > 0 ? "yes" : "no");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
-    CO_AWAIT(f->rc, co_cancel(t, f->b));
-    CO_AWAIT(f->rc, co_join(t, f->a, &f->result));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->b));
+    CO_AWAIT(f->rc, co_task_join(t, f->a, &f->result));
     note("a=%s", rcs(f->result));
-    CO_AWAIT(f->rc, co_join(t, f->b, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->b, &f->result));
     note("b=%s", rcs(f->result));
     CO_END;
 }
@@ -336,8 +336,8 @@ static co_status bare_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     CO_SPAWN(t, &f->a, bare_yielder, x);
     CO_SPAWN(t, &f->b, bare_yielder, y);
-    CO_AWAIT(f->rc, co_join(t, f->a, &f->result));
-    CO_AWAIT(f->rc, co_join(t, f->b, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->a, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->b, &f->result));
     note("done");
     CO_END;
 }

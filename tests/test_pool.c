@@ -621,7 +621,7 @@ static co_status many_main(co_task *t, void *arg)
     }
     for (f->i = 0; f->i < many_pairs; f->i++) {
         /* the reader's count is in its frame: wait, look, then join */
-        CO_AWAIT(f->rc, co_wait(t, f->reader[f->i]));
+        CO_AWAIT(f->rc, co_task_wait(t, f->reader[f->i]));
         ck_assert_int_eq(f->rc, 0);
         if (co_task_result(f->reader[f->i]) != 0 ||
             ((struct verify_frame *)co_task_frame(f->reader[f->i]))->got !=
@@ -716,7 +716,7 @@ static co_status cancel_main(co_task *t, void *arg)
         ck_assert_uint_eq(in_use(), cancel_sizes[f->i] <= CHUNK / 2
                                         ? cancel_sizes[f->i] : CHUNK);
         note("in_use=%zu", in_use());
-        CO_AWAIT(f->rc, co_cancel(t, f->echo));
+        CO_AWAIT(f->rc, co_task_cancel(t, f->echo));
         ck_assert_int_eq(f->rc, 1);
         AWAIT_JOIN(f->rc, t, f->echo);
         note("echo=%s in_use=%zu", ers(f->rc), in_use());
@@ -817,7 +817,7 @@ static co_status room_main(co_task *t, void *arg)
     ck_assert_uint_eq(f->st.peak, CHUNK);
     /* W1 gives its turn up */
     note("cancel W1");
-    CO_AWAIT(f->rc, co_cancel(t, f->w1));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->w1));
     ck_assert_int_eq(f->rc, 1);
     AWAIT_JOIN(f->rc, t, f->w1);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -1471,7 +1471,7 @@ static co_status burst_main(co_task *t, void *arg)
     ck_assert_uint_eq(f->srv->active, 0);
     ck_assert_uint_eq(f->srv->backoffs, 0);
     ck_assert_uint_eq(in_use(), 0);
-    CO_AWAIT(f->rc, co_cancel(t, f->server));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->server));
     ck_assert_int_eq(f->rc, 1);
     AWAIT_JOIN(f->rc, t, f->server);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -1523,7 +1523,7 @@ static co_status backlog_main(co_task *t, void *arg)
     CO_AWAIT(f->port, co_server_wait_ready(t, f->srv));
     ck_assert_int_gt(f->port, 0);
     ck_assert_uint_eq(listen_backlog(f->srv), 3);
-    CO_AWAIT(f->rc, co_cancel(t, f->server));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->server));
     AWAIT_JOIN(f->rc, t, f->server);
     ck_assert_int_eq(f->rc, -ECANCELED);
     ck_assert_uint_eq(in_use(), 0);

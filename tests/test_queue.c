@@ -334,7 +334,7 @@ static co_status three_getters(co_task *t, struct main_frame *f, int victim)
     CO_SPAWN(t, &f->b, getter, g2);
     CO_SPAWN(t, &f->c, getter, g3);
     CO_AWAIT(f->rc, co_sleep(t, 0.01));
-    CO_AWAIT(f->rc, co_cancel(t, victim ? f->b : f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, victim ? f->b : f->a));
     CO_AWAIT(f->rc, co_queue_put(t, &q, IT(1)));
     CO_AWAIT(f->rc, co_queue_put(t, &q, IT(2)));
     CO_AWAIT(f->rc, co_queue_put(t, &q, IT(3)));   /* nobody left: stored */
@@ -406,7 +406,7 @@ static co_status handed_cancel_main(co_task *t, void *arg)
     ck_assert_int_eq(co_queue_qsize(&q), 1);    /* handed, not yet taken */
     ck_assert_int_eq(co_queue_free(&q), -EBUSY);
     note("M:cancel");
-    co_cancel_nowait(f->a);
+    co_task_cancel_nowait(f->a);
     /* a new getter finds nothing: 42 is G's */
     co_timeout_after(t, &f->to, 0.01);
     CO_AWAIT(f->rc, co_queue_get(t, &q, &f->item));
@@ -618,7 +618,7 @@ static co_status owed_cancel_main(co_task *t, void *arg)
     CO_SPAWN(t, &f->a, handed_getter, h);
     CO_AWAIT(f->rc, co_yield(t));                   /* G waits */
     ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(5), 5), 0);
-    co_cancel_nowait(f->a);
+    co_task_cancel_nowait(f->a);
     ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(1), 1), 0);
     ck_assert_int_eq(co_queue_free(&q), -EBUSY);    /* G is owed an item */
     AWAIT_JOIN(f->rc, t, f->a);
@@ -654,7 +654,7 @@ static co_status woken_by_error_main(co_task *t, void *arg)
      * A's region has expired and woken it. */
     while (strcmp(co_task_state(f->a), "blocked") == 0)
         CO_AWAIT(f->rc, co_yield(t));
-    co_cancel_nowait(f->b);
+    co_task_cancel_nowait(f->b);
     ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(5), 5), 0);
     ck_assert_int_eq(co_queue_put_priority_nowait(&q, IT(1), 1), 0);
     AWAIT_JOIN(f->rc, t, f->a);
@@ -719,7 +719,7 @@ static co_status putters_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_queue_get(t, &q, &f->item));
     note("got:%d", NUM(f->item));
     ck_assert(co_queue_full(&q));               /* the room is P1's */
-    co_cancel_nowait(f->a);
+    co_task_cancel_nowait(f->a);
     /* main cannot take P1's room: it would wait (here: times out) */
     co_timeout_after(t, &f->to, 0.01);
     CO_AWAIT(f->rc, co_queue_put(t, &q, IT(9)));

@@ -669,12 +669,12 @@ static void uq_setup(co_task *t)
 }
 static co_status uq_get_wait(co_task *t, struct wait_frame *f)
 {
-    return co_uqueue_get_task(t, &R.uq, &f->item);
+    return co_uqueue_get(t, &R.uq, &f->item);
 }
 static void uq_get_hand(co_task *t)
 {
     (void)t;
-    ck_assert_int_eq(co_uqueue_put(&R.uq, ITEM_Y, 0), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&R.uq, ITEM_Y, 0), 0);
 }
 static void uq_get_got(co_task *t, struct wait_frame *f, int rc)
 {
@@ -704,18 +704,18 @@ static void uq_put_setup(co_task *t)
 static void uq_put_prepare(co_task *t)
 {
     (void)t;
-    ck_assert_int_eq(co_uqueue_put(&R.uq, ITEM_X, 0), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&R.uq, ITEM_X, 0), 0);
 }
 static co_status uq_put_wait(co_task *t, struct wait_frame *f)
 {
     (void)f;
-    return co_uqueue_put_task(t, &R.uq, ITEM_Y);
+    return co_uqueue_put(t, &R.uq, ITEM_Y);
 }
 static void uq_put_hand(co_task *t)
 {
     void *x = NULL;
     (void)t;
-    ck_assert_int_eq(co_uqueue_get(&R.uq, &x, 0), 0);
+    ck_assert_int_eq(co_uqueue_get_thread(&R.uq, &x, 0), 0);
     ck_assert_ptr_eq(x, ITEM_X);
 }
 static void uq_put_got(co_task *t, struct wait_frame *f, int rc)
@@ -727,7 +727,7 @@ static void uq_put_check(co_task *t)
 {
     void *y = NULL;
     ck_assert_int_eq(co_uqueue_qsize(&R.uq), 1);
-    ck_assert_int_eq(co_uqueue_get(&R.uq, &y, 0), 0);
+    ck_assert_int_eq(co_uqueue_get_thread(&R.uq, &y, 0), 0);
     ck_assert_ptr_eq(y, ITEM_Y);
     uq_check(t);
 }
@@ -736,14 +736,14 @@ static void uq_join_prepare(co_task *t)
 {
     void *x = NULL;
     (void)t;
-    ck_assert_int_eq(co_uqueue_put(&R.uq, ITEM_X, 0), 0);
-    ck_assert_int_eq(co_uqueue_get(&R.uq, &x, 0), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&R.uq, ITEM_X, 0), 0);
+    ck_assert_int_eq(co_uqueue_get_thread(&R.uq, &x, 0), 0);
     ck_assert_uint_eq(co_uqueue_unfinished(&R.uq), 1);
 }
 static co_status uq_join_wait(co_task *t, struct wait_frame *f)
 {
     (void)f;
-    return co_uqueue_join_task(t, &R.uq);
+    return co_uqueue_join(t, &R.uq);
 }
 static void uq_join_hand(co_task *t)
 {
@@ -770,7 +770,7 @@ static void ue_setup(co_task *t)
 static co_status ue_wait(co_task *t, struct wait_frame *f)
 {
     (void)f;
-    return co_uevent_wait_task(t, &R.ue);
+    return co_uevent_wait(t, &R.ue);
 }
 static void ue_hand(co_task *t)
 {
@@ -796,7 +796,7 @@ static void ue_check(co_task *t)
 static void join_setup(co_task *t) { (void)t; }
 static co_status join_wait(co_task *t, struct wait_frame *f)
 {
-    return co_join(t, R.h, &f->result);
+    return co_task_join(t, R.h, &f->result);
 }
 static void join_hand(co_task *t) { (void)t; }
 static void join_got(co_task *t, struct wait_frame *f, int rc)
@@ -1127,7 +1127,7 @@ static int prim_named(const char *name)
 static void *put_y(void *arg)
 {
     (void)arg;
-    ck_assert_int_eq(co_uqueue_put(&R.uq, ITEM_Y, -1), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&R.uq, ITEM_Y, -1), 0);
     return NULL;
 }
 
@@ -1225,14 +1225,14 @@ static void loop_init(size_t maxsize)
 static co_status loop_get(co_task *t, void **item)
 {
     if (L.which == Q_UNIVERSAL)
-        return co_uqueue_get_task(t, &R.uq, item);
+        return co_uqueue_get(t, &R.uq, item);
     return co_queue_get(t, &R.q, item);
 }
 
 static co_status loop_put(co_task *t, void *item)
 {
     if (L.which == Q_UNIVERSAL)
-        return co_uqueue_put_task(t, &R.uq, item);
+        return co_uqueue_put(t, &R.uq, item);
     return co_queue_put(t, &R.q, item);
 }
 
@@ -1413,7 +1413,7 @@ static void *feed_thread(void *arg)
         seed = seed * 1103515245u + 12345u;
         struct timespec ts = { 0, (long)((seed >> 16) % 3000) * 1000 };
         nanosleep(&ts, NULL);
-        ck_assert_int_eq(co_uqueue_put(&R.uq, &item_vals[i], -1), 0);
+        ck_assert_int_eq(co_uqueue_put_thread(&R.uq, &item_vals[i], -1), 0);
     }
     return NULL;
 }

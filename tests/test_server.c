@@ -216,7 +216,7 @@ struct scene_frame {
 /* Cancel the server and check it ended with -ECANCELED. */
 #define STOP_SERVER(t, f)                                                    \
     do {                                                                     \
-        CO_AWAIT((f)->rc, co_cancel((t), (f)->server));                      \
+        CO_AWAIT((f)->rc, co_task_cancel((t), (f)->server));                      \
         ck_assert_int_eq((f)->rc, 1);                                        \
         AWAIT_JOIN((f)->rc, (t), (f)->server);                               \
         ck_assert_int_eq((f)->rc, -ECANCELED);                               \
@@ -449,7 +449,7 @@ static co_status cancel_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));   /* both wait in recv */
     ck_assert_uint_eq(f->srv->active, 2);
     note("cancel");
-    CO_AWAIT(f->rc, co_cancel(t, f->server));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->server));
     note("cancel=%s", rcs(f->rc));
     ck_assert_int_eq(ended, 2);
     ck_assert_uint_eq(f->srv->active, 0);
@@ -560,7 +560,7 @@ static co_status early_waiter_main(co_task *t, void *arg)
     ck_assert_str_eq(co_task_state(f->server), "ready");  /* not run yet */
     CO_AWAIT(f->port, co_server_wait_ready(t, f->srv));
     ck_assert_int_gt(f->port, 0);
-    CO_AWAIT(f->rc, co_cancel(t, f->server));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->server));
     ck_assert_int_eq(f->rc, 1);
     CO_AWAIT(f->rc, co_server_wait_ready(t, f->srv));
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -664,7 +664,7 @@ static co_status refused_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, -EINVAL);
     ck_assert_ptr_null(f->s1);
     /* a cancelled task does not even make the socket */
-    co_cancel_nowait(t);
+    co_task_cancel_nowait(t);
     CO_AWAIT(f->rc, co_open_connection(t, &f->s1, "127.0.0.1", f->port));
     ck_assert_int_eq(f->rc, -ECANCELED);
     ck_assert_ptr_null(f->s1);
@@ -844,7 +844,7 @@ static co_status emfile_main(co_task *t, void *arg)
     co_socket_close(&f->c4);
     co_socket_close(&f->c2);
     co_socket_close(&f->c3);
-    CO_AWAIT(f->rc, co_cancel(t, f->server));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->server));
     AWAIT_JOIN(f->rc, t, f->server);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
@@ -959,7 +959,7 @@ static co_status reuse_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->a, co_tcp_server, *s), 0);
     CO_AWAIT(f->rc, co_server_wait_ready(t, co_task_frame(f->a)));
     ck_assert_int_eq(f->rc, f->port);
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     STOP_SERVER(t, f);

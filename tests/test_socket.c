@@ -624,7 +624,7 @@ static co_status recv_cancel_main(co_task *t, void *arg)
     }
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_str_eq(co_task_state(f->a), "blocked");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     note("cancel=%d", f->rc);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -664,7 +664,7 @@ static co_status accept_cancel_main(co_task *t, void *arg)
     }
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_str_eq(co_task_state(f->a), "blocked");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     note("cancel=%d", f->rc);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -768,7 +768,7 @@ static co_status cancel_woken_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 5);
     YIELD_UNTIL_READY(t, f);
     note("cancel");
-    ck_assert_int_eq(co_cancel_nowait(f->a), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(f->a), 1);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
@@ -1858,7 +1858,7 @@ static co_status recv_cancel_deadlock_main(co_task *t, void *arg)
     }
     CO_AWAIT(f->rc, co_yield(t));
     ck_assert_str_eq(co_task_state(f->a), "blocked");
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_AWAIT(f->rc, co_event_wait(t, &f->never));
@@ -2044,8 +2044,8 @@ static co_status io_main(co_task *t, void *arg)
     CO_SPAWN(t, &f->b, io_waiter, w);
     CO_AWAIT(f->rc, co_yield(t));               /* A blocks, B is busy */
     ck_assert_int_eq(write(f->fds[1], "x", 1), 1);
-    CO_AWAIT(f->rc, co_join(t, f->a, &f->result));
-    CO_AWAIT(f->rc, co_join(t, f->b, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->a, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->b, &f->result));
 
     /* cancelled while waiting: it leaves, the io stays usable */
     char c;
@@ -2054,8 +2054,8 @@ static co_status io_main(co_task *t, void *arg)
     w.name = "C";
     CO_SPAWN(t, &f->a, io_waiter, w);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->a));
-    CO_AWAIT(f->rc, co_join(t, f->a, &f->result));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->a));
+    CO_AWAIT(f->rc, co_task_join(t, f->a, &f->result));
 
     /* closed while a task waits: it gets -EBADF; release waits for it */
     w.name = "D";
@@ -2063,7 +2063,7 @@ static co_status io_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));
     co_io_close(&f->io);
     note("closed releases=%d", io_releases);
-    CO_AWAIT(f->rc, co_join(t, f->a, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->a, &f->result));
     co_io_close(&f->io);                        /* idempotent */
     note("end releases=%d", io_releases);
     close(f->fds[0]);

@@ -731,7 +731,7 @@ static co_status cancel_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));                    /* A waits mid-line */
     ck_assert_str_eq(co_task_state(f->t1), "blocked");
     ck_assert_uint_eq(co_stream_buffered(f->b), 3);
-    CO_AWAIT(f->rc, co_cancel(t, f->t1));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->t1));
     ck_assert_int_eq(f->rc, 1);
     AWAIT_JOIN(f->rc, t, f->t1);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -759,7 +759,7 @@ static co_status cancel_main(co_task *t, void *arg)
         CO_AWAIT(f->rc, co_yield(t));
     }
     ck_assert_str_eq(co_task_state(f->t1), "ready");  /* woken, not run */
-    ck_assert_int_eq(co_cancel_nowait(f->t1), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(f->t1), 1);
     AWAIT_JOIN(f->rc, t, f->t1);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
@@ -813,7 +813,7 @@ static co_status sticky_main(co_task *t, void *arg)
     s.st = f->b;
     ck_assert_int_gt(CO_SPAWN(t, &f->t1, sticky, s), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->t1));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->t1));
     AWAIT_JOIN(f->rc, t, f->t1);
     ck_assert_str_eq(lg, "sleep:CANCEL readline:CANCEL read:CANCEL "
                          "flush:CANCEL");
@@ -1381,7 +1381,7 @@ static co_status readlines_cancel_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_stream_write(t, f->a, "x\ny\nz", 5, &f->sent));
     CO_AWAIT(f->rc, co_yield(t));           /* it takes x, y and waits */
     ck_assert_str_eq(co_task_state(f->t1), "blocked");
-    CO_AWAIT(f->rc, co_cancel(t, f->t1));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->t1));
     AWAIT_JOIN(f->rc, t, f->t1);
     ck_assert_int_eq(f->rc, -ECANCELED);
     ck_assert_str_eq(lg, "readlines=CANCEL got=4 lines=2 [x\ny\n]");

@@ -746,7 +746,7 @@ static co_status middle_main(co_task *t, void *arg)
         note("slept");
     } else {
         note("cancel B");
-        CO_AWAIT(f->rc, co_cancel(t, f->b));
+        CO_AWAIT(f->rc, co_task_cancel(t, f->b));
         note("cancel=%s", rcs(f->rc));
     }
     ck_assert(co_task_done(f->b));
@@ -852,7 +852,7 @@ static co_status handoff_main(co_task *t, void *arg)
     if (f->kind == K_SEM)
         ck_assert_int_eq(co_semaphore_value(&sem), 0);
     note("cancel A");
-    ck_assert_int_eq(co_cancel_nowait(f->a), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(f->a), 1);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     AWAIT_JOIN(f->rc, t, f->b);

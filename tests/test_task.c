@@ -406,7 +406,7 @@ static co_status where_main(co_task *t, void *arg)
                   "where = \"%s\"", f->where);
     ck_assert_ptr_nonnull(co_waitq_wake_one(&wq, 3));
     ck_assert_str_eq(co_task_state(f->x), "ready");
-    CO_AWAIT(f->rc, co_wait(t, f->x));
+    CO_AWAIT(f->rc, co_task_wait(t, f->x));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_str_eq(co_task_state(f->x), "done");
     AWAIT_JOIN(f->rc, t, f->x);
@@ -539,13 +539,13 @@ static co_status waitjoin_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->h, yielder, f->y), 0);
     ck_assert(!co_task_done(f->h));
     ck_assert_int_eq(co_task_result(f->h), -EINVAL);    /* not finished */
-    CO_AWAIT(f->rc, co_wait(t, f->h));
+    CO_AWAIT(f->rc, co_task_wait(t, f->h));
     ck_assert_int_eq(f->rc, 0);
     ck_assert(co_task_done(f->h));
     ck_assert_str_eq(co_task_state(f->h), "done");
     ck_assert_int_eq(co_task_result(f->h), 3);
     /* waiting again on a finished task returns at once; the handle stays */
-    CO_AWAIT(f->rc, co_wait(t, f->h));
+    CO_AWAIT(f->rc, co_task_wait(t, f->h));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(co_task_result(f->h), 3);
     AWAIT_JOIN(f->rc, t, f->h);
@@ -980,7 +980,7 @@ static co_status crash_main(co_task *t, void *arg)
     } else if (f->mode == CRASH_DETACHED) {
         CO_AWAIT(f->rc, co_yield(t));   /* it ran, failed, and was freed */
     } else {
-        CO_AWAIT(f->rc, co_wait(t, f->h));
+        CO_AWAIT(f->rc, co_task_wait(t, f->h));
         ck_assert_int_eq(f->rc, 0);
         ck_assert_int_eq(co_task_result(f->h), -EIO);
     }
@@ -1058,7 +1058,7 @@ static co_status cancelled_main(co_task *t, void *arg)
     ck_assert_int_gt(co_spawn(t, &f->h, waiter, &f->w, sizeof f->w, &f->opts),
                      0);
     CO_AWAIT(f->rc, co_yield(t));
-    CO_AWAIT(f->rc, co_cancel(t, f->h));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->h));
     ck_assert_int_eq(f->rc, 1);
     ck_assert_int_eq(co_task_result(f->h), -ECANCELED);
     f->opts.name = "victim_b";
@@ -1547,7 +1547,7 @@ static co_status rails_main(co_task *t, void *arg)
     /* a compound literal as the frame: CO_SPAWN is variadic */
     ck_assert_int_gt(CO_SPAWN(t, &f->h, sums,
                               (struct sum_frame){ .n = 3, .m = 4 }), 0);
-    CO_AWAIT(f->rc, co_join(t, f->h, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->h, &f->result));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(f->result, 7);
     /* a second join on the freed handle: -EINVAL, not a crash.  (Caller
@@ -1559,17 +1559,17 @@ static co_status rails_main(co_task *t, void *arg)
                                                 .storage_size =
                                                     sizeof f->storage }),
                      0);
-    CO_AWAIT(f->rc, co_join(t, f->h, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->h, &f->result));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(f->result, 2);
-    CO_AWAIT(f->rc, co_join(t, f->h, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->h, &f->result));
     ck_assert_int_eq(f->rc, -EINVAL);
-    CO_AWAIT(f->rc, co_wait(t, f->h));
+    CO_AWAIT(f->rc, co_task_wait(t, f->h));
     ck_assert_int_eq(f->rc, -EINVAL);
-    CO_AWAIT(f->rc, co_cancel(t, f->h));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->h));
     ck_assert_int_eq(f->rc, -EINVAL);
     ck_assert_int_eq(co_task_detach(f->h), -EINVAL);
-    ck_assert_int_eq(co_cancel_nowait(f->h), -EINVAL);
+    ck_assert_int_eq(co_task_cancel_nowait(f->h), -EINVAL);
     CO_END;
 }
 
@@ -1616,7 +1616,7 @@ static co_status routine_main(co_task *t, void *arg)
                               sizeof(struct sum_frame),
                               &(co_spawn_opts){ .flags = CO_ROUTINE_NET }),
                      0);
-    CO_AWAIT(f->rc, co_join(t, f->h, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->h, &f->result));
     ck_assert_int_eq(f->result, -EPIPE);
     CO_AWAIT(f->rc, co_sleep(t, 0.001));
     CO_END;

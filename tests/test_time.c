@@ -324,7 +324,7 @@ static co_status forever_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->h, forever_task, ff), 0);
     CO_AWAIT(f->rc, co_sleep(t, 0.01));
     ck_assert_str_eq(co_task_state(f->h), "blocked");
-    CO_AWAIT(f->rc, co_cancel(t, f->h));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->h));
     ck_assert_int_eq(f->rc, 1);
     AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -ECANCELED);
@@ -758,7 +758,7 @@ static co_status disarm_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->h, disarm_task, d), 0);
     CO_AWAIT(f->rc, co_yield(t));       /* it blocks in its sleep */
-    CO_AWAIT(f->rc, co_cancel(t, f->h));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->h));
     ck_assert_int_eq(f->rc, 1);
     note("cancelled");
     AWAIT_JOIN(f->rc, t, f->h);
@@ -808,7 +808,7 @@ static co_status late_cancel_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->h, late_cancel_task, l), 0);
     CO_AWAIT(f->rc, co_sleep(t, 0.02));
-    ck_assert_int_eq(co_cancel_nowait(f->h), 1);
+    ck_assert_int_eq(co_task_cancel_nowait(f->h), 1);
     AWAIT_JOIN(f->rc, t, f->h);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_END;
@@ -822,7 +822,7 @@ START_TEST(test_cancel_beats_held_back_timeout)
 }
 END_TEST
 
-/* A timeout while blocked in co_join leaves the target joinable. */
+/* A timeout while blocked in co_task_join leaves the target joinable. */
 struct qwaiter_frame {
     co_frame co;
     int rc;

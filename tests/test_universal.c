@@ -147,8 +147,8 @@ static void *produce(void *arg)
 {
     struct producer *p = arg;
     for (int i = 0; i < PER; i++)
-        ck_assert_int_eq(co_uqueue_put(p->q, ITEM(p->id, i), -1), 0);
-    co_uqueue_put(p->done, NULL, -1);
+        ck_assert_int_eq(co_uqueue_put_thread(p->q, ITEM(p->id, i), -1), 0);
+    co_uqueue_put_thread(p->done, NULL, -1);
     return NULL;
 }
 
@@ -165,7 +165,7 @@ static co_status drain(co_task *t, void *arg)
     struct drain_frame *f = arg;
     CO_BEGIN(t, f);
     for (;;) {
-        CO_AWAIT(f->rc, co_uqueue_get_task(t, f->q, &f->item));
+        CO_AWAIT(f->rc, co_uqueue_get(t, f->q, &f->item));
         if (f->rc < 0)
             CO_RETURN(f->rc);
         if (f->item == STOP)
@@ -210,19 +210,19 @@ static co_status t2t_main(co_task *t, void *arg)
         pthread_create(&f->th[f->i], NULL, produce, &f->p[f->i]);
     }
     for (f->i = 0; f->i < PRODUCERS; f->i++) {   /* wait for "finished" */
-        CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->done, &f->item));
+        CO_AWAIT(f->rc, co_uqueue_get(t, &f->done, &f->item));
         ck_assert_int_eq(f->rc, 0);
     }
     for (f->i = 0; f->i < PRODUCERS; f->i++)
         pthread_join(f->th[f->i], NULL);
     for (f->i = 0; f->i < 2; f->i++) {
-        CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->q, STOP));
+        CO_AWAIT(f->rc, co_uqueue_put(t, &f->q, STOP));
         ck_assert_int_eq(f->rc, 0);
     }
     for (f->i = 0; f->i < 2; f->i++) {
         /* the drainer may still be taking the last items: wait for it to
          * end before reading its sum from its frame, then join it */
-        CO_AWAIT(f->rc, co_wait(t, f->d[f->i]));
+        CO_AWAIT(f->rc, co_task_wait(t, f->d[f->i]));
         ck_assert_int_eq(f->rc, 0);
         f->sum += ((struct drain_frame *)co_task_frame(f->d[f->i]))->sum;
         AWAIT_JOIN(f->rc, t, f->d[f->i]);
@@ -255,7 +255,7 @@ static void *consume(void *arg)
     struct consumer *c = arg;
     void *item;
     for (;;) {
-        ck_assert_int_eq(co_uqueue_get(c->q, &item, -1), 0);
+        ck_assert_int_eq(co_uqueue_get_thread(c->q, &item, -1), 0);
         if (item == STOP)
             return NULL;
         uintptr_t v = (uintptr_t)item;
@@ -276,7 +276,7 @@ static co_status feed(co_task *t, void *arg)
     struct feed_frame *f = arg;
     CO_BEGIN(t, f);
     for (f->i = 0; f->i < PER; f->i++) {
-        CO_AWAIT(f->rc, co_uqueue_put_task(t, f->q, ITEM(f->id, f->i)));
+        CO_AWAIT(f->rc, co_uqueue_put(t, f->q, ITEM(f->id, f->i)));
         if (f->rc < 0)
             CO_RETURN(f->rc);
     }
@@ -314,7 +314,7 @@ static co_status t2th_main(co_task *t, void *arg)
         ck_assert_int_eq(f->rc, 0);
     }
     for (f->i = 0; f->i < 2; f->i++) {
-        CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->q, STOP));
+        CO_AWAIT(f->rc, co_uqueue_put(t, &f->q, STOP));
         ck_assert_int_eq(f->rc, 0);
     }
     for (f->i = 0; f->i < 2; f->i++)   /* the queue needs no kernel now */
@@ -340,7 +340,7 @@ END_TEST
 static void *put_later(void *arg)
 {
     nap_ms(20);
-    co_uqueue_put(arg, (void *)"late", -1);
+    co_uqueue_put_thread(arg, (void *)"late", -1);
     return NULL;
 }
 
@@ -349,20 +349,20 @@ START_TEST(test_thread_get_timeout)
     co_uqueue q;
     void *item = NULL;
     ck_assert_int_eq(co_uqueue_init(&q, 1), 0);
-    ck_assert_int_eq(co_uqueue_get(&q, &item, 0), -ETIMEDOUT);
-    ck_assert_int_eq(co_uqueue_get(&q, &item, 0.02), -ETIMEDOUT);
-    ck_assert_int_eq(co_uqueue_put(&q, (void *)"a", 0), 0);
-    ck_assert_int_eq(co_uqueue_put(&q, (void *)"b", 0.01), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_get_thread(&q, &item, 0), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_get_thread(&q, &item, 0.02), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_put_thread(&q, (void *)"a", 0), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&q, (void *)"b", 0.01), -ETIMEDOUT);
     ck_assert_int_eq((int)co_uqueue_qsize(&q), 1);
-    ck_assert_int_eq(co_uqueue_get(&q, &item, 0), 0);
+    ck_assert_int_eq(co_uqueue_get_thread(&q, &item, 0), 0);
     ck_assert_str_eq(item, "a");
     pthread_t th;
     pthread_create(&th, NULL, put_later, &q);
-    ck_assert_int_eq(co_uqueue_get(&q, &item, 5.0), 0);   /* woken */
+    ck_assert_int_eq(co_uqueue_get_thread(&q, &item, 5.0), 0);   /* woken */
     ck_assert_str_eq(item, "late");
     pthread_join(th, NULL);
-    ck_assert_int_eq(co_uqueue_get(NULL, &item, 0), -EINVAL);
-    ck_assert_int_eq(co_uqueue_put(&q, NULL, 0.0 / 0.0), -EINVAL);
+    ck_assert_int_eq(co_uqueue_get_thread(NULL, &item, 0), -EINVAL);
+    ck_assert_int_eq(co_uqueue_put_thread(&q, NULL, 0.0 / 0.0), -EINVAL);
     co_uqueue_free(&q);
 }
 END_TEST
@@ -382,7 +382,7 @@ static co_status getter(co_task *t, void *arg)
 {
     struct getter_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_uqueue_get_task(t, f->q, &f->item));
+    CO_AWAIT(f->rc, co_uqueue_get(t, f->q, &f->item));
     note("%s:get=%s:%s", f->name, rcs(f->rc),
          f->rc == 0 ? (const char *)f->item : "-");
     CO_AWAIT(f->rc, co_sleep(t, 0));
@@ -392,7 +392,7 @@ static co_status getter(co_task *t, void *arg)
 
 static void *put_one(void *arg)
 {
-    ck_assert_int_eq(co_uqueue_put(arg, (void *)"x", -1), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(arg, (void *)"x", -1), 0);
     return NULL;
 }
 
@@ -416,11 +416,11 @@ static co_status cancel_main(co_task *t, void *arg)
     f->gf = (struct getter_frame){ .name = "A", .q = &f->q };
     CO_SPAWN(t, &f->g, getter, f->gf);
     CO_AWAIT(f->rc, co_sleep(t, 0.005));
-    CO_AWAIT(f->rc, co_cancel(t, f->g));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->g));
     AWAIT_JOIN(f->rc, t, f->g);
-    co_uqueue_put(&f->q, (void *)"kept", 0);
+    co_uqueue_put_thread(&f->q, (void *)"kept", 0);
     note("qsize=%d", (int)co_uqueue_qsize(&f->q));
-    CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->q, &f->item));
+    CO_AWAIT(f->rc, co_uqueue_get(t, &f->q, &f->item));
     note("main:%s", (const char *)f->item);
 
     /* Handed an item (same kernel), then cancelled before it ran: it keeps
@@ -428,8 +428,8 @@ static co_status cancel_main(co_task *t, void *arg)
     f->gf = (struct getter_frame){ .name = "B", .q = &f->q };
     CO_SPAWN(t, &f->g, getter, f->gf);
     CO_AWAIT(f->rc, co_sleep(t, 0.005));
-    co_uqueue_put(&f->q, (void *)"b", 0);
-    co_cancel_nowait(f->g);
+    co_uqueue_put_thread(&f->q, (void *)"b", 0);
+    co_task_cancel_nowait(f->g);
     AWAIT_JOIN(f->rc, t, f->g);
 
     /* The same through another thread: the put's post is still pending in
@@ -439,7 +439,7 @@ static co_status cancel_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_sleep(t, 0.005));
     pthread_create(&f->th, NULL, put_one, &f->q);
     pthread_join(f->th, NULL);
-    co_cancel_nowait(f->g);
+    co_task_cancel_nowait(f->g);
     AWAIT_JOIN(f->rc, t, f->g);
     note("qsize=%d", (int)co_uqueue_qsize(&f->q));
     co_uqueue_free(&f->q);
@@ -474,13 +474,13 @@ static co_status tmo_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     co_uqueue_init(&f->q, 0);
     co_timeout_after(t, &f->to, 0.02);
-    CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->q, &f->item));
+    CO_AWAIT(f->rc, co_uqueue_get(t, &f->q, &f->item));
     f->rc = co_timeout_end(t, &f->to, f->rc);
     note("get=%s", rcs(f->rc));
     /* a thread's item arrives well within the region */
     pthread_create(&f->th, NULL, put_later, &f->q);
     co_timeout_after(t, &f->to, 5.0);
-    CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->q, &f->item));
+    CO_AWAIT(f->rc, co_uqueue_get(t, &f->q, &f->item));
     f->rc = co_timeout_end(t, &f->to, f->rc);
     note("get=%s:%s", rcs(f->rc), f->rc == 0 ? (char *)f->item : "-");
     pthread_join(f->th, NULL);
@@ -513,13 +513,13 @@ static co_status tput_main(co_task *t, void *arg)
     struct tput_frame *f = arg;
     CO_BEGIN(t, f);
     co_uqueue_init(&f->q, 1);
-    CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->q, (void *)"1"));
+    CO_AWAIT(f->rc, co_uqueue_put(t, &f->q, (void *)"1"));
     note("put1=%s", rcs(f->rc));
     co_timeout_after(t, &f->to, 0.01);
-    CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->q, (void *)"2"));
+    CO_AWAIT(f->rc, co_uqueue_put(t, &f->q, (void *)"2"));
     f->rc = co_timeout_end(t, &f->to, f->rc);
     note("put2=%s qsize=%d", rcs(f->rc), (int)co_uqueue_qsize(&f->q));
-    CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->q, &f->item));
+    CO_AWAIT(f->rc, co_uqueue_get(t, &f->q, &f->item));
     note("got=%s qsize=%d", (char *)f->item, (int)co_uqueue_qsize(&f->q));
     co_uqueue_free(&f->q);
     CO_END;
@@ -542,7 +542,7 @@ static co_status ewaiter(co_task *t, void *arg)
 {
     struct ewait_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_uevent_wait_task(t, f->e));
+    CO_AWAIT(f->rc, co_uevent_wait(t, f->e));
     CO_RETURN(f->rc == 0 ? 1 : f->rc);
     CO_END;
 }
@@ -552,7 +552,7 @@ struct ethread { co_uevent *e; int rc; };
 static void *ethread_wait(void *arg)
 {
     struct ethread *w = arg;
-    w->rc = co_uevent_wait(w->e, 5.0);
+    w->rc = co_uevent_wait_thread(w->e, 5.0);
     return NULL;
 }
 
@@ -578,7 +578,7 @@ static co_status event_main(co_task *t, void *arg)
     struct event_frame *f = arg;
     CO_BEGIN(t, f);
     co_uevent_init(&f->e);
-    ck_assert_int_eq(co_uevent_wait(&f->e, 0.01), -ETIMEDOUT);
+    ck_assert_int_eq(co_uevent_wait_thread(&f->e, 0.01), -ETIMEDOUT);
     for (f->i = 0; f->i < 3; f->i++) {
         f->wf = (struct ewait_frame){ .e = &f->e };
         CO_SPAWN(t, &f->w[f->i], ewaiter, f->wf);
@@ -598,11 +598,11 @@ static co_status event_main(co_task *t, void *arg)
     ck_assert_int_eq(f->th[0].rc, 0);
     ck_assert_int_eq(f->th[1].rc, 0);
     ck_assert_int_eq(co_uevent_is_set(&f->e), 1);
-    CO_AWAIT(f->rc, co_uevent_wait_task(t, &f->e));   /* set: at once */
+    CO_AWAIT(f->rc, co_uevent_wait(t, &f->e));   /* set: at once */
     ck_assert_int_eq(f->rc, 0);
     co_uevent_clear(&f->e);
     ck_assert_int_eq(co_uevent_is_set(&f->e), 0);
-    ck_assert_int_eq(co_uevent_wait(&f->e, 0), -ETIMEDOUT);
+    ck_assert_int_eq(co_uevent_wait_thread(&f->e, 0), -ETIMEDOUT);
     co_uevent_free(&f->e);
     CO_END;
 }
@@ -635,16 +635,16 @@ static co_status pinger(co_task *t, void *arg)
     struct ping_frame *f = arg;
     CO_BEGIN(t, f);
     for (f->i = 1; f->i <= ROUNDS; f->i++) {
-        CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->s->ping,
+        CO_AWAIT(f->rc, co_uqueue_put(t, &f->s->ping,
                                            (void *)(uintptr_t)f->i));
         if (f->rc < 0) CO_RETURN(f->rc);
-        CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->s->pong, &f->item));
+        CO_AWAIT(f->rc, co_uqueue_get(t, &f->s->pong, &f->item));
         if (f->rc < 0) CO_RETURN(f->rc);
         if ((uintptr_t)f->item != (uintptr_t)f->i + 1) CO_RETURN(-EPROTO);
         f->sum += (uintptr_t)f->item;
     }
-    CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->s->ping, NULL)); /* stop */
-    CO_AWAIT(f->rc, co_uevent_wait_task(t, &f->s->done));
+    CO_AWAIT(f->rc, co_uqueue_put(t, &f->s->ping, NULL)); /* stop */
+    CO_AWAIT(f->rc, co_uevent_wait(t, &f->s->done));
     CO_RETURN(f->rc < 0 ? f->rc : (int)(f->sum % 100000));
     CO_END;
 }
@@ -655,11 +655,11 @@ static co_status ponger(co_task *t, void *arg)
     struct ping_frame *f = arg;
     CO_BEGIN(t, f);
     for (;;) {
-        CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->s->ping, &f->item));
+        CO_AWAIT(f->rc, co_uqueue_get(t, &f->s->ping, &f->item));
         if (f->rc < 0) CO_RETURN(f->rc);
         if (!f->item) break;
         f->i++;
-        CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->s->pong,
+        CO_AWAIT(f->rc, co_uqueue_put(t, &f->s->pong,
                                            (void *)((uintptr_t)f->item + 1)));
         if (f->rc < 0) CO_RETURN(f->rc);
     }
@@ -715,7 +715,7 @@ START_TEST(test_uqueue_nowait_and_join_from_thread)
     ck_assert_int_eq(co_uqueue_get_nowait(&q, &item), -EAGAIN);
     ck_assert_int_eq(co_uqueue_empty(&q), 1);
     ck_assert_int_eq(co_uqueue_full(&q), 0);
-    ck_assert_int_eq(co_uqueue_join(&q, 0), 0);         /* nothing put */
+    ck_assert_int_eq(co_uqueue_join_thread(&q, 0), 0);         /* nothing put */
     ck_assert_int_eq(co_uqueue_put_nowait(&q, (void *)"a"), 0);
     ck_assert_int_eq(co_uqueue_put_nowait(&q, (void *)"b"), 0);
     ck_assert_int_eq(co_uqueue_put_nowait(&q, (void *)"c"), -EAGAIN);
@@ -727,26 +727,26 @@ START_TEST(test_uqueue_nowait_and_join_from_thread)
     ck_assert_int_eq(co_uqueue_full(&q), 0);
     /* every item put counts until marked done, taken or not */
     ck_assert_int_eq((int)co_uqueue_unfinished(&q), 2);
-    ck_assert_int_eq(co_uqueue_join(&q, 0), -ETIMEDOUT);
-    ck_assert_int_eq(co_uqueue_join(&q, 0.01), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_join_thread(&q, 0), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_join_thread(&q, 0.01), -ETIMEDOUT);
     ck_assert_int_eq(co_uqueue_task_done(&q), 0);
-    ck_assert_int_eq(co_uqueue_join(&q, 0), -ETIMEDOUT);
+    ck_assert_int_eq(co_uqueue_join_thread(&q, 0), -ETIMEDOUT);
     ck_assert_int_eq(co_uqueue_get_nowait(&q, &item), 0);
     ck_assert_str_eq(item, "b");
     ck_assert_int_eq(co_uqueue_get_nowait(&q, &item), -EAGAIN);
     ck_assert_str_eq(item, "b");                        /* untouched */
     ck_assert_int_eq(co_uqueue_task_done(&q), 0);
     ck_assert_int_eq(co_uqueue_task_done(&q), -EINVAL); /* one too many */
-    ck_assert_int_eq(co_uqueue_join(&q, 0), 0);
-    ck_assert_int_eq(co_uqueue_join(&q, -1), 0);
+    ck_assert_int_eq(co_uqueue_join_thread(&q, 0), 0);
+    ck_assert_int_eq(co_uqueue_join_thread(&q, -1), 0);
     ck_assert_int_eq((int)co_uqueue_unfinished(&q), 0);
 
     ck_assert_int_eq(co_uqueue_put_nowait(NULL, item), -EINVAL);
     ck_assert_int_eq(co_uqueue_get_nowait(NULL, &item), -EINVAL);
     ck_assert_int_eq(co_uqueue_get_nowait(&q, NULL), -EINVAL);
     ck_assert_int_eq(co_uqueue_task_done(NULL), -EINVAL);
-    ck_assert_int_eq(co_uqueue_join(NULL, 0), -EINVAL);
-    ck_assert_int_eq(co_uqueue_join(&q, NAN), -EINVAL);
+    ck_assert_int_eq(co_uqueue_join_thread(NULL, 0), -EINVAL);
+    ck_assert_int_eq(co_uqueue_join_thread(&q, NAN), -EINVAL);
     ck_assert_int_eq(co_uqueue_empty(NULL), 1);
     ck_assert_int_eq(co_uqueue_full(NULL), 0);
     co_uqueue_free(&q);
@@ -767,8 +767,8 @@ static void *put_all_then_join(void *arg)
 {
     struct join_shared *s = arg;
     for (int i = 1; i <= JOIN_ITEMS; i++)
-        ck_assert_int_eq(co_uqueue_put(&s->q, (void *)(uintptr_t)i, -1), 0);
-    s->join_rc = co_uqueue_join(&s->q, -1);
+        ck_assert_int_eq(co_uqueue_put_thread(&s->q, (void *)(uintptr_t)i, -1), 0);
+    s->join_rc = co_uqueue_join_thread(&s->q, -1);
     s->processed_at_join = s->processed;
     return NULL;
 }
@@ -778,7 +778,7 @@ static void *process_all(void *arg)
     struct join_shared *s = arg;
     void *item;
     for (int i = 1; i <= JOIN_ITEMS; i++) {
-        ck_assert_int_eq(co_uqueue_get(&s->q, &item, -1), 0);
+        ck_assert_int_eq(co_uqueue_get_thread(&s->q, &item, -1), 0);
         ck_assert_int_eq((int)(uintptr_t)item, i);
         s->processed++;
         ck_assert_int_eq(co_uqueue_task_done(&s->q), 0);
@@ -798,7 +798,7 @@ static co_status process_in_task(co_task *t, void *arg)
     struct process_frame *f = arg;
     CO_BEGIN(t, f);
     for (f->i = 1; f->i <= JOIN_ITEMS; f->i++) {
-        CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->s->q, &f->item));
+        CO_AWAIT(f->rc, co_uqueue_get(t, &f->s->q, &f->item));
         ck_assert_int_eq(f->rc, 0);
         ck_assert_int_eq((int)(uintptr_t)f->item, f->i);
         f->s->processed++;
@@ -855,15 +855,15 @@ static co_status task_join_main(co_task *t, void *arg)
     ck_assert_int_eq(co_uqueue_init(&f->s.q, 8), 0);   /* the task waits */
     pthread_create(&f->th, NULL, process_all, &f->s);
     for (f->i = 1; f->i <= JOIN_ITEMS; f->i++) {
-        CO_AWAIT(f->rc, co_uqueue_put_task(t, &f->s.q,
+        CO_AWAIT(f->rc, co_uqueue_put(t, &f->s.q,
                                            (void *)(uintptr_t)f->i));
         ck_assert_int_eq(f->rc, 0);
     }
-    CO_AWAIT(f->rc, co_uqueue_join_task(t, &f->s.q));
+    CO_AWAIT(f->rc, co_uqueue_join(t, &f->s.q));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(f->s.processed, JOIN_ITEMS);
     pthread_join(f->th, NULL);
-    CO_AWAIT(f->rc, co_uqueue_join_task(t, &f->s.q));   /* 0 at once */
+    CO_AWAIT(f->rc, co_uqueue_join(t, &f->s.q));   /* 0 at once */
     ck_assert_int_eq(f->rc, 0);
 
     ck_assert_int_eq(co_uqueue_empty(&f->s.q), 1);
@@ -905,7 +905,7 @@ static co_status joiner(co_task *t, void *arg)
 {
     struct joiner_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_uqueue_join_task(t, f->q));
+    CO_AWAIT(f->rc, co_uqueue_join(t, f->q));
     note("J:join=%s", rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
@@ -940,17 +940,17 @@ static co_status join_errors_main(co_task *t, void *arg)
     ck_assert_int_eq((int)co_uqueue_unfinished(&f->q), 1);
 
     co_timeout_after(t, &f->to, 0.01);
-    CO_AWAIT(f->rc, co_uqueue_join_task(t, &f->q));
+    CO_AWAIT(f->rc, co_uqueue_join(t, &f->q));
     f->rc = co_timeout_end(t, &f->to, f->rc);
     note("main:join=%s expired=%d", rcs(f->rc), co_timeout_expired(&f->to));
 
     f->jf = (struct joiner_frame){ .q = &f->q };
     CO_SPAWN(t, &f->j, joiner, f->jf);
     CO_AWAIT(f->rc, co_yield(t));                   /* J waits */
-    CO_AWAIT(f->rc, co_cancel(t, f->j));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->j));
     AWAIT_JOIN(f->rc, t, f->j);
     ck_assert_int_eq(co_uqueue_task_done(&f->q), 0);
-    CO_AWAIT(f->rc, co_uqueue_join_task(t, &f->q));
+    CO_AWAIT(f->rc, co_uqueue_join(t, &f->q));
     note("main:join=%s", rcs(f->rc));
     co_uqueue_free(&f->q);
     CO_END;
@@ -979,20 +979,20 @@ START_TEST(test_eventfd)
     co_uqueue q;
     void *item;
     ck_assert_int_eq(co_uqueue_init(&q, 0), 0);
-    ck_assert_int_eq(co_uqueue_put(&q, (void *)"a", 0), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&q, (void *)"a", 0), 0);
     int fd = co_uqueue_fd(&q);            /* created with an item queued */
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(co_uqueue_fd(&q), fd);
     ck_assert(readable(fd));
-    ck_assert_int_eq(co_uqueue_get(&q, &item, 0), 0);
+    ck_assert_int_eq(co_uqueue_get_thread(&q, &item, 0), 0);
     ck_assert(!readable(fd));
-    ck_assert_int_eq(co_uqueue_put(&q, (void *)"b", 0), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&q, (void *)"b", 0), 0);
     ck_assert(readable(fd));
-    ck_assert_int_eq(co_uqueue_put(&q, (void *)"c", 0), 0);
-    ck_assert_int_eq(co_uqueue_get(&q, &item, 0), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&q, (void *)"c", 0), 0);
+    ck_assert_int_eq(co_uqueue_get_thread(&q, &item, 0), 0);
     ck_assert_str_eq(item, "b");
     ck_assert(readable(fd));              /* "c" still pending */
-    ck_assert_int_eq(co_uqueue_get(&q, &item, 0), 0);
+    ck_assert_int_eq(co_uqueue_get_thread(&q, &item, 0), 0);
     ck_assert_str_eq(item, "c");
     ck_assert(!readable(fd));
     co_uqueue_free(&q);
@@ -1020,7 +1020,7 @@ static co_status bounded_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     co_uqueue_init(&f->q, 0);
     co_timeout_after(t, &f->to, 0.03);
-    CO_AWAIT(f->rc, co_uqueue_get_task(t, &f->q, &f->item));
+    CO_AWAIT(f->rc, co_uqueue_get(t, &f->q, &f->item));
     f->rc = co_timeout_end(t, &f->to, f->rc);
     co_uqueue_free(&f->q);
     CO_RETURN(f->rc);
@@ -1045,7 +1045,7 @@ static co_status released_main(co_task *t, void *arg)
     f->gf = (struct getter_frame){ .name = "G", .q = &f->q };
     CO_SPAWN(t, &f->g, getter, f->gf);
     CO_AWAIT(f->rc, co_sleep(t, 0.005));
-    CO_AWAIT(f->rc, co_cancel(t, f->g));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->g));
     CO_AWAIT(f->rc, co_event_wait(t, &f->never));   /* nobody sets it */
     note("main=%s", rcs(f->rc));
     co_uqueue_free(&f->q);
@@ -1084,7 +1084,7 @@ START_TEST(test_shutdown_cancels_waiter)
     co_uqueue_init(&leave_q, 0);
     ck_assert_int_eq(co_run(leaver_main, &f, sizeof f), 0);
     ck_assert_str_eq(lg, "L:get=CANCEL:- L:next=CANCEL");
-    ck_assert_int_eq(co_uqueue_put(&leave_q, (void *)"z", 0), 0);
+    ck_assert_int_eq(co_uqueue_put_thread(&leave_q, (void *)"z", 0), 0);
     ck_assert_int_eq((int)co_uqueue_qsize(&leave_q), 1);
     co_uqueue_free(&leave_q);
 }
@@ -1111,7 +1111,7 @@ static co_status many_ewaiter(co_task *t, void *arg)
 {
     struct many_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_uevent_wait_task(t, f->e));
+    CO_AWAIT(f->rc, co_uevent_wait(t, f->e));
     if (f->rc == 0)
         hits[f->id]++;
     CO_RETURN(f->rc);
@@ -1124,7 +1124,7 @@ static co_status many_getter(co_task *t, void *arg)
 {
     struct many_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_uqueue_get_task(t, f->q, &f->item));
+    CO_AWAIT(f->rc, co_uqueue_get(t, f->q, &f->item));
     if (f->rc < 0)
         CO_RETURN(f->rc);
     {   /* a block: no local may be live across an await */
@@ -1149,7 +1149,7 @@ static void *put_n(void *arg)
 {
     struct putn *p = arg;
     for (int i = 0; i < p->n; i++)
-        ck_assert_int_eq(co_uqueue_put(p->q, (void *)(uintptr_t)(p->first + i),
+        ck_assert_int_eq(co_uqueue_put_thread(p->q, (void *)(uintptr_t)(p->first + i),
                                        -1), 0);
     return NULL;
 }
@@ -1254,7 +1254,7 @@ static co_status crowd_cancel_main(co_task *t, void *arg)
     spawn_crowd(t, f, many_getter);
     CO_AWAIT(f->rc, co_yield(t));        /* they all block first */
     for (f->i = 1; f->i < MANY; f->i += 2)         /* the newest first */
-        ck_assert_int_eq(co_cancel_nowait(f->tasks[MANY - f->i]), 1);
+        ck_assert_int_eq(co_task_cancel_nowait(f->tasks[MANY - f->i]), 1);
     for (f->i = 1; f->i < MANY; f->i += 2) {
         AWAIT_JOIN(f->rc, t, f->tasks[MANY - f->i]);
         ck_assert_int_eq(f->rc, -ECANCELED);
@@ -1269,7 +1269,7 @@ static co_status crowd_cancel_main(co_task *t, void *arg)
     pthread_join(f->th, NULL);
     ck_assert_int_eq((int)co_uqueue_qsize(&f->q), EXTRA);
     for (f->i = 0; f->i < EXTRA; f->i++) {
-        ck_assert_int_eq(co_uqueue_get(&f->q, &f->mf.item, 0), 0);
+        ck_assert_int_eq(co_uqueue_get_thread(&f->q, &f->mf.item, 0), 0);
         ck_assert_int_eq((int)(uintptr_t)f->mf.item, MANY / 2 + 1 + f->i);
     }
     for (int i = 1; i <= MANY / 2; i++)
@@ -1366,13 +1366,13 @@ static co_status racer(co_task *t, void *arg)
     CO_BEGIN(t, f);
     co_timeout_after(t, &f->to, f->within);
     if (f->op == RACE_PUT)
-        CO_AWAIT(f->rc, co_uqueue_put_task(t, f->q, (void *)"p"));
+        CO_AWAIT(f->rc, co_uqueue_put(t, f->q, (void *)"p"));
     else if (f->op == RACE_GET)
-        CO_AWAIT(f->rc, co_uqueue_get_task(t, f->q, &f->item));
+        CO_AWAIT(f->rc, co_uqueue_get(t, f->q, &f->item));
     else if (f->op == RACE_JOIN)
-        CO_AWAIT(f->rc, co_uqueue_join_task(t, f->q));
+        CO_AWAIT(f->rc, co_uqueue_join(t, f->q));
     else
-        CO_AWAIT(f->rc, co_uevent_wait_task(t, f->e));
+        CO_AWAIT(f->rc, co_uevent_wait(t, f->e));
     note("call=%s", rcs(f->rc));
     if (f->op == RACE_GET && f->rc == 0)
         note("item=%s", (const char *)f->item);
@@ -1384,7 +1384,7 @@ static co_status racer(co_task *t, void *arg)
 static void *get_one(void *arg)
 {
     void *item = NULL;
-    ck_assert_int_eq(co_uqueue_get(arg, &item, -1), 0);
+    ck_assert_int_eq(co_uqueue_get_thread(arg, &item, -1), 0);
     note("thread=%s", (const char *)item);
     return NULL;
 }
@@ -1409,10 +1409,10 @@ static void race_setup(struct race_frame *f, double within)
     ck_assert_int_eq(co_uqueue_init(&f->q, 1), 0);
     ck_assert_int_eq(co_uevent_init(&f->e), 0);
     if (f->op == RACE_PUT)
-        ck_assert_int_eq(co_uqueue_put(&f->q, (void *)"a", 0), 0);
+        ck_assert_int_eq(co_uqueue_put_thread(&f->q, (void *)"a", 0), 0);
     if (f->op == RACE_JOIN) {
-        ck_assert_int_eq(co_uqueue_put(&f->q, (void *)"j", 0), 0);
-        ck_assert_int_eq(co_uqueue_get(&f->q, &f->item, 0), 0);
+        ck_assert_int_eq(co_uqueue_put_thread(&f->q, (void *)"j", 0), 0);
+        ck_assert_int_eq(co_uqueue_get_thread(&f->q, &f->item, 0), 0);
     }
     f->rf = (struct racer_frame){ .op = f->op, .within = within, .q = &f->q,
                                   .e = &f->e };
@@ -1422,7 +1422,7 @@ static void race_setup(struct race_frame *f, double within)
 static void race_teardown(struct race_frame *f)
 {
     note("qsize=%d", (int)co_uqueue_qsize(&f->q));
-    while (co_uqueue_get(&f->q, &f->item, 0) == 0)
+    while (co_uqueue_get_thread(&f->q, &f->item, 0) == 0)
         note("left=%s", (const char *)f->item);
     co_uevent_free(&f->e);
     co_uqueue_free(&f->q);

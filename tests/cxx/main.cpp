@@ -64,7 +64,7 @@ co_status launch(co_task *t, void *arg)
             break;
         }
     }
-    CO_AWAIT(f->rc, co_join(t, f->producer, &f->produced));
+    CO_AWAIT(f->rc, co_task_join(t, f->producer, &f->produced));
     if (f->rc < 0)
         CO_RETURN(f->rc);
     f->child.x = f->odd + f->even;

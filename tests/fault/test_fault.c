@@ -110,7 +110,7 @@ static co_status spawn_main(co_task *t, void *arg)
             f->failed++;
             continue;
         }
-        CO_AWAIT(f->rc, co_join(t, f->h, &f->ok));
+        CO_AWAIT(f->rc, co_task_join(t, f->h, &f->ok));
         ck_assert_int_eq(f->rc, 0);
         ck_assert_int_eq(f->ok, 7);
     }
@@ -228,9 +228,9 @@ static co_status cond_main(co_task *t, void *arg)
     co_event_set(&go);
     CO_AWAIT(f->rc, co_yield(t));          /* w waits, x takes the lock */
     co_fault_fail_after(-1);
-    CO_AWAIT(f->rc, co_join(t, f->w, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->w, &f->result));
     ck_assert_int_eq(f->rc, 0);
-    CO_AWAIT(f->rc, co_join(t, f->x, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->x, &f->result));
     ck_assert_int_eq(f->rc, 0);
     CO_END;
 }
@@ -273,7 +273,7 @@ static co_status waits_for(co_task *t, void *arg)
 {
     struct waiter_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_wait(t, f->on));
+    CO_AWAIT(f->rc, co_task_wait(t, f->on));
     CO_END;
 }
 
@@ -293,14 +293,14 @@ static co_status join_enomem_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_gt(CO_SPAWN(t, &f->target, target, tf), 0);
     co_fault_fail_after(0);
-    CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->target, &f->result));
     co_fault_fail_after(-1);
     note("join=%s", rcs(f->rc));
     co_event_set(&release_target);
-    CO_AWAIT(f->rc, co_wait(t, f->target));
+    CO_AWAIT(f->rc, co_task_wait(t, f->target));
     note("wait=%s done=%d result=%d", rcs(f->rc), co_task_done(f->target),
          co_task_result(f->target));
-    CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->target, &f->result));
     note("join=%s result=%d", rcs(f->rc), f->result);
     CO_END;
 }
@@ -316,7 +316,7 @@ END_TEST
 
 /* The case that used to go wrong: the queue of joiners exists, the join
  * marks itself as a join, then could not enter the timer heap (-ENOMEM)
- * -- and the mark stayed, so a later co_wait collected the result and
+ * -- and the mark stayed, so a later co_task_wait collected the result and
  * freed the task under the caller.  Now the join cannot fail there: it
  * waits, and times out. */
 static co_status join_region_main(co_task *t, void *arg)
@@ -332,17 +332,17 @@ static co_status join_region_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_yield(t));          /* the joiners' queue exists */
     co_fault_fail_after(0);
     co_timeout_after(t, &f->to, 0.01);
-    CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->target, &f->result));
     f->rc = co_timeout_end(t, &f->to, f->rc);
     co_fault_fail_after(-1);
     note("join=%s", rcs(f->rc));
     co_event_set(&release_target);
-    CO_AWAIT(f->rc, co_wait(t, f->target));
+    CO_AWAIT(f->rc, co_task_wait(t, f->target));
     note("wait=%s done=%d result=%d", rcs(f->rc), co_task_done(f->target),
          co_task_result(f->target));
-    CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->target, &f->result));
     note("join=%s result=%d", rcs(f->rc), f->result);
-    CO_AWAIT(f->rc, co_join(t, f->waiter, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->waiter, &f->result));
     ck_assert_int_eq(f->rc, 0);
     CO_END;
 }
@@ -357,7 +357,7 @@ START_TEST(test_join_under_timeout_needs_no_memory)
 }
 END_TEST
 
-/* co_cancel that cannot wait (-ENOMEM) has not cancelled anything: it
+/* co_task_cancel that cannot wait (-ENOMEM) has not cancelled anything: it
  * used to cancel first, then fail, so the caller could not tell. */
 static co_status cancel_enomem_main(co_task *t, void *arg)
 {
@@ -367,13 +367,13 @@ static co_status cancel_enomem_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->target, target, tf), 0);
     CO_AWAIT(f->rc, co_yield(t));
     co_fault_fail_after(0);
-    CO_AWAIT(f->rc, co_cancel(t, f->target));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->target));
     co_fault_fail_after(-1);
     note("cancel=%s cancelled=%d", rcs(f->rc),
          co_task_cancelled(f->target));
-    CO_AWAIT(f->rc, co_cancel(t, f->target));
+    CO_AWAIT(f->rc, co_task_cancel(t, f->target));
     note("cancel=%s", rcs(f->rc));
-    CO_AWAIT(f->rc, co_join(t, f->target, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->target, &f->result));
     note("result=%s", rcs(f->result));
     CO_END;
 }
@@ -443,7 +443,7 @@ static co_status woken_putter_main(co_task *t, void *arg)
     co_fault_fail_after(-1);
     note("put=%s qsize=%zu", rcs(f->rc), co_queue_qsize(&queue));
     for (f->i = 0; f->i < 16; f->i++) {
-        CO_AWAIT(f->rc, co_join(t, f->g[f->i], &f->result));
+        CO_AWAIT(f->rc, co_task_join(t, f->g[f->i], &f->result));
         ck_assert_int_eq(f->result, f->i);
     }
     for (f->i = 16; f->i <= 32; f->i++) {
@@ -478,7 +478,7 @@ static co_status getter_slot_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_queue_put(t, &queue, (void *)(intptr_t)5));
     co_fault_fail_after(-1);
     note("put=%s", rcs(f->rc));
-    CO_AWAIT(f->rc, co_join(t, f->g[0], &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->g[0], &f->result));
     note("got=%d qsize=%zu", f->result, co_queue_qsize(&queue));
     CO_END;
 }
@@ -559,7 +559,7 @@ static co_status sweep_consumer(co_task *t, void *arg)
         ck_assert_int_eq(f->rc, 0);
         sw.sum += (int)(intptr_t)f->item;
         co_lock_release(t, &sw.lock);
-        CO_AWAIT(f->rc, co_uqueue_put_task(t, &sw.uq, f->item));
+        CO_AWAIT(f->rc, co_uqueue_put(t, &sw.uq, f->item));
         if (f->rc < 0)
             CO_RETURN(f->rc);
     }
@@ -621,22 +621,22 @@ static co_status sweep_main(co_task *t, void *arg)
     if ((f->rc = CO_SPAWN(t, &f->c, sweep_consumer, w)) < 0)
         CO_RETURN(f->rc);          /* shutdown cancels the producer */
     CO_AWAIT(f->rc, co_event_wait(t, &sw.done));
-    CO_AWAIT(f->rc, co_join(t, f->c, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->c, &f->result));
     if (f->rc < 0)
         CO_RETURN(f->rc);
     if (f->result < 0)             /* shutdown cancels the producer */
         CO_RETURN(f->result);
-    CO_AWAIT(f->rc, co_join(t, f->p, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->p, &f->result));
     if (f->rc < 0)
         CO_RETURN(f->rc);
     for (f->i = 0; f->i < SWEEP_CROWD; f->i++) {   /* released by done */
-        CO_AWAIT(f->rc, co_join(t, f->crowd[f->i], &f->result));
+        CO_AWAIT(f->rc, co_task_join(t, f->crowd[f->i], &f->result));
         if (f->rc < 0)
             CO_RETURN(f->rc);
         ck_assert_int_eq(f->result, 0);
     }
     /* what went through the universal queue, in order */
-    for (int i = 1; co_uqueue_get(&sw.uq, &f->item, 0) == 0; i++)
+    for (int i = 1; co_uqueue_get_thread(&sw.uq, &f->item, 0) == 0; i++)
         ck_assert_int_eq((int)(intptr_t)f->item, i);
     if (sw.produced < SWEEP_ITEMS)
         CO_RETURN(-ENOMEM);

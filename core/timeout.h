@@ -1,5 +1,5 @@
 /*
- * time.h -- the clock, sleep, and timeout regions that nest as Curio's
+ * timeout.h -- the clock, sleep, and timeout regions that nest as Curio's
  * timeout_after / ignore_after do.
  *
  *     co_timeout to;                    // lives in the frame
@@ -24,8 +24,8 @@
  * a region where cancellation is disabled, and are disarmed once the task
  * has been cancelled, so cleanup is not interrupted.
  */
-#ifndef CO_TIME_H
-#define CO_TIME_H
+#ifndef CO_TIMEOUT_H
+#define CO_TIMEOUT_H
 
 #include <stdint.h>
 
@@ -110,4 +110,4 @@ int co_timeout_expired(const co_timeout *region);
         }                                                                    \
     } while (0)
 
-#endif /* CO_TIME_H */
+#endif /* CO_TIMEOUT_H */

@@ -1,5 +1,5 @@
 /*
- * time.c -- clock, sleep, and nested timeout regions.
+ * timeout.c -- clock, sleep, and nested timeout regions.
  *
  * Regions live in the caller's frame and are chained from the task; they
  * cost nothing while the task runs.  Only when a task blocks does the
@@ -51,7 +51,7 @@ co_status co_sleep(co_task *self, double seconds)
 
 /* The outermost region whose deadline has passed takes the expiry (as in
  * Curio); inner regions see an outer region's timeout pass through. */
-void co__mark_expired(co_task *t, int64_t now)
+void co__timeout_mark_expired(co_task *t, int64_t now)
 {
     co_timeout *outermost = NULL;
     for (co_timeout *r = t->timeouts; r; r = r->outer)
@@ -69,7 +69,7 @@ void co__mark_expired(co_task *t, int64_t now)
  * the region counts as expired once the wake is delivered (co_wait_enter),
  * not before -- a primitive that completed anyway discards it
  * (co_wait_completed). */
-void co__deadline_reached(co_kernel *k, co_task *t, int64_t now)
+void co__timeout_deadline_reached(co_kernel *k, co_task *t, int64_t now)
 {
     (void)k;
     if (!(t->flags & CO_F_OWN_DEADLINE) && co__timeouts_armed(t) &&
@@ -144,7 +144,7 @@ int (co_timeout_at)(co_task *self, co_timeout *r, double clock_time)
  * frame holds it finishes (at `at`, its CO_END), or (at == NULL) when its
  * task ends.  Left open, it would time out the unrelated awaits that
  * follow. */
-_Noreturn void co__panic_open_region(co_task *t, const char *at)
+_Noreturn void co__timeout_panic_open_region(co_task *t, const char *at)
 {
     const co_timeout *r = t->timeouts;
     char msg[512];
@@ -158,7 +158,7 @@ _Noreturn void co__panic_open_region(co_task *t, const char *at)
              at ? "the coroutine holding it finishes at"
                 : "its task ends, last at",
              at ? at : t->where ? t->where : "(start)", (unsigned)t->id);
-    co__panic_where("co_timeout_after", r->where, "?", msg);
+    co__error_panic_where("co_timeout_after", r->where, "?", msg);
 }
 
 int co_timeout_end(co_task *self, co_timeout *r, int rc)
