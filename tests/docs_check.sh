@@ -52,6 +52,11 @@ trap 'rm -rf "$tmp"' EXIT
 # Split every Markdown file into blocks: N.src (the code, the fence's
 # indentation removed), N.meta ("FILE FIRSTLINE MODE"), N.decls.
 awk -v out="$tmp" '
+function stray() {
+    if (ann_end < 0) return
+    printf "%s:%d: a docs_check comment not right before a ```c fence\n", FILENAME, ann_end > "/dev/stderr"
+    bad = 1
+}
 function flush_ann() { ann_mode = ""; ann_decls = ""; ann_end = -1 }
 FNR == 1 { flush_ann(); inb = 0; inann = 0; inother = 0 }
 inother { if ($0 ~ /^ *```[ \t]*$/) inother = 0; next }
@@ -75,13 +80,13 @@ inb {
     ann_decls = ann_decls text "\n"
     next
 }
-/^ *```/ {
+/^ *```[^`]*$/ {
     tag = $0; sub(/^ *```[ \t]*/, "", tag); sub(/[ \t].*$/, "", tag)
     if (tag == "") {
         printf "%s:%d: a fence without a language tag (```c, ```sh, ```text)\n", FILENAME, FNR > "/dev/stderr"
         bad = 1
     }
-    if (tag != "c") inother = 1
+    if (tag != "c") { stray(); inother = 1 }
     else {
         n++; src = out "/" n ".src"
         match($0, /^ */); indent = RLENGTH
@@ -95,7 +100,7 @@ inb {
     flush_ann()
     next
 }
-{ if ($0 !~ /^[ \t]*$/) flush_ann() }
+{ if ($0 !~ /^[ \t]*$/) { stray(); flush_ann() } }
 END { exit bad }
 ' README.md docs/*.md || status=1
 status=${status:-0}
@@ -163,4 +168,5 @@ done
 
 echo "docs_check: $((nfile + nfrag)) C blocks ($nfile files, $nfrag fragments)," \
      "$nfail failed, with $cc"
+[[ $status == 0 ]] || echo "docs_check: fences or docs_check comments misplaced (above)"
 [[ $nfail == 0 && $status == 0 ]]
