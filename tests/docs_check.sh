@@ -74,7 +74,7 @@ inb {
         sub(/^ *<!-- *docs_check: */, "", text)
         ann_mode = text; sub(/[ \t].*$/, "", ann_mode); sub(/-->.*$/, "", ann_mode)
         if (text ~ /^[^ \t]*[ \t]/) sub(/^[^ \t]*[ \t]+/, "", text); else text = ""
-        ann_decls = ""; inann = 1; ann_start = FNR
+        ann_decls = ""; inann = 1
     }
     if (text ~ /-->/) { sub(/-->.*$/, "", text); inann = 0; ann_end = FNR }
     ann_decls = ann_decls text "\n"
@@ -105,11 +105,11 @@ END { exit bad }
 ' README.md docs/*.md || status=1
 status=${status:-0}
 
-nfile=0 nfrag=0 nfail=0
-for meta in $(ls "$tmp"/*.meta 2>/dev/null | sort -t/ -k2 -V); do
-    [[ -e $meta ]] || break
-    n=${meta%.meta}; n=${n##*/}
-    read -r file line mode < "$meta"
+declare -A count=([file]=0 [written]=0 [body]=0 [function]=0 [alone]=0)
+nfail=0
+nblocks=$(find "$tmp" -name '*.meta' | wc -l)
+for ((n = 1; n <= nblocks; n++)); do
+    read -r file line mode < "$tmp/$n.meta"
     src="$tmp/$n.src" tu="$tmp/$n.c"
     {
         case $mode in
@@ -117,7 +117,7 @@ for meta in $(ls "$tmp"/*.meta 2>/dev/null | sort -t/ -k2 -V); do
             if [[ ! -s "$tmp/$n.decls" ]] &&
                grep -qm1 -v '^[[:space:]]*$' "$src" &&
                [[ $(grep -m1 -v '^[[:space:]]*$' "$src") == '#include'* ]]; then
-                :                       # a whole program: as written
+                count[written]=$((count[written] + 1))    # as written
             else
                 echo '#include "tests/docs_check/prelude.h"'
             fi
@@ -158,7 +158,7 @@ for meta in $(ls "$tmp"/*.meta 2>/dev/null | sort -t/ -k2 -V); do
             nfail=$((nfail + 1)); continue ;;
         esac
     } > "$tu"
-    if [[ $mode == file ]]; then nfile=$((nfile + 1)); else nfrag=$((nfrag + 1)); fi
+    count[$mode]=$((count[$mode] + 1))
     if ! out=$("$cc" "${flags[@]}" "$tu" 2>&1); then
         echo "$file:$line: this ($mode) block does not compile with $cc:"
         sed 's/^/    /' <<<"$out"
@@ -166,7 +166,9 @@ for meta in $(ls "$tmp"/*.meta 2>/dev/null | sort -t/ -k2 -V); do
     fi
 done
 
-echo "docs_check: $((nfile + nfrag)) C blocks ($nfile files, $nfrag fragments)," \
-     "$nfail failed, with $cc"
+echo "docs_check: $nblocks C blocks: ${count[file]} files" \
+     "(${count[written]} of them as written), $((count[body] + count[function]
+     + count[alone])) fragments (body ${count[body]}, function" \
+     "${count[function]}, alone ${count[alone]}); $nfail failed, with $cc"
 [[ $status == 0 ]] || echo "docs_check: fences or docs_check comments misplaced (above)"
 [[ $nfail == 0 && $status == 0 ]]
