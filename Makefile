@@ -40,6 +40,8 @@ SO_NAME   := libcurio.so.$(SOVERSION)
 LIB_SRCS  := $(wildcard core/*.c sync/*.c net/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 HEADERS   := $(wildcard macros/*.h core/*.h sync/*.h net/*.h include/*.h tests/*.h)
+# co.h and the resume-point backends it includes (macros/co_resume_*.h)
+MACRO_HEADERS := $(wildcard macros/*.h)
 
 # Examples that use only macros/co.h link without libev or the library.
 MACRO_ONLY_EXAMPLES := examples/generator
@@ -112,7 +114,7 @@ EXAMPLES_STAMP := examples/.built-with
 $(shell echo '$(BUILD) $(BUILD_FLAGS)' | cmp -s - $(EXAMPLES_STAMP) \
         || echo '$(BUILD) $(BUILD_FLAGS)' > $(EXAMPLES_STAMP))
 
-examples/generator: examples/generator.c macros/co.h $(EXAMPLES_STAMP)
+examples/generator: examples/generator.c $(MACRO_HEADERS) $(EXAMPLES_STAMP)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
 
 $(KERNEL_EXAMPLES): %: %.c $(BUILD)/libcurio.a $(EXAMPLES_STAMP)
@@ -125,10 +127,10 @@ demo: all
 	./examples/echodemo
 
 # ---------------------------------------------------------------- tests
-$(BUILD)/tests/test_macros_switch.o: tests/test_macros.c macros/co.h $(FLAGS_STAMP) | $(DEPS_STAMP)
+$(BUILD)/tests/test_macros_switch.o: tests/test_macros.c $(MACRO_HEADERS) $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DCO_USE_SWITCH=1 -DMACRO_SUITE=macro_suite_switch -c $< -o $@
-$(BUILD)/tests/test_macros_labels.o: tests/test_macros.c macros/co.h $(FLAGS_STAMP) | $(DEPS_STAMP)
+$(BUILD)/tests/test_macros_labels.o: tests/test_macros.c $(MACRO_HEADERS) $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DCO_USE_SWITCH=0 -DMACRO_SUITE=macro_suite_labels -c $< -o $@
 

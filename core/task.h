@@ -48,11 +48,12 @@ struct co_task {
                                one to end; 0: none yet */
 };
 
-/* Where a task suspends, recorded by every await (see macros/co.h). The
- * kernel's own header replaces co.h's no-op hook; macros expand where they
- * are used, so the include order does not matter. */
-#undef CO_ON_SUSPEND
-#define CO_ON_SUSPEND(task, at) co_task_note_where((task), (at))
+/* Where a task suspends, recorded by every await (see macros/co.h).  This
+ * is the kernel's private hook, which co.h calls as well as a user's
+ * CO_ON_SUSPEND (never replaced); co.h made it a no-op, and macros expand
+ * where they are used, so the include order does not matter. */
+#undef CO__TASK_ON_SUSPEND
+#define CO__TASK_ON_SUSPEND(task, at) co_task_note_where((task), (at))
 static inline void co_task_note_where(co_task *t, const char *at)
 {
     if (t) t->where = at;
@@ -64,8 +65,8 @@ static inline void co_task_note_where(co_task *t, const char *at)
  * test of the task's region pointer; the address compare only runs inside
  * a region. */
 _Noreturn void co__timeout_panic_open_region(co_task *t, const char *where);
-#undef CO_ON_FINISH
-#define CO_ON_FINISH(task, frame, size, at)                                  \
+#undef CO__TASK_ON_FINISH
+#define CO__TASK_ON_FINISH(task, frame, size, at)                            \
     co__check_regions((task), (frame), (size), (at))
 static inline void co__check_regions(co_task *t, const void *frame,
                                      size_t size, const char *at)

@@ -24,21 +24,35 @@
  * while expr says CO_WOULDBLOCK it suspends and, when resumed, evaluates expr
  * again.  A finished coroutine called again returns its result again.
  *
- * How it expands.  The frame's `co.pc` records where to resume.  CO_BEGIN
- * opens a `switch` over a small selector; every suspension point stores its
- * own resume point in pc before returning.  On entry:
- *   - switch backend (portable C99): the selector IS pc and each suspension
- *     point is a `case` label, like Duff's device and protothreads.  Because
- *     the case labels must sit in our switch, a coroutine body may not
- *     contain a `switch` statement of its own that spans an await.
- *   - labels backend (GCC/Clang "labels as values"): pc holds the address of
- *     a label (`&&label`) and entry does `goto *pc`.  User `switch`
- *     statements work anywhere.
+ * The files.  How a function jumps back into its own middle is a separate
+ * question from what the coroutine macros mean, so it has its own headers,
+ * as protothreads keeps its `lc.h` apart from `pt.h`:
+ *
+ *   macros/co.h                this file: the frame, the hooks, and
+ *                              CO_BEGIN ... CO_END, written once on top of
+ *                              four resume-point operations and one
+ *                              check (below)
+ *   macros/co_resume_labels.h  the operations with GCC/Clang "labels as
+ *                              values": a resume point is a label's address
+ *   macros/co_resume_switch.h  the operations in portable C99: a resume
+ *                              point is a `case` of one big switch (Duff's
+ *                              device); a body may not have a `switch` of its
+ *                              own around an await
+ *
  * Define CO_USE_SWITCH to 1 or 0 before including to choose; the default is
- * labels on GCC/Clang and switch elsewhere.  Resume points are numbered with
- * __COUNTER__ where available (two awaits on one line are fine), and the
- * number is stored in a pointer-sized integer, so big files cannot truncate
- * it.  Without __COUNTER__ they fall back to __LINE__: one await per line.
+ * labels on GCC/Clang and switch elsewhere.  Both keep the resume point in
+ * the frame's `co.pc`, so files built with either link together.
+ *
+ * The shape every coroutine expands to.  CO_BEGIN lets the backend jump to
+ * the saved resume point, then opens a `switch` over a small selector that
+ * only this file uses: `case CO__SEL_START` starts the body, CO_FINALLY is
+ * `case CO__SEL_FINALLY` and CO_END is `default`.  CO_RETURN sets the
+ * selector and jumps back to that switch, which reaches the cleanup section
+ * when there is one and the end when there is none.
+ *
+ * Resume points are numbered with __COUNTER__ where available (two awaits on
+ * one line are fine).  Without __COUNTER__ they fall back to __LINE__: one
+ * await per line.
  *
  * Cleanup.  CO_FINALLY starts a section that runs when the body falls off its
  * end or executes CO_RETURN, whatever the result (success, error,
@@ -46,10 +60,11 @@
  * replaces it.  The section may await.  Without CO_FINALLY, CO_RETURN
  * finishes at once.
  *
- * The kernel (core/task.h) is told where each task suspends or returns
- * through CO_ON_SUSPEND(task, where); on its own this header makes that a
- * no-op.  With the switch backend, an await inside a user `switch` is
- * caught at run time: resuming it aborts with a message.
+ * Hooks.  Define CO_ON_SUSPEND(task, where) and CO_ON_FINISH(task, frame,
+ * size, where) before including to be told where coroutines suspend and
+ * finish; they are no-ops otherwise.  The kernel has hooks of its own
+ * (core/task.h: record where a task waits, check its timeout regions), under
+ * private names, which run as well as yours.
  */
 #ifndef CO_H
 #define CO_H
@@ -82,8 +97,8 @@ typedef co_status (*co_func)(co_task *t, void *frame);
 /* Every frame contains one of these, named `co`. Zero it before the first
  * call (CO_AWAIT_CALL and the kernel's spawn do that). */
 typedef struct co_frame {
-    /* 0: not started; else the resume case number (switch backend) or
-     * label address (labels backend), kept as an integer either way */
+    /* 0: not started; else the resume point as the backend encodes it (a
+     * case number, a label's address), kept as an integer either way */
     uintptr_t pc;
     int ret;            /* pending result while CO_FINALLY runs */
     int in_finally;     /* CO_RETURN inside CO_FINALLY ends the coroutine */
@@ -109,17 +124,37 @@ typedef struct co_frame {
 #  define CO__FALLTHROUGH ((void)0)
 #endif
 
-/* Told about every suspension (kernel: record where the task waits). */
+/* ------------------------------------------------------------------ hooks */
+
+/* The user's hooks: told about every suspension and return, and about every
+ * finish with the frame's bytes.  Defined before this header, they stay. */
 #ifndef CO_ON_SUSPEND
 #  define CO_ON_SUSPEND(task, where) ((void)(task), (void)(where))
 #endif
-
-/* Told when a coroutine finishes, with its frame's bytes (kernel: no timeout
- * region begun in this frame may still be open). */
 #ifndef CO_ON_FINISH
 #  define CO_ON_FINISH(task, frame, size, where)                             \
     ((void)(task), (void)(frame), (void)(size), (void)(where))
 #endif
+
+/* The kernel's hooks, private: core/task.h #undefs and redefines these (and
+ * only these), so a user's hooks above are never replaced.  A macro expands
+ * where it is used, so the definition in force at a coroutine body wins. */
+#define CO__TASK_ON_SUSPEND(task, where) ((void)(task), (void)(where))
+#define CO__TASK_ON_FINISH(task, frame, size, where)                         \
+    ((void)(task), (void)(frame), (void)(size), (void)(where))
+
+/* Both, kernel first (so a user's hook already sees co_task_where's new
+ * value); statements, so a user's hook may be a `do { } while (0)`. */
+#define CO__ON_SUSPEND(where)                                                \
+    do {                                                                     \
+        CO__TASK_ON_SUSPEND(co__t, where);                                   \
+        CO_ON_SUSPEND(co__t, where);                                         \
+    } while (0)
+#define CO__ON_FINISH(where)                                                 \
+    do {                                                                     \
+        CO__TASK_ON_FINISH(co__t, co__fr, co__fsize, where);                 \
+        CO_ON_FINISH(co__t, co__fr, co__fsize, where);                       \
+    } while (0)
 
 /*
  * 0, and a compile-time error unless `type` (a frame's type) has a member
@@ -141,95 +176,74 @@ typedef struct co_frame {
 #  define CO_FRAME_CHECK_EXPR(...) 0
 #endif
 
-/* Selector values of the outer switch. Resume cases start above them. */
-#define CO__SEL_START 0
-#define CO__SEL_FINALLY 1
-#define CO__SEL_END 2
-#define CO__CASE(n) ((n) + 3)
+/* ------------------------------------------------- the resume-point layer */
 
+/* Values of the selector the coroutine's own switch runs on. */
+#define CO__SEL_START 0     /* the body, from its first line */
+#define CO__SEL_FINALLY 1   /* the CO_FINALLY section, if there is one */
+#define CO__SEL_END 2       /* finish: return the result */
+
+/*
+ * A backend provides four operations on a frame's resume point `f->pc` (f
+ * is the co_frame *), and one check:
+ *
+ *   CO__RESUME_SAVE(f, n)     expression: remember resume point n (a number
+ *                             from CO__UNIQUE) in f->pc
+ *   CO__RESUME_LABEL(n)       place resume point n here; control may also
+ *                             fall into it from the CO__RESUME_SAVE before it
+ *   CO__RESUME_ENTRY(f, sel)  statement, once per call before the switch:
+ *                             jump to the saved point, or set sel, the value
+ *                             the switch starts on (CO__SEL_START on a
+ *                             coroutine's first call)
+ *   CO__RESUME_DONE(f)        statement at the end: mark the coroutine done,
+ *                             so that every later call comes straight back
+ *                             here and returns the result again
+ *   CO__RESUME_LOST(sel)      statement where the switch's `default` begins:
+ *                             a backend that can lose a resume point (the
+ *                             switch backend) fails loudly here
+ */
 #if CO_USE_SWITCH
+#  include "co_resume_switch.h"
+#else
+#  include "co_resume_labels.h"
+#endif
 
+/* ------------------------------------------------------------- the macros */
+
+/* Open the body.  t is the task (passed on untouched), f the frame pointer.
+ * The frame's address and size are kept for CO_ON_FINISH. */
 #define CO_BEGIN(t, f)                                                       \
     co_task *const co__t = (t);                                              \
     co_frame *const co__f = &(f)->co;                                        \
     const void *const co__fr = (f);                                          \
     const size_t co__fsize = sizeof *(f);                                    \
+    uintptr_t co__sel = CO__SEL_START;                                       \
     (void)co__t;                                                             \
     (void)co__fr, (void)co__fsize;                                           \
-    co__top:                                                                 \
-    switch (co__f->pc) {                                                     \
-    case CO__SEL_START:
-
-#define CO__SAVE(n) (co__f->pc = CO__CASE(n))
-#define CO__LABEL(n) case CO__CASE(n):
-/* falling from the save into its own case label is intended */
-#define CO__FALL_INTO_LABEL CO__FALLTHROUGH
-#define CO__GOTO_SELECTOR(sel)                                               \
-    do { co__f->pc = (sel); goto co__top; } while (0)
-#define CO__DONE_LABEL
-#define CO__MARK_DONE (co__f->pc = CO__SEL_END)
-/* Reaching `default` with a resume case number means the case label was
- * captured by a user `switch` around an await: fail loudly, not by
- * silently finishing. */
-#define CO__END_ENTRY (co__f->pc = CO__SEL_END)
-#define CO__CHECK_RESUME_POINT                                               \
-    if (co__f->pc > CO__SEL_END) co__lost_resume_point(CO_HERE)
-
-static inline void co__lost_resume_point(const char *where)
-{
-    fprintf(stderr, "co.h: coroutine ending at %s: resume point not found -- an "
-                    "await inside a switch statement needs the labels backend\n",
-            where);
-    abort();
-}
-
-#else /* labels as values */
-
-#define CO_BEGIN(t, f)                                                       \
-    co_task *const co__t = (t);                                              \
-    co_frame *const co__f = &(f)->co;                                        \
-    const void *const co__fr = (f);                                          \
-    const size_t co__fsize = sizeof *(f);                                    \
-    int co__sel = CO__SEL_START;                                             \
-    (void)co__t;                                                             \
-    (void)co__fr, (void)co__fsize;                                           \
+    CO__RESUME_ENTRY(co__f, co__sel);                                        \
     co__top:                                                                 \
     switch (co__sel) {                                                       \
-    case CO__SEL_START:                                                      \
-        if (co__f->pc) goto *(void *)co__f->pc;
-
-/* Through an integer: GCC's -Wdangling-pointer mistakes a label address
- * stored in the frame for the address of a local. */
-#define CO__SAVE(n) (co__f->pc = (uintptr_t)&&CO__CAT(co__resume_, n))
-#define CO__LABEL(n) CO__CAT(co__resume_, n):
-#define CO__FALL_INTO_LABEL ((void)0)
-#define CO__GOTO_SELECTOR(sel)                                               \
-    do { co__sel = (sel); goto co__top; } while (0)
-#define CO__DONE_LABEL co__done:
-#define CO__MARK_DONE (co__f->pc = (uintptr_t)&&co__done)
-#define CO__END_ENTRY ((void)0)
-#define CO__CHECK_RESUME_POINT ((void)0)
-
-#endif
+    case CO__SEL_START:
 
 /* Evaluate expr (a primitive call or a child coroutine call) until it stops
  * returning CO_WOULDBLOCK; store its result in res. Suspends meanwhile.
  * (Variadic, so an expression with a compound literal's commas in it is
- * one argument.) */
+ * one argument.)  The number n is drawn once and used twice: the save and
+ * the label must agree. */
 #define CO_AWAIT(res, ...) CO__AWAIT_N(res, CO__UNIQUE, __VA_ARGS__)
 #define CO__AWAIT_N(res, n, ...)                                             \
     do {                                                                     \
-        CO__SAVE(n);                                                         \
-        CO__FALL_INTO_LABEL;                                                 \
-        CO__LABEL(n)                                                         \
+        CO__RESUME_SAVE(co__f, n);                                           \
+        CO__RESUME_LABEL(n)                                                  \
         if (((res) = (__VA_ARGS__)) == CO_WOULDBLOCK) {                      \
-            CO_ON_SUSPEND(co__t, CO_HERE);                                   \
+            CO__ON_SUSPEND(CO_HERE);                                         \
             return CO_WOULDBLOCK;                                            \
         }                                                                    \
     } while (0)
 
 /* Run a child coroutine whose frame (with its own `co` member) is stored in
- * the caller's frame; res gets its result. Set the child's inputs first. */
+ * the caller's frame; res gets its result. Set the child's inputs first.
+ * The reset sits before the await's resume point, so it runs once. */
 #define CO_AWAIT_CALL(res, fn, ...)                                          \
     do {                                                                     \
         (__VA_ARGS__)->co.pc = 0;                                            \
@@ -243,22 +257,24 @@ static inline void co__lost_resume_point(const char *where)
 #define CO_YIELD() CO__YIELD_N(CO__UNIQUE)
 #define CO__YIELD_N(n)                                                       \
     do {                                                                     \
-        CO__SAVE(n);                                                         \
-        CO_ON_SUSPEND(co__t, CO_HERE);                                       \
+        CO__RESUME_SAVE(co__f, n);                                           \
+        CO__ON_SUSPEND(CO_HERE);                                             \
         return CO_WOULDBLOCK;                                                \
-        CO__LABEL(n);                                                        \
+        CO__RESUME_LABEL(n);                                                 \
     } while (0)
 
 /* The pending result (inside CO_FINALLY: what the body returned). */
 #define CO_RESULT() (co__f->ret)
 
 /* Finish with value v, running the CO_FINALLY section first if there is one
- * and we are not already inside it. */
+ * and we are not already inside it: back to the switch, which goes to the
+ * section's case, or to `default` when there is none. */
 #define CO_RETURN(v)                                                         \
     do {                                                                     \
         co__f->ret = (v);                                                    \
-        CO_ON_SUSPEND(co__t, CO_HERE);                                       \
-        CO__GOTO_SELECTOR(co__f->in_finally ? CO__SEL_END : CO__SEL_FINALLY);\
+        CO__ON_SUSPEND(CO_HERE);                                             \
+        co__sel = co__f->in_finally ? CO__SEL_END : CO__SEL_FINALLY;         \
+        goto co__top;                                                        \
     } while (0)
 
 /* Start of the cleanup section. Reached by falling off the body, too. */
@@ -268,15 +284,15 @@ static inline void co__lost_resume_point(const char *where)
     co__f->in_finally = 1;
 
 /* Close the body. Falling off the end finishes with CO_RESULT() (0 unless
- * CO_RETURN set it). */
+ * CO_RETURN set it).  The `if (0) goto` only uses the label co__top, for a
+ * body without CO_RETURN. */
 #define CO_END                                                               \
-    CO__END_ENTRY;                                                           \
+    co__sel = CO__SEL_END;                                                   \
     CO__FALLTHROUGH;                                                         \
     default:                                                                 \
-    CO__CHECK_RESUME_POINT;                                                  \
-    CO__DONE_LABEL                                                           \
-    CO__MARK_DONE;                                                           \
-    CO_ON_FINISH(co__t, co__fr, co__fsize, CO_HERE);                          \
+    CO__RESUME_LOST(co__sel);                                                \
+    CO__RESUME_DONE(co__f);                                                  \
+    CO__ON_FINISH(CO_HERE);                                                  \
     return co__f->ret;                                                       \
     }                                                                        \
     if (0) goto co__top

@@ -6,7 +6,8 @@
 # The convention.  Every fenced block tagged `c` is compiled with
 #   $CC -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
 #       [-Wjump-misses-init, where the compiler has it, as the Makefile]
-#       -Wno-unused-function -fsyntax-only -I. -Iinclude
+#       -Wno-unused-function -fsyntax-only -I. -Iinclude -Imacros
+#       (-Imacros: blocks quoting co.h include its backends by their own name)
 # (the one warning relaxed is inherent to documentation: a block shows a
 # static function without its caller; clang reports it, gcc does not under
 # -fsyntax-only).  Blocks that are not C are tagged otherwise (```sh,
@@ -41,7 +42,7 @@ cd "$root" || exit 2
 
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
        -Wno-unused-function
-       -fsyntax-only -I. -Iinclude)
+       -fsyntax-only -I. -Iinclude -Imacros)
 if "$cc" -Werror -Wjump-misses-init -E -x c /dev/null >/dev/null 2>&1; then
     flags+=(-Wjump-misses-init)
 fi

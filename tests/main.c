@@ -14,6 +14,7 @@ int main(void)
     srunner_add_suite(sr, cancel_suite());
     srunner_add_suite(sr, misuse_suite());
     srunner_add_suite(sr, embed_suite());
+    srunner_add_suite(sr, hooks_suite());
     Suite *(*const more[])(void) = { socket_suite, stream_suite,
                                      server_suite, pool_suite, sync_suite,
                                      condition_suite, queue_suite,

@@ -9,6 +9,7 @@ Suite *time_suite(void);
 Suite *cancel_suite(void);
 Suite *misuse_suite(void);
 Suite *embed_suite(void);
+Suite *hooks_suite(void);
 /* Networking suites (net/); weak so that each can be developed alone. */
 Suite *socket_suite(void) __attribute__((weak));
 Suite *stream_suite(void) __attribute__((weak));
