@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 
+#include "api.h"
 #include "task.h"
 
 /* The block a receive borrows: the most one receive into pool memory
@@ -69,34 +70,5 @@ int co_pool_set_limit(size_t bytes);
 
 /* The pool's figures, or -ESRCH with no kernel in this thread. */
 int co_pool_get_stats(co_pool_stats *out);
-
-/* ------------------------------------------------------------ for primitives
- * (net/socket.c, net/stream.c): the pool's blocks.  A block is `size`
- * usable bytes, aligned to 16. */
-
-/* A block of `size` bytes if it fits under the bound now, else NULL
- * (no room, or out of memory).  Never waits. */
-void *co__pool_try_take(size_t size);
-
-/*
- * Blocking: a chunk (CO_POOL_CHUNK bytes) into *out, waiting while the
- * pool is at its bound.  0, -ENOMEM, -ECANCELED / -ETIMEDOUT, or the
- * value another party woke the waiter with (co_wake: -EBADF from a close).
- * Waiters are served first come, first served, and a fresh caller does
- * not pass them.  A primitive that suspends here must evaluate this again
- * first on its re-evaluation: the room given to a woken waiter is reserved
- * for it, and only this call takes (or, on failure, releases) it.
- */
-co_status co__pool_take_chunk(co_task *self, void **out);
-
-/* Whether co__pool_take_chunk would return a chunk at once (room, and
- * nobody waiting for it). */
-int co__pool_has_room(void);
-
-/* Give a block back (NULL is ignored). */
-void co__pool_give(void *block);
-
-/* The usable size of a block. */
-size_t co__pool_block_size(const void *block);
 
 #endif /* CO_POOL_H */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../macros/co.h"
+#include "api.h"
 
 typedef struct co_kernel co_kernel;
 typedef struct co_timeout co_timeout;
@@ -31,7 +32,13 @@ typedef struct co_link {
     struct co_link *next, *prev;
 } co_link;
 
-/* Fields are private: use the functions below. */
+/*
+ * Every field is private: read a task through the co_task_* functions
+ * below.  The struct is in this header only so that its size is known
+ * (CO_TASK_STORAGE) and the inline fast path (fastpath.h) can reach the
+ * few fields it reads; the fields, their order and the meaning of `flags`
+ * change between releases without notice.
+ */
 struct co_task {
     co_link link;           /* ready queue, or the wait queue it blocks on;
                                must stay the first member */
@@ -47,6 +54,23 @@ struct co_task {
     uint32_t joinq;         /* the kernel's queue of tasks waiting for this
                                one to end; 0: none yet */
 };
+
+/* Private: the bits of co_task.flags that the inline fast path reads
+ * (fastpath.h, wait.h).  The full layout is the library's own
+ * (core/task_impl.h, not installed), built on these values. */
+enum {
+    CO__TASK_STATE_MASK = 3u,      /* the task's state: two bits */
+    CO__TASK_RUNNING = 1u,         /* the state of the running task */
+    CO__TASK_WOKEN = 1u << 2,      /* woken; result holds the wake value */
+    CO__TASK_CANCEL_REQ = 1u << 4, /* cancellation requested */
+    CO__TASK_EXPIRY_WAKE = 1u << 13, /* woken by a timeout region's expiry */
+};
+
+/* Exported only for the inline code below (CO_ON_FINISH's check), which
+ * a program compiles into itself; not API.  (Declared again in the hook's
+ * own block: the mark here carries over.) */
+_Noreturn CO_API void co__timeout_panic_open_region(co_task *t,
+                                                    const char *where);
 
 /* Where a task suspends, recorded by every await (see macros/co.h). The
  * kernel's own header replaces co.h's no-op hook; macros expand where they
@@ -174,15 +198,9 @@ int co_task_result(const co_task *t);
 /* "ready", "running", "blocked" or "done" */
 const char *co_task_state(const co_task *t);
 
-/* Private (a cold linear scan, for misuse checks): a task of this thread's
- * kernel, not done, running fn, whose frame match() accepts; or NULL. */
-co_task *co__task_find(co_func fn, int (*match)(void *frame, const void *arg),
-                       const void *arg);
-
 /* The task the calling thread's kernel is running now, or NULL. */
 co_task *co_current_task(void);
 
-/* co_yield and the fast path of co_wait_enter, inline. */
-#include "fastpath.h"
+/* co_yield, inline, is in fastpath.h (which includes this header). */
 
 #endif /* CO_TASK_H */

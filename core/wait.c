@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "error.h"
+#include "errors_impl.h"
 #include "kernel_impl.h"
 
 void co_waitq_init(co_waitq *q)

@@ -24,6 +24,8 @@
 
 #include <stdint.h>
 
+#include "api.h"
+#include "fastpath.h"
 #include "task.h"
 
 /* A FIFO of blocked tasks, linked through the tasks themselves; `head` is
@@ -59,7 +61,7 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func);
  * consumes the wake).  For primitives that hold something while blocked. */
 static inline int co_wait_resumed(const co_task *self)
 {
-    return self && (self->flags & CO_F_WOKEN);
+    return self && (self->flags & CO__TASK_WOKEN);
 }
 
 /* Block self on q (may be NULL) until woken or until `deadline` (monotonic
@@ -95,11 +97,6 @@ co_waitq *co_wait_solo_queue(const co_task *self);
 
 /* Wake a blocked task with `value`. Returns 1, or 0 if it was not blocked. */
 int co_wake(co_task *t, int value);
-
-/* Private (core/): abort because task t, running its body, has already
- * been blocked by a primitive whose CO_WOULDBLOCK was not awaited. */
-_Noreturn void co__wait_panic_not_awaited(co_task *t, const char *func,
-                                     const char *what);
 
 /* The kernel's cached monotonic clock in ns (refreshed once per cycle). */
 int64_t co_now_ns(void);

@@ -29,7 +29,7 @@ extern "C" {
 #include "core/timeout.h"
 #include "core/cancel.h"
 #include "core/wait.h"
-#include "core/error.h"
+#include "core/errors.h"
 #include "core/io.h"
 #include "core/pool.h"
 #include "net/socket.h"

@@ -30,7 +30,8 @@
 
 #include "../core/wait.h"
 #include "../core/alloc_impl.h"
-#include "socket.h"
+#include "../core/pool_impl.h"
+#include "socket_impl.h"
 
 struct co_socket {
     co_io io;               /* first: release() casts back */

@@ -225,11 +225,4 @@ co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
 co_status co_socket_wait_readable(co_task *self, co_socket *s);
 co_status co_socket_wait_writable(co_task *self, co_socket *s);
 
-/* For layers built on sockets (net/stream.c): an operation that completes
- * without touching the socket (bytes served from a buffer) counts in the
- * task's I/O budget too -- co_io_eager on the socket's io.  After
- * CO_WOULDBLOCK the re-evaluation finishes the yield with
- * co_socket_wait_readable or _writable, as after any suspension. */
-co_status co__socket_eager(co_task *self, co_socket *s);
-
 #endif /* CO_SOCKET_H */
