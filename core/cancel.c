@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 
+#include "cancel.h"
 #include "kernel_impl.h"
 
 int co_task_cancel_nowait(co_task *target)

@@ -14,6 +14,7 @@
 #ifndef CO_FASTPATH_H
 #define CO_FASTPATH_H
 
+#include "api.h"
 #include "task.h"
 
 /* Exported only for the inline code below, which a program compiles into

@@ -53,7 +53,7 @@ typedef struct co_bytes {
 /* Give the bytes' memory back to the pool and empty *b.  Safe on an empty
  * co_bytes and on NULL.  Must be called in the thread of the kernel the
  * bytes came from. */
-void co_bytes_free(co_bytes *b);
+CO_API void co_bytes_free(co_bytes *b);
 
 typedef struct co_pool_stats {
     size_t in_use;          /* bytes lent now, counted against the limit */
@@ -66,9 +66,9 @@ typedef struct co_pool_stats {
 /* Set the bound of the calling thread's kernel's pool.  0, or -EINVAL
  * below one chunk, -ESRCH with no kernel in this thread.  Lowering it
  * below what is lent now only makes borrowers wait until enough is back. */
-int co_pool_set_limit(size_t bytes);
+CO_API int co_pool_set_limit(size_t bytes);
 
 /* The pool's figures, or -ESRCH with no kernel in this thread. */
-int co_pool_get_stats(co_pool_stats *out);
+CO_API int co_pool_get_stats(co_pool_stats *out);
 
 #endif /* CO_POOL_H */

@@ -133,8 +133,9 @@ typedef struct co_spawn_opts {
  * Returns the new task's id (> 0) and stores the handle in *out (if out is
  * not NULL), or returns -EINVAL / -ENOMEM.
  */
-int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
-             size_t frame_size, const co_spawn_opts *opts);
+CO_API int co_spawn(co_task *self, co_task **out, co_func fn,
+                    const void *frame, size_t frame_size,
+                    const co_spawn_opts *opts);
 
 /* Spawn with the function's name as the task's name.  The frame is any
  * lvalue, a compound literal included (the macro is variadic, so its
@@ -162,44 +163,46 @@ int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
  * the joining task was cancelled or timed out, -EINVAL for NULL or a
  * detached task, -EDEADLK for joining yourself.  (As pthread_join: the
  * target's result and the join's own outcome never share one value.) */
-co_status co_task_join(co_task *self, co_task *target, int *result);
+CO_API co_status co_task_join(co_task *self, co_task *target, int *result);
 
 /* Blocking: wait until target ends; 0. The handle stays valid. */
-co_status co_task_wait(co_task *self, co_task *target);
+CO_API co_status co_task_wait(co_task *self, co_task *target);
 
 /* Blocking: cancel target and wait until it has ended (Curio's
  * `await task.cancel()`).  Returns 1 if this call cancelled it, 0 if it had
  * already ended or been cancelled; -EDEADLK for cancelling yourself (use
  * co_task_cancel_nowait). */
-co_status co_task_cancel(co_task *self, co_task *target);
+CO_API co_status co_task_cancel(co_task *self, co_task *target);
 
 /* Request cancellation and return at once.  Only the first request counts.
  * The target's current blocking primitive returns -ECANCELED (if it is
  * blocked with cancellation enabled), otherwise its next one does, and every
  * later one too.  Cancelling a finished task is a harmless no-op. Returns 1
  * if this call made the request, 0 if not, -EINVAL for NULL. */
-int co_task_cancel_nowait(co_task *target);
+CO_API int co_task_cancel_nowait(co_task *target);
 
 /* Free target as soon as it ends (at once if it already has).  Returns 0,
  * or -EINVAL if it is NULL or already detached. */
-int co_task_detach(co_task *target);
+CO_API int co_task_detach(co_task *target);
 
 /* Inspecting a task. */
-uint32_t co_task_id(const co_task *t);
-uint32_t co_task_parent_id(const co_task *t);
-const char *co_task_name(const co_task *t);
-const char *co_task_where(const co_task *t);  /* NULL before it first ran */
-void *co_task_frame(co_task *t);
-int co_task_done(const co_task *t);
-int co_task_cancelled(const co_task *t);      /* cancellation requested */
-int co_task_daemon(const co_task *t);
+CO_API uint32_t co_task_id(const co_task *t);
+CO_API uint32_t co_task_parent_id(const co_task *t);
+CO_API const char *co_task_name(const co_task *t);
+/* NULL before it first ran. */
+CO_API const char *co_task_where(const co_task *t);
+CO_API void *co_task_frame(co_task *t);
+CO_API int co_task_done(const co_task *t);
+/* Whether cancellation was requested. */
+CO_API int co_task_cancelled(const co_task *t);
+CO_API int co_task_daemon(const co_task *t);
 /* The result of a finished task; -EINVAL if it has not finished. */
-int co_task_result(const co_task *t);
+CO_API int co_task_result(const co_task *t);
 /* "ready", "running", "blocked" or "done" */
-const char *co_task_state(const co_task *t);
+CO_API const char *co_task_state(const co_task *t);
 
 /* The task the calling thread's kernel is running now, or NULL. */
-co_task *co_current_task(void);
+CO_API co_task *co_current_task(void);
 
 /* co_yield, inline, is in fastpath.h (which includes this header). */
 
