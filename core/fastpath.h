@@ -5,7 +5,7 @@
  * task switch.  As out-of-line calls that also read the kernel through a
  * general-dynamic TLS access they cost several times a bare switch, so
  * their common case is inlined here and only the rare cases (a pending
- * cancellation or timeout, misuse) call into core/wait.c.
+ * cancellation or timeout, misuse) call into core/waits.c.
  *
  * Everything named co__ here is private.  The fast path reads only the few
  * bits of co_task.flags that task.h names CO__TASK_*; the rest of the
@@ -19,7 +19,7 @@
 
 /* Exported only for the inline code below, which a program compiles into
  * itself: co__running, co__no_task, co_wait_enter_at (the documented slow
- * path of co_wait_enter, wait.h) and co__task_yield_slow.  Not API. */
+ * path of co_wait_enter, waits.h) and co__task_yield_slow.  Not API. */
 
 /* The task this thread's kernel is running now; &co__no_task when none
  * is (never NULL, so that `self == co__running` rejects a NULL self

@@ -42,7 +42,7 @@
 
 #include "api.h"
 #include "task.h"
-#include "wait.h"
+#include "waits.h"
 
 enum { CO_IO_READ = 0, CO_IO_WRITE = 1 };
 

@@ -14,7 +14,7 @@
 #include "slab_impl.h"
 #include "task_impl.h"
 #include "timeout.h"
-#include "wait.h"
+#include "waits.h"
 
 static inline unsigned co__state(const co_task *t)
 {
@@ -25,7 +25,7 @@ static inline void co__set_state(co_task *t, unsigned s)
     t->flags = (t->flags & ~CO_STATE_MASK) | s;
 }
 /* Blocked in no wait queue (a sleep, a yield's slow path).  A blocked
- * task's next link says whether it waits in a queue (core/wait.c), so the
+ * task's next link says whether it waits in a queue (core/waits.c), so the
  * stale ready-queue link of a running task must go. */
 static inline void co__block_unqueued(co_task *t)
 {
@@ -213,9 +213,9 @@ static inline void co__timer_heap_moved(co_kernel *k, co_task *t)
         k->heap[t->result].slot = t->slot;
 }
 
-/* wait.c: shutdown frees a task that ignores cancellation */
+/* waits.c: shutdown frees a task that ignores cancellation */
 void co__wait_forget(co_kernel *k, co_task *t);
-/* wait.c: abort because task t, running its body, has already been
+/* waits.c: abort because task t, running its body, has already been
  * blocked by a primitive whose CO_WOULDBLOCK was not awaited */
 _Noreturn void co__wait_panic_not_awaited(co_task *t, const char *func,
                                           const char *what);

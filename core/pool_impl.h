@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "pool.h"
-#include "wait.h"
+#include "waits.h"
 
 /* The kernel's memory for data in flight (pool.c), one per kernel. */
 typedef struct co_pool {

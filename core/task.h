@@ -56,7 +56,7 @@ struct co_task {
 };
 
 /* Private: the bits of co_task.flags that the inline fast path reads
- * (fastpath.h, wait.h).  The full layout is the library's own
+ * (fastpath.h, waits.h).  The full layout is the library's own
  * (core/task_impl.h, not installed), built on these values. */
 enum {
     CO__TASK_STATE_MASK = 3u,      /* the task's state: two bits */

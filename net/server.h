@@ -58,7 +58,7 @@
 
 #include "../core/api.h"
 #include "../core/task.h"
-#include "../core/wait.h"
+#include "../core/waits.h"
 #include "socket.h"
 
 typedef struct co_server_frame co_server_frame;

@@ -28,7 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../core/wait.h"
+#include "../core/waits.h"
 #include "../core/alloc_impl.h"
 #include "../core/pool_impl.h"
 #include "socket_impl.h"

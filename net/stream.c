@@ -42,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/wait.h"
+#include "../core/waits.h"
 #include "../core/alloc_impl.h"
 #include "../core/pool_impl.h"
 #include "socket_impl.h"

@@ -8,7 +8,7 @@
 #define CO_EVENT_H
 
 #include "../core/api.h"
-#include "../core/wait.h"
+#include "../core/waits.h"
 
 typedef struct co_event {
     co_waitq waiters;

@@ -11,7 +11,7 @@
 #define CO_LOCK_H
 
 #include "../core/api.h"
-#include "../core/wait.h"
+#include "../core/waits.h"
 
 typedef struct co_lock {
     co_waitq waiters;

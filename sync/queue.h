@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #include "../core/api.h"
-#include "../core/wait.h"
+#include "../core/waits.h"
 
 typedef enum co_queue_kind {
     CO_QUEUE_FIFO = 0,      /* Queue */

@@ -36,7 +36,7 @@
 
 #include "../core/api.h"
 #include "../core/async.h"
-#include "../core/wait.h"
+#include "../core/waits.h"
 
 typedef struct co_uwaiter co_uwaiter;   /* private: a waiting task */
 

@@ -1,5 +1,6 @@
 /*
- * wait.h -- the toolkit for writing blocking primitives.
+ * waits.h -- the toolkit for writing blocking primitives.  (Not wait.h:
+ * that is the name of a glibc header.)
  *
  * Every primitive has the same shape: enter (which returns the wake value if
  * this is the re-evaluation after a wake, and -ECANCELED / -ETIMEDOUT if one
@@ -19,8 +20,8 @@
  * woken, a task is no longer blocked, so a cancellation arriving before it
  * runs only takes effect at its next blocking point.
  */
-#ifndef CO_WAIT_H
-#define CO_WAIT_H
+#ifndef CO_WAITS_H
+#define CO_WAITS_H
 
 #include <stdint.h>
 
@@ -101,4 +102,4 @@ CO_API int co_wake(co_task *t, int value);
 /* The kernel's cached monotonic clock in ns (refreshed once per cycle). */
 CO_API int64_t co_now_ns(void);
 
-#endif /* CO_WAIT_H */
+#endif /* CO_WAITS_H */

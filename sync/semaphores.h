@@ -1,15 +1,16 @@
 /*
- * semaphore.h -- Curio's Semaphore and BoundedSemaphore.
+ * semaphores.h -- Curio's Semaphore and BoundedSemaphore.  (Not semaphore.h:
+ * that is the name of the POSIX header.)
  *
  * FIFO with hand-off: a release while tasks wait gives the permit straight
  * to the oldest waiter.  Initialise with co_semaphore_init (a zero-filled
  * semaphore is a plain semaphore with value 0).
  */
-#ifndef CO_SEMAPHORE_H
-#define CO_SEMAPHORE_H
+#ifndef CO_SEMAPHORES_H
+#define CO_SEMAPHORES_H
 
 #include "../core/api.h"
-#include "../core/wait.h"
+#include "../core/waits.h"
 
 typedef struct co_semaphore {
     co_waitq waiters;

@@ -1,5 +1,5 @@
 /*
- * wait.c -- blocking and waking: the one mechanism under every primitive.
+ * waits.c -- blocking and waking: the one mechanism under every primitive.
  */
 #include <errno.h>
 #include <stddef.h>
