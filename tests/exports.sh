@@ -47,9 +47,13 @@ marked=$(perl -0777 -ne '
         elsif ($d =~ /(\w+)\s*$/) { print "$1\n" }
     }' $headers | sort -u)
 
-# Dynamic symbols the library defines, less the linker's own.
+# Dynamic symbols the library defines, less the linker's own and those a
+# sanitizer build adds (gcc's ASan: an __odr_asan.NAME beside each
+# exported variable).
 exported=$(nm -D --defined-only "$lib" | awk '{ print $NF }' |
-           grep -vxE '_init|_fini|_edata|_end|__bss_start' | sort -u)
+           grep -vxE '_init|_fini|_edata|_end|__bss_start' |
+           grep -vE '^_*(odr_asan|asan|ubsan|tsan|msan|lsan|sanitizer)[._]' |
+           sort -u)
 [ -n "$exported" ] || { echo "exports: no symbols read from $lib"; exit 1; }
 
 for s in $exported; do
