@@ -11,6 +11,9 @@
 #   - it exports a co__ symbol that is not on INLINE_SUPPORT below;
 #   - a declaration marked CO_API is not exported (a typo, or a function
 #     declared but never defined);
+#   - the library's objects (libcurio.a, beside the .so) define a global
+#     with a public name -- anything but co__ -- that is not exported: a
+#     CO_API forgotten, or a .c that does not include its own header;
 #   - an installed header includes an *_impl.h header.
 set -uo pipefail
 lib=${1:?usage: exports.sh libcurio.so}
@@ -50,9 +53,11 @@ marked=$(perl -0777 -ne '
 # Dynamic symbols the library defines, less the linker's own and those a
 # sanitizer build adds (gcc's ASan: an __odr_asan.NAME beside each
 # exported variable).
-exported=$(nm -D --defined-only "$lib" | awk '{ print $NF }' |
-           grep -vxE '_init|_fini|_edata|_end|__bss_start' |
-           grep -vE '^_*(odr_asan|asan|ubsan|tsan|msan|lsan|sanitizer)[._]' |
+not_ours() {
+    grep -vxE '_init|_fini|_edata|_end|__bss_start' |
+    grep -vE '^_*(odr_asan|asan|ubsan|tsan|msan|lsan|sanitizer)[._]'
+}
+exported=$(nm -D --defined-only "$lib" | awk '{ print $NF }' | not_ours |
            sort -u)
 [ -n "$exported" ] || { echo "exports: no symbols read from $lib"; exit 1; }
 
@@ -69,6 +74,16 @@ for s in $marked; do
     grep -qxF "$s" <<<"$exported" ||
         fail "$s is declared CO_API but $lib does not export it"
 done
+archive=$(dirname "$lib")/libcurio.a
+if [ -f "$archive" ]; then
+    for s in $(nm --defined-only "$archive" 2>/dev/null |
+               awk '$2 ~ /^[TDBRV]$/ { print $3 }' | grep -v '^co__' |
+               not_ours | sort -u); do
+        grep -qxF "$s" <<<"$exported" ||
+            fail "$s is defined by the library with a public name but" \
+                 "not exported (a CO_API missing?)"
+    done
+fi
 for s in $INLINE_SUPPORT; do
     grep -qxF "$s" <<<"$exported" ||
         fail "$s is on INLINE_SUPPORT but $lib does not export it"
