@@ -24,8 +24,10 @@ WARN    := -Wall -Wextra -Werror
 # await: docs/tutorial.md); clang has no such warning and rejects the flag.
 WARN    += $(shell $(CC) -Werror -Wjump-misses-init -E -x c /dev/null \
              >/dev/null 2>&1 && echo -Wjump-misses-init)
+# -fvisibility=hidden: libcurio.so exports only what is marked CO_API
+# (core/api.h; tests/exports.sh checks it).
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARN) -fPIC \
-           -I. -Iinclude $(EXTRA_CFLAGS)
+           -fvisibility=hidden -I. -Iinclude $(EXTRA_CFLAGS)
 LDFLAGS := $(EXTRA_LDFLAGS)
 LIBS    := -lev -lm
 
@@ -162,6 +164,7 @@ check: all $(TEST_BIN) $(FAULT_BIN)
 	$(TEST_BIN)
 	$(FAULT_BIN)
 	@bash tests/compile_fail/run.sh $(CC) $(CFLAGS)
+	@bash tests/exports.sh $(BUILD)/libcurio.so
 
 # ---------------------------------------------------------------- C++
 # curio.h from C++ (C++11 to C++17: C++20 makes co_yield a keyword): a

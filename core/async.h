@@ -29,6 +29,7 @@
 #ifndef CO_ASYNC_H
 #define CO_ASYNC_H
 
+#include "api.h"
 #include "task.h"
 
 typedef struct co_post {
@@ -40,26 +41,26 @@ typedef struct co_post {
 } co_post;
 
 /* Prepare a node (also resets it). */
-void co_post_init(co_post *p, void (*fn)(void *arg), void *arg);
+CO_API void co_post_init(co_post *p, void (*fn)(void *arg), void *arg);
 
 /* Any thread: queue p->fn(p->arg) to run in k's thread.  The node must stay
  * valid until the callback has started or co_kernel_unpost removed it.
  * Posting a node that is still pending does nothing: it runs once.
  * Returns 0, or -EINVAL. */
-int co_kernel_post(co_kernel *k, co_post *p);
+CO_API int co_kernel_post(co_kernel *k, co_post *p);
 
 /* Any thread: the same with a node allocated here and freed after the run.
  * 0, -EINVAL or -ENOMEM. */
-int co_kernel_post_fn(co_kernel *k, void (*fn)(void *arg), void *arg);
+CO_API int co_kernel_post_fn(co_kernel *k, void (*fn)(void *arg), void *arg);
 
 /* k's thread only: take p back if it has not run yet.  1 if it was pending
  * (it will not run), 0 if it was not (it has run, or was never posted).
  * Nodes are run one at a time, so this is exact even from a callback. */
-int co_kernel_unpost(co_kernel *k, co_post *p);
+CO_API int co_kernel_unpost(co_kernel *k, co_post *p);
 
 /* k's thread only: keep runs of k alive (no deadlock report) while a task
  * waits for another thread; unhold when it stops waiting.  Holds count. */
-void co_kernel_hold(co_kernel *k);
-void co_kernel_unhold(co_kernel *k);
+CO_API void co_kernel_hold(co_kernel *k);
+CO_API void co_kernel_unhold(co_kernel *k);
 
 #endif /* CO_ASYNC_H */

@@ -1,13 +1,14 @@
 /*
  * cancel.c -- requesting cancellation, and regions that hold it back.
  *
- * Cancellation is delivered at blocking points: co_wait_enter (wait.c)
+ * Cancellation is delivered at blocking points: co_wait_enter (waits.c)
  * returns -ECANCELED from every primitive once a request is pending and
  * cancellation is enabled.  Here: the request itself, which also wakes the
  * target at once if it is blocked where cancellation is allowed.
  */
 #include <errno.h>
 
+#include "cancel.h"
 #include "kernel_impl.h"
 
 int co_task_cancel_nowait(co_task *target)

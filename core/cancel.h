@@ -5,13 +5,15 @@
 #ifndef CO_CANCEL_H
 #define CO_CANCEL_H
 
+#include "api.h"
 #include "task.h"
 
 /* Hold back cancellation and timeouts until the matching enable. Nests.
  * A cancellation requested meanwhile is delivered at the first blocking
  * point after the outermost region ends. 0, or -EINVAL. */
-int co_disable_cancellation(co_task *self);
-int co_enable_cancellation(co_task *self);  /* -EINVAL if not disabled */
+CO_API int co_disable_cancellation(co_task *self);
+/* -EINVAL if not disabled. */
+CO_API int co_enable_cancellation(co_task *self);
 
 /* What is pending: -ECANCELED if a cancellation is, else -ETIMEDOUT if a
  * timeout region's deadline has passed (Curio's check_cancellation()
@@ -19,6 +21,6 @@ int co_enable_cancellation(co_task *self);  /* -EINVAL if not disabled */
  * this also delivers it, as a blocking call would (from now on every
  * blocking primitive returns the same, and an expired region counts as
  * expired); inside a disabled region it only reports. */
-int co_check_cancellation(co_task *self);
+CO_API int co_check_cancellation(co_task *self);
 
 #endif /* CO_CANCEL_H */

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "embed.h"
 #include "kernel_impl.h"
 
 /* Rounds (each at most CO_RESUMES_PER_POLL resumes, then a poll) that

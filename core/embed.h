@@ -24,6 +24,7 @@
 #ifndef CO_EMBED_H
 #define CO_EMBED_H
 
+#include "api.h"
 #include "task.h"
 
 /*
@@ -37,7 +38,7 @@
  * -EINVAL (NULL, NaN, negative), -EBUSY (this thread already runs a
  * kernel, or k runs in another thread).
  */
-int co_kernel_advance(co_kernel *k, double seconds);
+CO_API int co_kernel_advance(co_kernel *k, double seconds);
 
 /*
  * A descriptor that polls readable when k has I/O to serve or a post from
@@ -48,16 +49,16 @@ int co_kernel_advance(co_kernel *k, double seconds);
  * kernel's libev backend cannot be polled from outside (it is epoll on
  * Linux).
  */
-int co_kernel_fd(co_kernel *k);
+CO_API int co_kernel_fd(co_kernel *k);
 
 /* Seconds until k must be advanced even if its descriptor stays quiet: 0
  * when tasks are ready, the time to the earliest deadline (a sleep, a
  * timeout), or INFINITY when nothing is due.  NaN for NULL. */
-double co_kernel_timeout(const co_kernel *k);
+CO_API double co_kernel_timeout(const co_kernel *k);
 
 /* The same for poll() and epoll_wait(): whole milliseconds, rounded up;
  * -1 for no deadline (or for NULL). */
-int co_kernel_timeout_ms(const co_kernel *k);
+CO_API int co_kernel_timeout_ms(const co_kernel *k);
 
 /*
  * End every task left: cancel them newest first, one at a time (each once
@@ -66,6 +67,6 @@ int co_kernel_timeout_ms(const co_kernel *k);
  * freed).  0, or -EDEADLK if tasks deadlocked in their cleanup (they were
  * then cancelled all at once, and reported); -EINVAL, -EBUSY as above.
  */
-int co_kernel_shutdown(co_kernel *k);
+CO_API int co_kernel_shutdown(co_kernel *k);
 
 #endif /* CO_EMBED_H */

@@ -5,50 +5,21 @@
  * task switch.  As out-of-line calls that also read the kernel through a
  * general-dynamic TLS access they cost several times a bare switch, so
  * their common case is inlined here and only the rare cases (a pending
- * cancellation or timeout, misuse) call into core/wait.c.
+ * cancellation or timeout, misuse) call into core/waits.c.
  *
- * Everything named co__ here is private: the flag layout may change.
+ * Everything named co__ here is private.  The fast path reads only the few
+ * bits of co_task.flags that task.h names CO__TASK_*; the rest of the
+ * layout is the library's (core/task_impl.h) and may change.
  */
 #ifndef CO_FASTPATH_H
 #define CO_FASTPATH_H
 
+#include "api.h"
 #include "task.h"
 
-/* co_task.flags */
-enum {
-    CO_STATE_MASK = 3u,
-    CO_STATE_READY = 0u,       /* in the ready queue */
-    CO_STATE_RUNNING = 1u,
-    CO_STATE_BLOCKED = 2u,     /* in a wait queue and/or the timer heap */
-    CO_STATE_DONE = 3u,
-
-    CO_F_WOKEN = 1u << 2,      /* woken; result holds the wake value */
-    CO_F_IN_HEAP = 1u << 3,    /* has a timer entry; result holds its index */
-    CO_F_CANCEL_REQ = 1u << 4, /* cancellation requested (first one counts) */
-    CO_F_CANCEL_DONE = 1u << 5,/* -ECANCELED has been delivered */
-    CO_F_DAEMON = 1u << 6,
-    CO_F_DETACHED = 1u << 7,
-    CO_F_JOINING = 1u << 8,    /* blocked in co_task_join (wants the result) */
-    CO_F_STORAGE = 1u << 9,    /* caller-supplied memory: never freed */
-    CO_F_JOINED = 1u << 10,    /* result collected by a join */
-    CO_F_CANCEL_MADE = 1u << 11, /* blocked in co_task_cancel that made the request */
-    CO_F_GOT_RESULT = 1u << 12, /* a joiner's wake value is the result */
-    CO_F_EXPIRY_WAKE = 1u << 13, /* woken by a timeout region's expiry: the
-                                    region counts as expired once the wake
-                                    is delivered (co_wait_enter) */
-    CO_F_OWN_DEADLINE = 1u << 14, /* blocked: the timer entry is the
-                                     primitive's own deadline, earlier
-                                     than any region's */
-    CO_F_ROUTINE_NET = 1u << 15, /* spawned CO_ROUTINE_NET */
-
-    CO_NOCANCEL_SHIFT = 16,    /* 8 bits of disable_cancellation depth */
-    CO_NOCANCEL_ONE = 1u << CO_NOCANCEL_SHIFT,
-    CO_NOCANCEL_MASK = 0xffu << CO_NOCANCEL_SHIFT,
-
-    CO_SLAB_SHIFT = 24,        /* task memory: 0 malloc, else slab class */
-};
-/* Past INT_MAX, so not an enumerator (ISO C: enumerators are ints). */
-#define CO_SLAB_MASK (0xffu << CO_SLAB_SHIFT)
+/* Exported only for the inline code below, which a program compiles into
+ * itself: co__running, co__no_task, co_wait_enter_at (the documented slow
+ * path of co_wait_enter, waits.h) and co__task_yield_slow.  Not API. */
 
 /* The task this thread's kernel is running now; &co__no_task when none
  * is (never NULL, so that `self == co__running` rejects a NULL self
@@ -56,15 +27,15 @@ enum {
  * through %fs instead of a call to __tls_get_addr, even in the -fPIC
  * objects of libcurio.a and libcurio.so. */
 #ifdef __cplusplus
-extern thread_local co_task *co__running
+CO_API extern thread_local co_task *co__running
 #else
-extern _Thread_local co_task *co__running
+CO_API extern _Thread_local co_task *co__running
 #endif
     __attribute__((tls_model("initial-exec")));
-extern co_task co__no_task;
+CO_API extern co_task co__no_task;
 
-int co_wait_enter_at(co_task *self, int *rc, const char *func);
-co_status co__task_yield_slow(co_task *self);
+CO_API int co_wait_enter_at(co_task *self, int *rc, const char *func);
+CO_API co_status co__task_yield_slow(co_task *self);
 
 /* Nothing to deliver and nothing to check: the running task, in state
  * RUNNING, not woken, no cancellation requested, no timeout region.  The
@@ -74,8 +45,8 @@ co_status co__task_yield_slow(co_task *self);
 static inline int co__plain_entry(const co_task *self)
 {
     return self == co__running &&
-           (self->flags & (CO_F_WOKEN | CO_F_CANCEL_REQ | CO_STATE_MASK)) ==
-               CO_STATE_RUNNING &&
+           (self->flags & (CO__TASK_WOKEN | CO__TASK_CANCEL_REQ |
+                           CO__TASK_STATE_MASK)) == CO__TASK_RUNNING &&
            !self->timeouts;
 }
 
@@ -84,8 +55,9 @@ static inline int co__plain_entry(const co_task *self)
 static inline int co__plain_wake(const co_task *self)
 {
     return self == co__running &&
-           (self->flags & (CO_F_WOKEN | CO_F_EXPIRY_WAKE | CO_STATE_MASK)) ==
-               (CO_F_WOKEN | CO_STATE_RUNNING);
+           (self->flags & (CO__TASK_WOKEN | CO__TASK_EXPIRY_WAKE |
+                           CO__TASK_STATE_MASK)) ==
+               (CO__TASK_WOKEN | CO__TASK_RUNNING);
 }
 
 static inline int co__wait_enter(co_task *self, int *rc, const char *func)
@@ -93,7 +65,7 @@ static inline int co__wait_enter(co_task *self, int *rc, const char *func)
     if (co__plain_entry(self))
         return 0;
     if (co__plain_wake(self)) {
-        self->flags &= ~CO_F_WOKEN;        /* re-evaluation after a wake */
+        self->flags &= ~CO__TASK_WOKEN;        /* re-evaluation after a wake */
         *rc = self->result;
         return 1;
     }
@@ -107,12 +79,12 @@ static inline int co__wait_enter(co_task *self, int *rc, const char *func)
 static inline co_status co_yield(co_task *self)
 {
     if (co__plain_entry(self)) {
-        self->flags |= CO_F_WOKEN;
+        self->flags |= CO__TASK_WOKEN;
         self->result = 0;
         return CO_WOULDBLOCK;
     }
     if (co__plain_wake(self)) {
-        self->flags &= ~CO_F_WOKEN;
+        self->flags &= ~CO__TASK_WOKEN;
         return self->result;
     }
     return co__task_yield_slow(self);

@@ -40,8 +40,9 @@
 
 #include <stdint.h>
 
+#include "api.h"
 #include "task.h"
-#include "wait.h"
+#include "waits.h"
 
 enum { CO_IO_READ = 0, CO_IO_WRITE = 1 };
 
@@ -68,7 +69,7 @@ struct co_io {
 
 /* Register fd (already non-blocking) with the calling thread's running
  * kernel.  0, or -EINVAL (bad fd, no kernel running in this thread). */
-int co_io_init(co_io *io, int fd, void (*release)(co_io *io));
+CO_API int co_io_init(co_io *io, int fd, void (*release)(co_io *io));
 
 /* The I/O budget of tasks in kernel k: the eager operations a task may
  * complete in a row before the next one yields (see "Fairness" above);
@@ -76,8 +77,8 @@ int co_io_init(co_io *io, int fd, void (*release)(co_io *io));
  * behaviour).  Takes effect at once, also from inside a task.  0, or
  * -EINVAL for a NULL kernel. */
 #define CO_IO_BUDGET_DEFAULT 64
-int co_kernel_set_io_budget(co_kernel *k, unsigned budget);
-unsigned co_kernel_io_budget(const co_kernel *k);   /* 0 for NULL */
+CO_API int co_kernel_set_io_budget(co_kernel *k, unsigned budget);
+CO_API unsigned co_kernel_io_budget(const co_kernel *k);   /* 0 for NULL */
 
 /*
  * Blocking: wait until the fd is ready in direction `dir`.  Returns 0;
@@ -88,7 +89,7 @@ unsigned co_kernel_io_budget(const co_kernel *k);   /* 0 for NULL */
  * first (CO_WOULDBLOCK; the re-evaluation returns 0, or -EBADF if the io
  * was closed meanwhile).
  */
-co_status co_io_wait(co_task *self, co_io *io, int dir);
+CO_API co_status co_io_wait(co_task *self, co_io *io, int dir);
 
 /*
  * For an owner that completes an operation without reaching co_io_wait
@@ -100,7 +101,7 @@ co_status co_io_wait(co_task *self, co_io *io, int dir);
  * due (as at any blocking point); -EINVAL for a NULL io, -EBADF for a
  * closed one.
  */
-co_status co_io_eager(co_task *self, co_io *io);
+CO_API co_status co_io_eager(co_task *self, co_io *io);
 
 /* Record an attempt: `drained` when it came back short or with EAGAIN. */
 static inline void co_io_attempted(co_io *io, int dir, int drained)
@@ -124,10 +125,10 @@ static inline void co_io_hold(co_io *io, int dir)
     io->users++;
     io->held[dir] = 1;
 }
-int co_io_unhold(co_io *io, int dir);
+CO_API int co_io_unhold(co_io *io, int dir);
 
 /* Stop watching, wake the waiters with -EBADF, and call `release` once no
  * task is inside co_io_wait (at once if none is).  Idempotent. */
-void co_io_close(co_io *io);
+CO_API void co_io_close(co_io *io);
 
 #endif /* CO_IO_H */

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "error.h"
+#include "errors.h"
 #include "alloc_impl.h"
 #include "io.h"
 #include "kernel_impl.h"

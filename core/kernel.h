@@ -5,17 +5,19 @@
 #ifndef CO_KERNEL_H
 #define CO_KERNEL_H
 
+#include "api.h"
 #include "task.h"
 
 /* A new kernel with its own libev loop and everything it needs to run
  * (its descriptors included: nothing is created lazily later that could
  * fail).  NULL with errno set on failure: ENOMEM, EMFILE or ENFILE. */
-co_kernel *co_kernel_new(void);
+CO_API co_kernel *co_kernel_new(void);
 
 /* Spawn a task into k from outside any task (before or between runs).
  * Same contract as co_spawn(). */
-int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn, const void *frame,
-                    size_t frame_size, const co_spawn_opts *opts);
+CO_API int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn,
+                           const void *frame, size_t frame_size,
+                           const co_spawn_opts *opts);
 
 /*
  * Run `main` (a copy of `frame`, frame_size bytes) and every other task
@@ -29,22 +31,22 @@ int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn, const void *frame,
  * another thread.  A kernel can be run again after a run has returned.
  * To advance a kernel from another loop instead, see embed.h.
  */
-int co_kernel_run(co_kernel *k, co_func main, const void *frame,
-                  size_t frame_size);
+CO_API int co_kernel_run(co_kernel *k, co_func main, const void *frame,
+                         size_t frame_size);
 
 /* Free the kernel (and anything left in it). */
-void co_kernel_free(co_kernel *k);
+CO_API void co_kernel_free(co_kernel *k);
 
 /* The one-call form: new kernel, run main, free, return main's result
  * (or co_kernel_new's failure: -ENOMEM, -EMFILE, -ENFILE; or -EBUSY at
  * once, from inside a running kernel). */
-int co_run(co_func main, const void *frame, size_t frame_size);
+CO_API int co_run(co_func main, const void *frame, size_t frame_size);
 
 /* The kernel running in the calling thread, or NULL. */
-co_kernel *co_current_kernel(void);
+CO_API co_kernel *co_current_kernel(void);
 
 /* The kernel's libev loop, for the parts of the library that wait on file
  * descriptors and signals (net/, sync/). */
-struct ev_loop *co_kernel_loop(co_kernel *k);
+CO_API struct ev_loop *co_kernel_loop(co_kernel *k);
 
 #endif /* CO_KERNEL_H */

@@ -9,10 +9,12 @@
 #include <stdint.h>
 
 #include "async.h"
-#include "slab_impl.h"
 #include "kernel.h"
+#include "pool_impl.h"
+#include "slab_impl.h"
+#include "task_impl.h"
 #include "timeout.h"
-#include "wait.h"
+#include "waits.h"
 
 static inline unsigned co__state(const co_task *t)
 {
@@ -23,7 +25,7 @@ static inline void co__set_state(co_task *t, unsigned s)
     t->flags = (t->flags & ~CO_STATE_MASK) | s;
 }
 /* Blocked in no wait queue (a sleep, a yield's slow path).  A blocked
- * task's next link says whether it waits in a queue (core/wait.c), so the
+ * task's next link says whether it waits in a queue (core/waits.c), so the
  * stale ready-queue link of a running task must go. */
 static inline void co__block_unqueued(co_task *t)
 {
@@ -39,20 +41,6 @@ static inline int co__timeouts_armed(const co_task *t)
 {
     return t->timeouts && co__cancellable(t) && !(t->flags & CO_F_CANCEL_REQ);
 }
-
-/* The kernel's memory for data in flight (pool.c; public side: pool.h). */
-typedef struct co_pool {
-    size_t limit;
-    size_t in_use;             /* lent, plus room reserved for woken waiters */
-    size_t peak;
-    void *cache;               /* free chunks, chained through their header */
-    unsigned cached;
-    unsigned long waits;
-    co_waitq waiters;          /* tasks waiting for room for a chunk */
-} co_pool;
-
-void co__pool_init(co_pool *p);
-void co__pool_destroy(co_pool *p);
 
 /* The cold part of a task, in the kernel's registry. */
 typedef struct co_registry_entry {
@@ -225,8 +213,12 @@ static inline void co__timer_heap_moved(co_kernel *k, co_task *t)
         k->heap[t->result].slot = t->slot;
 }
 
-/* wait.c: shutdown frees a task that ignores cancellation */
+/* waits.c: shutdown frees a task that ignores cancellation */
 void co__wait_forget(co_kernel *k, co_task *t);
+/* waits.c: abort because task t, running its body, has already been
+ * blocked by a primitive whose CO_WOULDBLOCK was not awaited */
+_Noreturn void co__wait_panic_not_awaited(co_task *t, const char *func,
+                                          const char *what);
 
 /* timeout.c: a task's deadline passed while it was blocked */
 void co__timeout_deadline_reached(co_kernel *k, co_task *t, int64_t now);

@@ -14,7 +14,7 @@
 
 #include "alloc_impl.h"
 #include "kernel_impl.h"
-#include "pool.h"
+#include "pool_impl.h"
 
 /* Free chunks kept: enough for the chunks a burst of receives borrows at
  * once, little enough not to matter (they are virtual until touched). */

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 
+#include "api.h"
 #include "task.h"
 
 /* The block a receive borrows: the most one receive into pool memory
@@ -52,7 +53,7 @@ typedef struct co_bytes {
 /* Give the bytes' memory back to the pool and empty *b.  Safe on an empty
  * co_bytes and on NULL.  Must be called in the thread of the kernel the
  * bytes came from. */
-void co_bytes_free(co_bytes *b);
+CO_API void co_bytes_free(co_bytes *b);
 
 typedef struct co_pool_stats {
     size_t in_use;          /* bytes lent now, counted against the limit */
@@ -65,38 +66,9 @@ typedef struct co_pool_stats {
 /* Set the bound of the calling thread's kernel's pool.  0, or -EINVAL
  * below one chunk, -ESRCH with no kernel in this thread.  Lowering it
  * below what is lent now only makes borrowers wait until enough is back. */
-int co_pool_set_limit(size_t bytes);
+CO_API int co_pool_set_limit(size_t bytes);
 
 /* The pool's figures, or -ESRCH with no kernel in this thread. */
-int co_pool_get_stats(co_pool_stats *out);
-
-/* ------------------------------------------------------------ for primitives
- * (net/socket.c, net/stream.c): the pool's blocks.  A block is `size`
- * usable bytes, aligned to 16. */
-
-/* A block of `size` bytes if it fits under the bound now, else NULL
- * (no room, or out of memory).  Never waits. */
-void *co__pool_try_take(size_t size);
-
-/*
- * Blocking: a chunk (CO_POOL_CHUNK bytes) into *out, waiting while the
- * pool is at its bound.  0, -ENOMEM, -ECANCELED / -ETIMEDOUT, or the
- * value another party woke the waiter with (co_wake: -EBADF from a close).
- * Waiters are served first come, first served, and a fresh caller does
- * not pass them.  A primitive that suspends here must evaluate this again
- * first on its re-evaluation: the room given to a woken waiter is reserved
- * for it, and only this call takes (or, on failure, releases) it.
- */
-co_status co__pool_take_chunk(co_task *self, void **out);
-
-/* Whether co__pool_take_chunk would return a chunk at once (room, and
- * nobody waiting for it). */
-int co__pool_has_room(void);
-
-/* Give a block back (NULL is ignored). */
-void co__pool_give(void *block);
-
-/* The usable size of a block. */
-size_t co__pool_block_size(const void *block);
+CO_API int co_pool_get_stats(co_pool_stats *out);
 
 #endif /* CO_POOL_H */

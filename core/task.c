@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "error.h"
+#include "errors.h"
 #include "alloc_impl.h"
 #include "kernel_impl.h"
 

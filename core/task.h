@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../macros/co.h"
+#include "api.h"
 
 typedef struct co_kernel co_kernel;
 typedef struct co_timeout co_timeout;
@@ -31,7 +32,13 @@ typedef struct co_link {
     struct co_link *next, *prev;
 } co_link;
 
-/* Fields are private: use the functions below. */
+/*
+ * Every field is private: read a task through the co_task_* functions
+ * below.  The struct is in this header only so that its size is known
+ * (CO_TASK_STORAGE) and the inline fast path (fastpath.h) can reach the
+ * few fields it reads; the fields, their order and the meaning of `flags`
+ * change between releases without notice.
+ */
 struct co_task {
     co_link link;           /* ready queue, or the wait queue it blocks on;
                                must stay the first member */
@@ -46,6 +53,17 @@ struct co_task {
     uint32_t slot;          /* index in the kernel's task registry */
     uint32_t joinq;         /* the kernel's queue of tasks waiting for this
                                one to end; 0: none yet */
+};
+
+/* Private: the bits of co_task.flags that the inline fast path reads
+ * (fastpath.h, waits.h).  The full layout is the library's own
+ * (core/task_impl.h, not installed), built on these values. */
+enum {
+    CO__TASK_STATE_MASK = 3u,      /* the task's state: two bits */
+    CO__TASK_RUNNING = 1u,         /* the state of the running task */
+    CO__TASK_WOKEN = 1u << 2,      /* woken; result holds the wake value */
+    CO__TASK_CANCEL_REQ = 1u << 4, /* cancellation requested */
+    CO__TASK_EXPIRY_WAKE = 1u << 13, /* woken by a timeout region's expiry */
 };
 
 /* Where a task suspends, recorded by every await (see macros/co.h).  This
@@ -63,8 +81,10 @@ static inline void co_task_note_where(co_task *t, const char *at)
  * its frame must have ended: otherwise it would stay the task's innermost
  * region and time out the caller's later, unrelated awaits.  One predicted
  * test of the task's region pointer; the address compare only runs inside
- * a region. */
-_Noreturn void co__timeout_panic_open_region(co_task *t, const char *where);
+ * a region.  The panic is exported only for this inline code, which a
+ * program compiles into itself; it is not API. */
+_Noreturn CO_API void co__timeout_panic_open_region(co_task *t,
+                                                    const char *where);
 #undef CO__TASK_ON_FINISH
 #define CO__TASK_ON_FINISH(task, frame, size, at)                            \
     co__check_regions((task), (frame), (size), (at))
@@ -110,8 +130,9 @@ typedef struct co_spawn_opts {
  * Returns the new task's id (> 0) and stores the handle in *out (if out is
  * not NULL), or returns -EINVAL / -ENOMEM.
  */
-int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
-             size_t frame_size, const co_spawn_opts *opts);
+CO_API int co_spawn(co_task *self, co_task **out, co_func fn,
+                    const void *frame, size_t frame_size,
+                    const co_spawn_opts *opts);
 
 /* Spawn with the function's name as the task's name.  The frame is any
  * lvalue, a compound literal included (the macro is variadic, so its
@@ -139,51 +160,47 @@ int co_spawn(co_task *self, co_task **out, co_func fn, const void *frame,
  * the joining task was cancelled or timed out, -EINVAL for NULL or a
  * detached task, -EDEADLK for joining yourself.  (As pthread_join: the
  * target's result and the join's own outcome never share one value.) */
-co_status co_task_join(co_task *self, co_task *target, int *result);
+CO_API co_status co_task_join(co_task *self, co_task *target, int *result);
 
 /* Blocking: wait until target ends; 0. The handle stays valid. */
-co_status co_task_wait(co_task *self, co_task *target);
+CO_API co_status co_task_wait(co_task *self, co_task *target);
 
 /* Blocking: cancel target and wait until it has ended (Curio's
  * `await task.cancel()`).  Returns 1 if this call cancelled it, 0 if it had
  * already ended or been cancelled; -EDEADLK for cancelling yourself (use
  * co_task_cancel_nowait). */
-co_status co_task_cancel(co_task *self, co_task *target);
+CO_API co_status co_task_cancel(co_task *self, co_task *target);
 
 /* Request cancellation and return at once.  Only the first request counts.
  * The target's current blocking primitive returns -ECANCELED (if it is
  * blocked with cancellation enabled), otherwise its next one does, and every
  * later one too.  Cancelling a finished task is a harmless no-op. Returns 1
  * if this call made the request, 0 if not, -EINVAL for NULL. */
-int co_task_cancel_nowait(co_task *target);
+CO_API int co_task_cancel_nowait(co_task *target);
 
 /* Free target as soon as it ends (at once if it already has).  Returns 0,
  * or -EINVAL if it is NULL or already detached. */
-int co_task_detach(co_task *target);
+CO_API int co_task_detach(co_task *target);
 
 /* Inspecting a task. */
-uint32_t co_task_id(const co_task *t);
-uint32_t co_task_parent_id(const co_task *t);
-const char *co_task_name(const co_task *t);
-const char *co_task_where(const co_task *t);  /* NULL before it first ran */
-void *co_task_frame(co_task *t);
-int co_task_done(const co_task *t);
-int co_task_cancelled(const co_task *t);      /* cancellation requested */
-int co_task_daemon(const co_task *t);
+CO_API uint32_t co_task_id(const co_task *t);
+CO_API uint32_t co_task_parent_id(const co_task *t);
+CO_API const char *co_task_name(const co_task *t);
+/* NULL before it first ran. */
+CO_API const char *co_task_where(const co_task *t);
+CO_API void *co_task_frame(co_task *t);
+CO_API int co_task_done(const co_task *t);
+/* Whether cancellation was requested. */
+CO_API int co_task_cancelled(const co_task *t);
+CO_API int co_task_daemon(const co_task *t);
 /* The result of a finished task; -EINVAL if it has not finished. */
-int co_task_result(const co_task *t);
+CO_API int co_task_result(const co_task *t);
 /* "ready", "running", "blocked" or "done" */
-const char *co_task_state(const co_task *t);
-
-/* Private (a cold linear scan, for misuse checks): a task of this thread's
- * kernel, not done, running fn, whose frame match() accepts; or NULL. */
-co_task *co__task_find(co_func fn, int (*match)(void *frame, const void *arg),
-                       const void *arg);
+CO_API const char *co_task_state(const co_task *t);
 
 /* The task the calling thread's kernel is running now, or NULL. */
-co_task *co_current_task(void);
+CO_API co_task *co_current_task(void);
 
-/* co_yield and the fast path of co_wait_enter, inline. */
-#include "fastpath.h"
+/* co_yield, inline, is in fastpath.h (which includes this header). */
 
 #endif /* CO_TASK_H */

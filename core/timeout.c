@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "error.h"
+#include "errors_impl.h"
 #include "kernel_impl.h"
 
 /* seconds -> ns from now, saturating; INT64_MAX for +inf. */

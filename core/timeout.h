@@ -29,6 +29,7 @@
 
 #include <stdint.h>
 
+#include "api.h"
 #include "task.h"
 
 struct co_timeout {
@@ -42,13 +43,13 @@ struct co_timeout {
 };
 
 /* Seconds on the kernel's monotonic clock (Curio's clock()). */
-double co_clock(void);
+CO_API double co_clock(void);
 
 /* Blocking: sleep for `seconds`; 0 or less is co_yield (a deadline that
  * has already passed is not an error), +inf sleeps until woken by
  * cancellation or a timeout.  Returns 0, or -ECANCELED / -ETIMEDOUT;
  * -EINVAL for NaN. */
-co_status co_sleep(co_task *self, double seconds);
+CO_API co_status co_sleep(co_task *self, double seconds);
 
 /* Begin a region whose blocking primitives fail with -ETIMEDOUT once
  * `seconds` have passed. 0, or -EINVAL (NaN, NULL).
@@ -57,24 +58,24 @@ co_status co_sleep(co_task *self, double seconds);
  * the *_here functions, for the messages about regions left open; the
  * plain functions exist too (take their address, or call them as
  * `(co_timeout_after)(...)`), and record no place. */
-int co_timeout_after(co_task *self, co_timeout *region, double seconds);
-int co_timeout_after_here(co_task *self, co_timeout *region, double seconds,
-                          const char *where);
+CO_API int co_timeout_after(co_task *self, co_timeout *region, double seconds);
+CO_API int co_timeout_after_here(co_task *self, co_timeout *region,
+                                 double seconds, const char *where);
 #define co_timeout_after(self, region, seconds)                              \
     co_timeout_after_here((self), (region), (seconds), CO_HERE)
 
 /* The same, but at an absolute co_clock() time. */
-int co_timeout_at(co_task *self, co_timeout *region, double clock_time);
-int co_timeout_at_here(co_task *self, co_timeout *region, double clock_time,
-                       const char *where);
+CO_API int co_timeout_at(co_task *self, co_timeout *region, double clock_time);
+CO_API int co_timeout_at_here(co_task *self, co_timeout *region,
+                              double clock_time, const char *where);
 #define co_timeout_at(self, region, clock_time)                              \
     co_timeout_at_here((self), (region), (clock_time), CO_HERE)
 
 /* Begin a region whose own expiry is not an error: co_timeout_end returns 0
  * for it (check co_timeout_expired). */
-int co_ignore_after(co_task *self, co_timeout *region, double seconds);
-int co_ignore_after_here(co_task *self, co_timeout *region, double seconds,
-                         const char *where);
+CO_API int co_ignore_after(co_task *self, co_timeout *region, double seconds);
+CO_API int co_ignore_after_here(co_task *self, co_timeout *region,
+                                double seconds, const char *where);
 #define co_ignore_after(self, region, seconds)                               \
     co_ignore_after_here((self), (region), (seconds), CO_HERE)
 
@@ -85,10 +86,10 @@ int co_ignore_after_here(co_task *self, co_timeout *region, double seconds,
  *   - otherwise rc unchanged (an outer region's -ETIMEDOUT passes through to
  *     the region it belongs to).
  */
-int co_timeout_end(co_task *self, co_timeout *region, int rc);
+CO_API int co_timeout_end(co_task *self, co_timeout *region, int rc);
 
 /* Whether this region's own deadline was delivered. */
-int co_timeout_expired(const co_timeout *region);
+CO_API int co_timeout_expired(const co_timeout *region);
 
 /*
  * Scoped forms, inside a coroutine body: begin a region (in the frame),

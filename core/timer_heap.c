@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "alloc_impl.h"
-#include "error.h"
+#include "errors.h"
 #include "kernel_impl.h"
 
 static int earlier(const co_timer_entry *a, const co_timer_entry *b)

@@ -31,7 +31,8 @@
 #include <netinet/in.h>
 
 #include "../core/cancel.h"
-#include "../core/error.h"
+#include "../core/errors.h"
+#include "../core/task_impl.h"
 #include "../core/timeout.h"
 #include "server.h"
 

@@ -56,8 +56,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "../core/api.h"
 #include "../core/task.h"
-#include "../core/wait.h"
+#include "../core/waits.h"
 #include "socket.h"
 
 typedef struct co_server_frame co_server_frame;
@@ -197,7 +198,7 @@ struct co_server_frame {
 /* The default of co_server_frame.routine: -ECONNRESET, -EPIPE, -ETIMEDOUT
  * (a client that went away or was too slow) and -ECANCELED are routine;
  * anything else a handler returns below 0 is reported. */
-int co_server_routine_error(int result);
+CO_API int co_server_routine_error(int result);
 
 /*
  * The servers: coroutines on a co_server_frame.  Spawn one (CO_SPAWN) or
@@ -207,8 +208,8 @@ int co_server_routine_error(int result);
  * -EINVAL (no handler, handler_frame_size too small, no path...),
  * -ENOTSUP (a host name: see co_open_connection), -EADDRINUSE, -EACCES ...
  */
-co_status co_tcp_server(co_task *self, void *frame);
-co_status co_unix_server(co_task *self, void *frame);
+CO_API co_status co_tcp_server(co_task *self, void *frame);
+CO_API co_status co_unix_server(co_task *self, void *frame);
 
 /*
  * Blocking: wait until the server the task `server` runs is listening.
@@ -220,7 +221,7 @@ co_status co_unix_server(co_task *self, void *frame);
  *     CO_AWAIT(f->port, co_server_task_wait_ready(t, f->srv_task));
  *     co_server_frame *running = co_task_frame(f->srv_task);
  */
-co_status co_server_task_wait_ready(co_task *self, co_task *server);
+CO_API co_status co_server_task_wait_ready(co_task *self, co_task *server);
 
 /*
  * The same, given the running server's frame: for a server awaited with
@@ -230,7 +231,7 @@ co_status co_server_task_wait_ready(co_task *self, co_task *server);
  * a server task runs on its copy, it says so on stderr and returns -EINVAL
  * at once (it would otherwise wait forever).
  */
-co_status co_server_wait_ready(co_task *self, co_server_frame *server);
+CO_API co_status co_server_wait_ready(co_task *self, co_server_frame *server);
 
 /* ------------------------------------------------------------ clients */
 
@@ -249,12 +250,12 @@ co_status co_server_wait_ready(co_task *self, co_server_frame *server);
  *     CO_AWAIT(f->rc, co_open_connection(t, &f->sock, "127.0.0.1", 25000));
  *     f->rc = co_timeout_end(t, &f->to, f->rc);
  */
-co_status co_open_connection(co_task *self, co_socket **sock,
-                             const char *host, int port);
+CO_API co_status co_open_connection(co_task *self, co_socket **sock,
+                                    const char *host, int port);
 
 /* The same for a Unix-domain stream socket at `path`. */
-co_status co_open_unix_connection(co_task *self, co_socket **sock,
-                                  const char *path);
+CO_API co_status co_open_unix_connection(co_task *self, co_socket **sock,
+                                         const char *path);
 
 
 #endif /* CO_SERVER_H */

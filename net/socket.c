@@ -28,9 +28,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../core/wait.h"
+#include "../core/waits.h"
 #include "../core/alloc_impl.h"
-#include "socket.h"
+#include "../core/pool_impl.h"
+#include "socket_impl.h"
 
 struct co_socket {
     co_io io;               /* first: release() casts back */

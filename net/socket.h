@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "../core/api.h"
 #include "../core/io.h"
 #include "../core/pool.h"
 #include "../core/task.h"
@@ -50,16 +51,16 @@ typedef struct co_sockaddr {
 /* socket(2), non-blocking and close-on-exec.  family: AF_INET, AF_INET6,
  * AF_UNIX; type: SOCK_STREAM, SOCK_DGRAM.  0 or a negative errno.  Needs a
  * kernel running in this thread (call it from a task). */
-int co_socket_new(co_socket **out, int family, int type, int protocol);
+CO_API int co_socket_new(co_socket **out, int family, int type, int protocol);
 
 /* Wrap an existing fd (a socket, a pipe end...); made non-blocking.  The
  * socket owns the fd from now on (close closes it). */
-int co_socket_from_fd(co_socket **out, int fd);
+CO_API int co_socket_from_fd(co_socket **out, int fd);
 
 /* socketpair(2): two connected sockets (AF_UNIX). */
-int co_socketpair(co_socket *pair[2], int type);
+CO_API int co_socketpair(co_socket *pair[2], int type);
 
-int co_socket_fd(const co_socket *s);
+CO_API int co_socket_fd(const co_socket *s);
 
 /* ------------------------------------------------------------ addresses */
 
@@ -70,19 +71,19 @@ int co_socket_fd(const co_socket *s);
  * the thread pool exists): -ENOTSUP.  -EINVAL for a bad address or port.
  * family AF_UNSPEC picks the host's family (IPv4 for NULL/"").
  */
-int co_sockaddr_inet(co_sockaddr *addr, int family, const char *host,
-                     int port);
+CO_API int co_sockaddr_inet(co_sockaddr *addr, int family, const char *host,
+                            int port);
 /* A Unix-domain address; -ENAMETOOLONG if the path does not fit. */
-int co_sockaddr_unix(co_sockaddr *addr, const char *path);
+CO_API int co_sockaddr_unix(co_sockaddr *addr, const char *path);
 /* The port of an AF_INET / AF_INET6 address, or -EINVAL. */
-int co_sockaddr_port(const co_sockaddr *addr);
+CO_API int co_sockaddr_port(const co_sockaddr *addr);
 
 /*
  * Print an address into buf (always NUL-terminated if len > 0):
  * "127.0.0.1:25000", "[::1]:25000", a Unix path, or "unix:unnamed".
  * Returns the length it needed (as snprintf), or -EINVAL.
  */
-int co_sockaddr_format(const co_sockaddr *addr, char *buf, size_t len);
+CO_API int co_sockaddr_format(const co_sockaddr *addr, char *buf, size_t len);
 
 /* Enough room for any address co_sockaddr_format prints but a long Unix
  * path (108 bytes at most on Linux). */
@@ -91,8 +92,8 @@ int co_sockaddr_format(const co_sockaddr *addr, char *buf, size_t len);
 
 /* ------------------------------------------------------------ setup */
 
-int co_socket_bind(co_socket *s, const co_sockaddr *addr);
-int co_socket_listen(co_socket *s, int backlog);
+CO_API int co_socket_bind(co_socket *s, const co_sockaddr *addr);
+CO_API int co_socket_listen(co_socket *s, int backlog);
 
 /* The largest listen backlog: listen(2) truncates it to the system's
  * maximum (Linux: /proc/sys/net/core/somaxconn, 4096 by default).  A
@@ -100,13 +101,13 @@ int co_socket_listen(co_socket *s, int backlog);
  * backlog are dropped by the kernel and the clients retry only after 1 s,
  * 3 s, 7 s ... */
 #define CO_BACKLOG_MAX 0x7fffffff
-int co_socket_shutdown(co_socket *s, int how);  /* SHUT_RD/WR/RDWR */
-int co_socket_setsockopt(co_socket *s, int level, int name, const void *val,
-                         socklen_t len);
-int co_socket_getsockopt(co_socket *s, int level, int name, void *val,
-                         socklen_t *len);
-int co_socket_getsockname(co_socket *s, co_sockaddr *addr);
-int co_socket_getpeername(co_socket *s, co_sockaddr *addr);
+CO_API int co_socket_shutdown(co_socket *s, int how);  /* SHUT_RD/WR/RDWR */
+CO_API int co_socket_setsockopt(co_socket *s, int level, int name,
+                                const void *val, socklen_t len);
+CO_API int co_socket_getsockopt(co_socket *s, int level, int name, void *val,
+                                socklen_t *len);
+CO_API int co_socket_getsockname(co_socket *s, co_sockaddr *addr);
+CO_API int co_socket_getpeername(co_socket *s, co_sockaddr *addr);
 
 /* The escape hatch: blocking = 1 puts the fd in blocking mode for code
  * that must use it synchronously (e.g. a library that calls send(2)
@@ -115,7 +116,7 @@ int co_socket_getpeername(co_socket *s, co_sockaddr *addr);
  * on the socket.  After 0 the next operation tries its system call first,
  * whatever the blocking code left in the fd.  (For a stream,
  * co_stream_blocking_begin also checks that nothing is buffered.) */
-int co_socket_set_blocking(co_socket *s, int blocking);
+CO_API int co_socket_set_blocking(co_socket *s, int blocking);
 
 /*
  * Close *s: release its registration with the kernel, close the fd, wake
@@ -127,7 +128,7 @@ int co_socket_set_blocking(co_socket *s, int blocking);
  *     CO_FINALLY;
  *     co_socket_close(&f->sock);     // whether or not it was closed before
  */
-int co_socket_close(co_socket **s);
+CO_API int co_socket_close(co_socket **s);
 
 /* ------------------------------------------------------------ blocking */
 
@@ -136,21 +137,21 @@ int co_socket_close(co_socket **s);
  * (ECONNABORTED, and the network errors accept(2) says to treat like
  * EAGAIN) are retried here.  EMFILE/ENFILE come back as -EMFILE/-ENFILE:
  * the caller decides how to back off (co_tcp_server sleeps and retries). */
-co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
-                           co_sockaddr *peer);
+CO_API co_status co_socket_accept(co_task *self, co_socket *s,
+                                  co_socket **client, co_sockaddr *peer);
 
 /* Connect; the result of a non-blocking connect comes from SO_ERROR
  * (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH ...). */
-co_status co_socket_connect(co_task *self, co_socket *s,
-                            const co_sockaddr *addr);
+CO_API co_status co_socket_connect(co_task *self, co_socket *s,
+                                   const co_sockaddr *addr);
 
 /* Receive up to len bytes: the count, 0 at end of stream. */
-co_status co_socket_recv(co_task *self, co_socket *s, void *buf, size_t len,
-                         int flags);
+CO_API co_status co_socket_recv(co_task *self, co_socket *s, void *buf,
+                                size_t len, int flags);
 
 /* Send some of buf (at least one byte unless len is 0): the count. */
-co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
-                         size_t len, int flags);
+CO_API co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
+                                size_t len, int flags);
 
 /*
  * Not blocking: one attempt to send some of buf now.  The count sent (0
@@ -162,7 +163,8 @@ co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
  * shared by all their tasks: what goes at once never needs a buffer of
  * its own (examples/echoserv.c).
  */
-int co_socket_try_send(co_socket *s, const void *buf, size_t len, int flags);
+CO_API int co_socket_try_send(co_socket *s, const void *buf, size_t len,
+                              int flags);
 
 /*
  * Send all of buf.  *sent (required) is set at every return to the count
@@ -171,8 +173,8 @@ int co_socket_try_send(co_socket *s, const void *buf, size_t len, int flags);
  * progress is kept in the socket, so `sent` need not survive the
  * suspension (a local will do).
  */
-co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
-                            size_t len, size_t *sent);
+CO_API co_status co_socket_sendall(co_task *self, co_socket *s,
+                                   const void *buf, size_t len, size_t *sent);
 
 /*
  * Receiving into the kernel's pool (core/pool.h): the way to write a
@@ -206,15 +208,17 @@ co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
  * co_bytes_free (in CO_FINALLY, for a handler that can be cancelled
  * between the two).
  */
-co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
-                               size_t maxlen);
-co_status co_socket_sendall_bytes(co_task *self, co_socket *s, co_bytes *b);
+CO_API co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
+                                      size_t maxlen);
+CO_API co_status co_socket_sendall_bytes(co_task *self, co_socket *s,
+                                         co_bytes *b);
 
 /* Datagrams. from (may be NULL) receives the sender's address. */
-co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
-                             size_t len, int flags, co_sockaddr *from);
-co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
-                           size_t len, int flags, const co_sockaddr *to);
+CO_API co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
+                                    size_t len, int flags, co_sockaddr *from);
+CO_API co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
+                                  size_t len, int flags,
+                                  const co_sockaddr *to);
 
 /* Wait until the socket is readable / writable without doing I/O.
  * Guarantee for layers built on sockets (net/stream.c relies on it): when
@@ -222,14 +226,7 @@ co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
  * primitive in the same direction, these only finish that pending wait --
  * they return its wake value (0, -EBADF, -ECANCELED ...) and release the
  * socket -- without checking arguments again or doing I/O. */
-co_status co_socket_wait_readable(co_task *self, co_socket *s);
-co_status co_socket_wait_writable(co_task *self, co_socket *s);
-
-/* For layers built on sockets (net/stream.c): an operation that completes
- * without touching the socket (bytes served from a buffer) counts in the
- * task's I/O budget too -- co_io_eager on the socket's io.  After
- * CO_WOULDBLOCK the re-evaluation finishes the yield with
- * co_socket_wait_readable or _writable, as after any suspension. */
-co_status co__socket_eager(co_task *self, co_socket *s);
+CO_API co_status co_socket_wait_readable(co_task *self, co_socket *s);
+CO_API co_status co_socket_wait_writable(co_task *self, co_socket *s);
 
 #endif /* CO_SOCKET_H */

@@ -42,9 +42,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/wait.h"
+#include "../core/waits.h"
 #include "../core/alloc_impl.h"
-#include "../core/pool.h"
+#include "../core/pool_impl.h"
+#include "socket_impl.h"
 #include "stream.h"
 
 /* writelines gathers pieces shorter than half of this into one send,

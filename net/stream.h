@@ -44,6 +44,7 @@
 #include <stddef.h>
 #include <sys/uio.h>
 
+#include "../core/api.h"
 #include "../core/task.h"
 #include "socket.h"
 
@@ -65,7 +66,7 @@ typedef struct co_stream co_stream;
  * On success the stream owns s: co_stream_close closes it.  On failure
  * (-EINVAL, -ENOMEM) s is still the caller's.
  */
-int co_stream_new(co_stream **out, co_socket *s, size_t bufsize);
+CO_API int co_stream_new(co_stream **out, co_socket *s, size_t bufsize);
 
 /*
  * Close *st: close its socket and free the stream (buffered data is
@@ -78,14 +79,14 @@ int co_stream_new(co_stream **out, co_socket *s, size_t bufsize);
  * it was closed is woken with -EBADF and may go on using its pointer until
  * that operation has returned (the memory is freed once it has).
  */
-int co_stream_close(co_stream **st);
+CO_API int co_stream_close(co_stream **st);
 
 /* The socket under the stream (for shutdown, options, addresses).  Reading
  * from it directly bypasses the buffer. */
-co_socket *co_stream_socket(const co_stream *st);
+CO_API co_socket *co_stream_socket(const co_stream *st);
 
 /* How many received bytes are buffered, not yet read. */
-size_t co_stream_buffered(const co_stream *st);
+CO_API size_t co_stream_buffered(const co_stream *st);
 
 /* ------------------------------------------------------------ reading */
 
@@ -94,8 +95,8 @@ size_t co_stream_buffered(const co_stream *st);
  * call), else what one receive brings.  The count; 0 at end of stream (or
  * for maxlen 0).  A single call returns at most INT_MAX bytes.
  */
-co_status co_stream_read(co_task *self, co_stream *st, void *buf,
-                         size_t maxlen);
+CO_API co_status co_stream_read(co_task *self, co_stream *st, void *buf,
+                                size_t maxlen);
 
 /*
  * Read exactly n bytes into buf.  *got (required, in the frame) counts the
@@ -103,8 +104,8 @@ co_status co_stream_read(co_task *self, co_stream *st, void *buf,
  * -EPIPE, with the bytes that did come in buf[0 .. *got).  On any other
  * error, too, buf[0 .. *got) holds what was read.
  */
-co_status co_stream_read_exactly(co_task *self, co_stream *st, void *buf,
-                                 size_t n, size_t *got);
+CO_API co_status co_stream_read_exactly(co_task *self, co_stream *st,
+                                        void *buf, size_t n, size_t *got);
 
 /*
  * Read one line, up to and including its '\n', into buf (not
@@ -115,8 +116,8 @@ co_status co_stream_read_exactly(co_task *self, co_stream *st, void *buf,
  * cannot make the stream buffer without bound); the bytes stay buffered
  * for co_stream_read / co_stream_read_exactly.  -EINVAL for maxlen 0.
  */
-co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
-                             size_t maxlen);
+CO_API co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
+                                    size_t maxlen);
 
 /*
  * Read until end of stream into buf, at most maxlen bytes.  *got
@@ -125,8 +126,8 @@ co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
  * come: -EMSGSIZE with *got == maxlen, and the bytes beyond stay buffered.
  * (For data of unbounded size, loop on co_stream_read.)
  */
-co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
-                            size_t maxlen, size_t *got);
+CO_API co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
+                                   size_t maxlen, size_t *got);
 
 /*
  * Read every line until end of stream (Curio's readlines) into buf, back
@@ -143,8 +144,9 @@ co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
  *   -ETIMEDOUT, -ECANCELED ... the lines before are handed over all the
  *              same, as readall hands over its bytes.
  */
-co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
-                              size_t maxlen, size_t *got, size_t *nlines);
+CO_API co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
+                                     size_t maxlen, size_t *got,
+                                     size_t *nlines);
 
 /* ------------------------------------------------------------ writing */
 
@@ -154,8 +156,8 @@ co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
  * peer closed, -ECANCELED, -ETIMEDOUT ...) with *sent telling how much.
  * SIGPIPE never fires.
  */
-co_status co_stream_write(co_task *self, co_stream *st, const void *buf,
-                          size_t len, size_t *sent);
+CO_API co_status co_stream_write(co_task *self, co_stream *st, const void *buf,
+                                 size_t len, size_t *sent);
 
 /*
  * Write the iovcnt buffers of iov in order, as one write of their
@@ -163,16 +165,16 @@ co_status co_stream_write(co_task *self, co_stream *st, const void *buf,
  * header and a body do not go out as two segments).  *sent counts the
  * bytes that went, over all the buffers.  Results as co_stream_write.
  */
-co_status co_stream_writelines(co_task *self, co_stream *st,
-                               const struct iovec *iov, int iovcnt,
-                               size_t *sent);
+CO_API co_status co_stream_writelines(co_task *self, co_stream *st,
+                                      const struct iovec *iov, int iovcnt,
+                                      size_t *sent);
 
 /*
  * Writes are not buffered, so there is nothing to flush: 0 (a blocking
  * point all the same: -ECANCELED / -ETIMEDOUT if one is due).  For code
  * written against Curio's API, and in case writes become buffered.
  */
-co_status co_stream_flush(co_task *self, co_stream *st);
+CO_API co_status co_stream_flush(co_task *self, co_stream *st);
 
 /* ------------------------------------------------------------ blocking */
 
@@ -191,7 +193,7 @@ co_status co_stream_flush(co_task *self, co_stream *st);
  * stream's: do not close it.  co_stream_close works while it is lent (the
  * blocking code must be done with it by then).
  */
-int co_stream_blocking_begin(co_stream *st);
+CO_API int co_stream_blocking_begin(co_stream *st);
 
 /*
  * Take the fd back: non-blocking again, and the stream reads and writes
@@ -207,6 +209,6 @@ int co_stream_blocking_begin(co_stream *st);
  *     co_stream_blocking_end(f->st);      // -EINVAL if not lent: harmless
  *     co_stream_close(&f->st);
  */
-int co_stream_blocking_end(co_stream *st);
+CO_API int co_stream_blocking_end(co_stream *st);
 
 #endif /* CO_STREAM_H */

@@ -15,6 +15,7 @@
 #ifndef CO_CONDITION_H
 #define CO_CONDITION_H
 
+#include "../core/api.h"
 #include "lock.h"
 
 typedef struct co_condition {
@@ -24,14 +25,14 @@ typedef struct co_condition {
 } co_condition;
 
 /* Bind to `lock` (NULL: the condition's own lock).  0, or -EINVAL. */
-int co_condition_init(co_condition *c, co_lock *lock);
+CO_API int co_condition_init(co_condition *c, co_lock *lock);
 /* The lock the condition uses (NULL for c == NULL). */
-co_lock *co_condition_lock(co_condition *c);
+CO_API co_lock *co_condition_lock(co_condition *c);
 
 /* Curio's `async with cond`: the lock's acquire / release / locked. */
-co_status co_condition_acquire(co_task *self, co_condition *c);
-int co_condition_release(co_task *self, co_condition *c);
-int co_condition_locked(co_condition *c);
+CO_API co_status co_condition_acquire(co_task *self, co_condition *c);
+CO_API int co_condition_release(co_task *self, co_condition *c);
+CO_API int co_condition_locked(co_condition *c);
 
 /*
  * Blocking: with the lock held by self, release it, wait to be notified,
@@ -49,7 +50,8 @@ int co_condition_locked(co_condition *c);
  * be initialised, but it must stay in place until the wait returns:
  * CO_AWAIT(f->rc, co_condition_wait(t, &cond, &f->pending)).
  */
-co_status co_condition_wait(co_task *self, co_condition *c, int *pending);
+CO_API co_status co_condition_wait(co_task *self, co_condition *c,
+                                   int *pending);
 
 /* A predicate for wait_for, called with the lock held; non-zero: true. */
 typedef int (*co_condition_pred)(void *arg);
@@ -57,14 +59,14 @@ typedef int (*co_condition_pred)(void *arg);
 /* Blocking: Curio's wait_for: while pred(arg) is false, wait.  Returns 0
  * once it is true (at once, without yielding, if it already is), or as
  * co_condition_wait.  The lock is held on every return but -EPERM/-EINVAL. */
-co_status co_condition_wait_for(co_task *self, co_condition *c,
-                                co_condition_pred pred, void *arg,
-                                int *pending);
+CO_API co_status co_condition_wait_for(co_task *self, co_condition *c,
+                                       co_condition_pred pred, void *arg,
+                                       int *pending);
 
 /* Wake up to n waiters (oldest first); the caller keeps running and
  * holding the lock.  Returns how many were woken, -EPERM if self does not
  * hold the lock, -EINVAL for n < 0 or NULLs. */
-int co_condition_notify(co_task *self, co_condition *c, int n);
-int co_condition_notify_all(co_task *self, co_condition *c);
+CO_API int co_condition_notify(co_task *self, co_condition *c, int n);
+CO_API int co_condition_notify_all(co_task *self, co_condition *c);
 
 #endif

@@ -7,7 +7,8 @@
 #ifndef CO_EVENT_H
 #define CO_EVENT_H
 
-#include "../core/wait.h"
+#include "../core/api.h"
+#include "../core/waits.h"
 
 typedef struct co_event {
     co_waitq waiters;
@@ -16,11 +17,11 @@ typedef struct co_event {
 
 /* Set the event: every waiter is woken (oldest first); the caller keeps
  * running (setting never yields). 0, or -EINVAL. */
-int co_event_set(co_event *e);
-int co_event_clear(co_event *e);
-int co_event_is_set(const co_event *e);
+CO_API int co_event_set(co_event *e);
+CO_API int co_event_clear(co_event *e);
+CO_API int co_event_is_set(const co_event *e);
 
 /* Blocking: wait until the event is set (0 at once if it is). */
-co_status co_event_wait(co_task *self, co_event *e);
+CO_API co_status co_event_wait(co_task *self, co_event *e);
 
 #endif

@@ -10,7 +10,8 @@
 #ifndef CO_LOCK_H
 #define CO_LOCK_H
 
-#include "../core/wait.h"
+#include "../core/api.h"
+#include "../core/waits.h"
 
 typedef struct co_lock {
     co_waitq waiters;
@@ -18,14 +19,14 @@ typedef struct co_lock {
 } co_lock;
 
 /* Blocking: acquire.  -EDEADLK if self already holds it (use co_rlock). */
-co_status co_lock_acquire(co_task *self, co_lock *l);
+CO_API co_status co_lock_acquire(co_task *self, co_lock *l);
 
 /* Release, handing the lock to the oldest waiter.  -EPERM if self does not
  * hold it (unlocked, or held by another task). */
-int co_lock_release(co_task *self, co_lock *l);
+CO_API int co_lock_release(co_task *self, co_lock *l);
 
-int co_lock_locked(const co_lock *l);
+CO_API int co_lock_locked(const co_lock *l);
 /* The holder, or NULL. */
-co_task *co_lock_owner(const co_lock *l);
+CO_API co_task *co_lock_owner(const co_lock *l);
 
 #endif

@@ -31,7 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/wait.h"
+#include "../core/api.h"
+#include "../core/waits.h"
 
 typedef enum co_queue_kind {
     CO_QUEUE_FIFO = 0,      /* Queue */
@@ -65,25 +66,25 @@ typedef struct co_queue {
 } co_queue;
 
 /* maxsize 0: unbounded.  0, -EINVAL (bad kind), -ENOMEM. */
-int co_queue_init(co_queue *q, co_queue_kind kind, size_t maxsize);
+CO_API int co_queue_init(co_queue *q, co_queue_kind kind, size_t maxsize);
 /* Release the storage and make q an empty unbounded FIFO queue again.
  * -EBUSY (nothing freed) while tasks wait on it or are owed items. */
-int co_queue_free(co_queue *q);
+CO_API int co_queue_free(co_queue *q);
 
 /* Blocking: add an item, waiting while a bounded queue is full.  On a
  * priority queue, co_queue_put uses priority 0.  co_queue_put_priority is
  * for priority queues only (-EINVAL otherwise).  0, -ECANCELED,
  * -ETIMEDOUT, -EINVAL, -ENOMEM (the item was not added). */
-co_status co_queue_put(co_task *self, co_queue *q, void *item);
-co_status co_queue_put_priority(co_task *self, co_queue *q, void *item,
-                                int priority);
+CO_API co_status co_queue_put(co_task *self, co_queue *q, void *item);
+CO_API co_status co_queue_put_priority(co_task *self, co_queue *q, void *item,
+                                       int priority);
 
 /* Blocking: take the next item into *item (and its priority into
  * *priority if not NULL; 0 for FIFO/LIFO queues).  *item is written only
  * when the result is 0.  0, -ECANCELED, -ETIMEDOUT, -EINVAL. */
-co_status co_queue_get(co_task *self, co_queue *q, void **item);
-co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
-                                int *priority);
+CO_API co_status co_queue_get(co_task *self, co_queue *q, void **item);
+CO_API co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
+                                       int *priority);
 
 /* Non-blocking forms (Curio's put_nowait / get_nowait), for any caller on
  * the kernel's thread, in a task or not.  They succeed exactly when the
@@ -91,26 +92,27 @@ co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
  * waiting getter, a get gives freed room to a waiting putter.  0,
  * -EAGAIN (full: nothing put; empty: nothing taken), -EINVAL (NULL, or a
  * priority form on another kind of queue), -ENOMEM (put). */
-int co_queue_put_nowait(co_queue *q, void *item);
-int co_queue_put_priority_nowait(co_queue *q, void *item, int priority);
-int co_queue_get_nowait(co_queue *q, void **item);
-int co_queue_get_priority_nowait(co_queue *q, void **item, int *priority);
+CO_API int co_queue_put_nowait(co_queue *q, void *item);
+CO_API int co_queue_put_priority_nowait(co_queue *q, void *item, int priority);
+CO_API int co_queue_get_nowait(co_queue *q, void **item);
+CO_API int co_queue_get_priority_nowait(co_queue *q, void **item,
+                                        int *priority);
 
 /* Mark one item taken by get as processed.  0, or -EINVAL if called more
  * times than items were put. */
-int co_queue_task_done(co_queue *q);
+CO_API int co_queue_task_done(co_queue *q);
 /* Blocking: wait until every item put has been marked done (0 at once if
  * so). */
-co_status co_queue_join(co_task *self, co_queue *q);
+CO_API co_status co_queue_join(co_task *self, co_queue *q);
 
 /* Items in the queue, counting those owed to woken getters that have not
  * run yet (as Curio, where they stay in the queue until then). */
-size_t co_queue_qsize(const co_queue *q);
-int co_queue_empty(const co_queue *q);
+CO_API size_t co_queue_qsize(const co_queue *q);
+CO_API int co_queue_empty(const co_queue *q);
 /* Whether a put would block now: bounded, and no room left that is not
  * reserved for a woken putter. */
-int co_queue_full(const co_queue *q);
+CO_API int co_queue_full(const co_queue *q);
 /* Items put and not yet marked done. */
-size_t co_queue_unfinished(const co_queue *q);
+CO_API size_t co_queue_unfinished(const co_queue *q);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef CO_RLOCK_H
 #define CO_RLOCK_H
 
+#include "../core/api.h"
 #include "lock.h"
 
 typedef struct co_rlock {
@@ -15,10 +16,10 @@ typedef struct co_rlock {
 
 /* Blocking: acquire, or acquire again if self holds it already.
  * -EOVERFLOW (nothing changed) if self holds it INT_MAX times. */
-co_status co_rlock_acquire(co_task *self, co_rlock *r);
+CO_API co_status co_rlock_acquire(co_task *self, co_rlock *r);
 /* -EPERM if self does not hold it. */
-int co_rlock_release(co_task *self, co_rlock *r);
-int co_rlock_locked(const co_rlock *r);
-int co_rlock_count(const co_rlock *r);
+CO_API int co_rlock_release(co_task *self, co_rlock *r);
+CO_API int co_rlock_locked(const co_rlock *r);
+CO_API int co_rlock_count(const co_rlock *r);
 
 #endif

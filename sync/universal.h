@@ -34,8 +34,9 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "../core/api.h"
 #include "../core/async.h"
-#include "../core/wait.h"
+#include "../core/waits.h"
 
 typedef struct co_uwaiter co_uwaiter;   /* private: a waiting task */
 
@@ -52,52 +53,52 @@ typedef struct co_uqueue {
 } co_uqueue;
 
 /* maxsize 0: unbounded.  0, -EINVAL, -ENOMEM or another -errno. */
-int co_uqueue_init(co_uqueue *q, size_t maxsize);
+CO_API int co_uqueue_init(co_uqueue *q, size_t maxsize);
 /* Free the queue; items still queued are dropped (not freed). */
-void co_uqueue_free(co_uqueue *q);
+CO_API void co_uqueue_free(co_uqueue *q);
 
 /* Thread (or task, where it never blocks: unbounded, or room to spare):
  * put item, waiting up to `timeout` seconds for room.  0, -ETIMEDOUT,
  * -EINVAL, -ENOMEM. */
-int co_uqueue_put_thread(co_uqueue *q, void *item, double timeout);
+CO_API int co_uqueue_put_thread(co_uqueue *q, void *item, double timeout);
 /* Thread: take the oldest item into *item.  0, -ETIMEDOUT, -EINVAL. */
-int co_uqueue_get_thread(co_uqueue *q, void **item, double timeout);
+CO_API int co_uqueue_get_thread(co_uqueue *q, void **item, double timeout);
 
 /* Blocking primitives for tasks.  0, -ECANCELED, -ETIMEDOUT, -EINVAL,
  * -ENOMEM. */
-co_status co_uqueue_put(co_task *self, co_uqueue *q, void *item);
-co_status co_uqueue_get(co_task *self, co_uqueue *q, void **item);
+CO_API co_status co_uqueue_put(co_task *self, co_uqueue *q, void *item);
+CO_API co_status co_uqueue_get(co_task *self, co_uqueue *q, void **item);
 
 /* Any thread or task, never blocking (Curio's put_nowait / get_nowait).
  * 0, -EAGAIN (full: nothing put; empty: nothing taken), -EINVAL; put
  * also -ENOMEM.  A put hands the item to the oldest waiting task, as
  * co_uqueue_put_thread does. */
-int co_uqueue_put_nowait(co_uqueue *q, void *item);
-int co_uqueue_get_nowait(co_uqueue *q, void **item);
+CO_API int co_uqueue_put_nowait(co_uqueue *q, void *item);
+CO_API int co_uqueue_get_nowait(co_uqueue *q, void **item);
 
 /* Any thread or task: mark one item taken as processed, as
  * co_queue_task_done.  0, or -EINVAL if called more times than items were
  * put.  The last one wakes every joiner. */
-int co_uqueue_task_done(co_uqueue *q);
+CO_API int co_uqueue_task_done(co_uqueue *q);
 /* Thread: wait until every item put has been marked done.  0 (at once if
  * so), -ETIMEDOUT, -EINVAL. */
-int co_uqueue_join_thread(co_uqueue *q, double timeout);
+CO_API int co_uqueue_join_thread(co_uqueue *q, double timeout);
 /* Blocking primitive for tasks, the same.  0, -ECANCELED, -ETIMEDOUT,
  * -EINVAL, -ENOMEM. */
-co_status co_uqueue_join(co_task *self, co_uqueue *q);
+CO_API co_status co_uqueue_join(co_task *self, co_uqueue *q);
 
 /* Any thread or task.  Items queued now (not counting those already handed
  * to tasks); whether none is (1 for NULL, as co_queue_empty); whether a
  * put would wait now (0 for NULL); items put and not yet marked done. */
-size_t co_uqueue_qsize(co_uqueue *q);
-int co_uqueue_empty(co_uqueue *q);
-int co_uqueue_full(co_uqueue *q);
-size_t co_uqueue_unfinished(co_uqueue *q);
+CO_API size_t co_uqueue_qsize(co_uqueue *q);
+CO_API int co_uqueue_empty(co_uqueue *q);
+CO_API int co_uqueue_full(co_uqueue *q);
+CO_API size_t co_uqueue_unfinished(co_uqueue *q);
 
 /* An eventfd, readable exactly while items are queued, for foreign event
  * loops (poll it, then co_uqueue_get_thread with timeout 0).  Created on first
  * call, closed by co_uqueue_free.  -errno on failure. */
-int co_uqueue_fd(co_uqueue *q);
+CO_API int co_uqueue_fd(co_uqueue *q);
 
 typedef struct co_uevent {
     pthread_mutex_t lock;
@@ -106,15 +107,15 @@ typedef struct co_uevent {
     int set;
 } co_uevent;
 
-int co_uevent_init(co_uevent *e);
-void co_uevent_free(co_uevent *e);
+CO_API int co_uevent_init(co_uevent *e);
+CO_API void co_uevent_free(co_uevent *e);
 /* Any thread or task: set (waking every waiter), clear.  0 or -EINVAL. */
-int co_uevent_set(co_uevent *e);
-int co_uevent_clear(co_uevent *e);
-int co_uevent_is_set(co_uevent *e);
+CO_API int co_uevent_set(co_uevent *e);
+CO_API int co_uevent_clear(co_uevent *e);
+CO_API int co_uevent_is_set(co_uevent *e);
 /* Thread: wait until set.  0, -ETIMEDOUT, -EINVAL. */
-int co_uevent_wait_thread(co_uevent *e, double timeout);
+CO_API int co_uevent_wait_thread(co_uevent *e, double timeout);
 /* Blocking primitive for tasks.  0, -ECANCELED, -ETIMEDOUT, -EINVAL. */
-co_status co_uevent_wait(co_task *self, co_uevent *e);
+CO_API co_status co_uevent_wait(co_task *self, co_uevent *e);
 
 #endif /* CO_UNIVERSAL_H */

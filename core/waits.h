@@ -1,5 +1,6 @@
 /*
- * wait.h -- the toolkit for writing blocking primitives.
+ * waits.h -- the toolkit for writing blocking primitives.  (Not wait.h:
+ * that is the name of a glibc header.)
  *
  * Every primitive has the same shape: enter (which returns the wake value if
  * this is the re-evaluation after a wake, and -ECANCELED / -ETIMEDOUT if one
@@ -19,11 +20,13 @@
  * woken, a task is no longer blocked, so a cancellation arriving before it
  * runs only takes effect at its next blocking point.
  */
-#ifndef CO_WAIT_H
-#define CO_WAIT_H
+#ifndef CO_WAITS_H
+#define CO_WAITS_H
 
 #include <stdint.h>
 
+#include "api.h"
+#include "fastpath.h"
 #include "task.h"
 
 /* A FIFO of blocked tasks, linked through the tasks themselves; `head` is
@@ -36,7 +39,7 @@ typedef struct co_waitq {
 
 #define CO_NO_DEADLINE INT64_MAX
 
-void co_waitq_init(co_waitq *q);
+CO_API void co_waitq_init(co_waitq *q);
 /* An all-zero queue is a valid empty one (initialised on first use), so
  * sync objects can be zero-initialised in frames. */
 static inline int co_waitq_empty(const co_waitq *q)
@@ -44,14 +47,14 @@ static inline int co_waitq_empty(const co_waitq *q)
     return !q->head.next || q->head.next == &q->head;
 }
 /* Wake the oldest waiter with `value`; returns it, or NULL if none. */
-co_task *co_waitq_wake_one(co_waitq *q, int value);
+CO_API co_task *co_waitq_wake_one(co_waitq *q, int value);
 /* Wake every waiter, oldest first; returns how many. */
-int co_waitq_wake_all(co_waitq *q, int value);
+CO_API int co_waitq_wake_all(co_waitq *q, int value);
 
 /* Returns 1 with *rc set when the primitive must return *rc now: the wake
  * value on re-evaluation, or a pending -ECANCELED / -ETIMEDOUT.  Aborts with
  * a message if `self` is not the task this thread's kernel is running. */
-int co_wait_enter_at(co_task *self, int *rc, const char *func);
+CO_API int co_wait_enter_at(co_task *self, int *rc, const char *func);
 #define co_wait_enter(self, rc) co__wait_enter((self), (rc), __func__)
 
 /* Whether self is being resumed after a wake, i.e. this evaluation of the
@@ -59,7 +62,7 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func);
  * consumes the wake).  For primitives that hold something while blocked. */
 static inline int co_wait_resumed(const co_task *self)
 {
-    return self && (self->flags & CO_F_WOKEN);
+    return self && (self->flags & CO__TASK_WOKEN);
 }
 
 /* Block self on q (may be NULL) until woken or until `deadline` (monotonic
@@ -68,7 +71,7 @@ static inline int co_wait_resumed(const co_task *self)
  * later than `deadline`.  Returns CO_WOULDBLOCK: it cannot fail (the
  * task's place in the timer heap was reserved when it was spawned), so a
  * primitive may hand something over before it blocks. */
-co_status co_block(co_task *self, co_waitq *q, int64_t deadline);
+CO_API co_status co_block(co_task *self, co_waitq *q, int64_t deadline);
 
 /*
  * For a primitive whose operation can be completed while its task is
@@ -81,7 +84,7 @@ co_status co_block(co_task *self, co_waitq *q, int64_t deadline);
  * count as expired), and a cancellation stays requested for the next
  * blocking point.  Aborts unless self is the running task being resumed.
  */
-void co_wait_completed(co_task *self);
+CO_API void co_wait_completed(co_task *self);
 
 /*
  * Per-wait records.  A primitive that keeps a record for each wait (a
@@ -91,17 +94,12 @@ void co_wait_completed(co_task *self);
  * so the primitive finds its record again without a search.  NULL when
  * self is not being resumed after a wait on a queue.
  */
-co_waitq *co_wait_solo_queue(const co_task *self);
+CO_API co_waitq *co_wait_solo_queue(const co_task *self);
 
 /* Wake a blocked task with `value`. Returns 1, or 0 if it was not blocked. */
-int co_wake(co_task *t, int value);
-
-/* Private (core/): abort because task t, running its body, has already
- * been blocked by a primitive whose CO_WOULDBLOCK was not awaited. */
-_Noreturn void co__wait_panic_not_awaited(co_task *t, const char *func,
-                                     const char *what);
+CO_API int co_wake(co_task *t, int value);
 
 /* The kernel's cached monotonic clock in ns (refreshed once per cycle). */
-int64_t co_now_ns(void);
+CO_API int64_t co_now_ns(void);
 
-#endif /* CO_WAIT_H */
+#endif /* CO_WAITS_H */

@@ -1,11 +1,11 @@
 /*
- * wait.c -- blocking and waking: the one mechanism under every primitive.
+ * waits.c -- blocking and waking: the one mechanism under every primitive.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#include "error.h"
+#include "errors_impl.h"
 #include "kernel_impl.h"
 
 void co_waitq_init(co_waitq *q)

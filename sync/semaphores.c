@@ -1,8 +1,8 @@
-/* semaphore.c -- a count of permits and a FIFO of waiters. */
+/* semaphores.c -- a count of permits and a FIFO of waiters. */
 #include <errno.h>
 #include <limits.h>
 
-#include "semaphore.h"
+#include "semaphores.h"
 
 int co_semaphore_init(co_semaphore *s, int value)
 {

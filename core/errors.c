@@ -1,9 +1,9 @@
-/* error.c -- naming results; aborting on misuse. */
+/* errors.c -- naming results; aborting on misuse. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "errors_impl.h"
 #include "../macros/co.h"
 
 const char *co_strerror(int result)

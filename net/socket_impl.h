@@ -1,0 +1,17 @@
+/*
+ * socket_impl.h -- what the layers built on sockets (net/stream.c) use
+ * from net/socket.c (private to the library: not installed).
+ */
+#ifndef CO_SOCKET_IMPL_H
+#define CO_SOCKET_IMPL_H
+
+#include "socket.h"
+
+/* For layers built on sockets (net/stream.c): an operation that completes
+ * without touching the socket (bytes served from a buffer) counts in the
+ * task's I/O budget too -- co_io_eager on the socket's io.  After
+ * CO_WOULDBLOCK the re-evaluation finishes the yield with
+ * co_socket_wait_readable or _writable, as after any suspension. */
+co_status co__socket_eager(co_task *self, co_socket *s);
+
+#endif /* CO_SOCKET_IMPL_H */
