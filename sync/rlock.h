@@ -8,9 +8,15 @@
 
 #include "lock.h"
 
-typedef struct co_rlock {
+/* Private to sync/rlock.c. */
+struct co__rlock_private {
     co_lock lock;
     int count;          /* acquires by the owner not yet released */
+};
+
+/* Every field is private, in `priv`: use the functions below. */
+typedef struct co_rlock {
+    struct co__rlock_private priv;
 } co_rlock;
 
 /* Blocking: acquire, or acquire again if self holds it already.
@@ -19,6 +25,9 @@ co_status co_rlock_acquire(co_task *self, co_rlock *r);
 /* -EPERM if self does not hold it. */
 int co_rlock_release(co_task *self, co_rlock *r);
 int co_rlock_locked(const co_rlock *r);
+/* Acquires by the owner not yet released (0: unlocked); -EINVAL for NULL. */
 int co_rlock_count(const co_rlock *r);
+/* The holder, or NULL. */
+co_task *co_rlock_owner(const co_rlock *r);
 
 #endif
