@@ -38,12 +38,14 @@
  *      same call again (they must not change meanwhile).
  *   3. The arguments.  What is wrong with the arguments alone -- NULL, out
  *      of range, the wrong kind of object -- without looking at the
- *      object's state, returns -EINVAL at once.  Such a call never blocks
- *      and has no effect on the task: it consumes no wake, does not
- *      deliver a pending cancellation (-ECANCELED stays due, not marked
- *      delivered) and does not expire a timeout region; both reach the
- *      task's next call with good arguments.  So with a cancellation or a
- *      timeout pending, bad arguments still return -EINVAL.
+ *      object's state, returns -EINVAL (or the fitting errno: -ENOTSUP
+ *      for a host name co_open_connection cannot resolve) at once.  Such
+ *      a call is no blocking point: it never blocks and has no effect on
+ *      the task -- it consumes no wake, does not deliver a pending
+ *      cancellation (-ECANCELED stays due, not marked delivered) and does
+ *      not expire a timeout region; both reach the task's next call with
+ *      good arguments.  So with a cancellation or a timeout pending,
+ *      bad arguments still return -EINVAL.
  *   4. A pending cancellation, then an expired timeout region:
  *      -ECANCELED / -ETIMEDOUT.
  *   5. The operation.  Errors that depend on the object's state (-EPERM,
@@ -68,6 +70,10 @@
  * calls co_wait_begin only for a fresh call; a primitive built on another
  * primitive lets the inner one apply the rule, handing its bad arguments
  * down (net/socket.c passes a NULL io to co_io_wait).
+ *
+ * Non-blocking functions given NULL answer by their return type (int:
+ * -EINVAL; a yes/no int: 0; pointer: NULL; size_t: 0; void: nothing):
+ * docs/reference.md, "Conventions".
  */
 #ifndef CO_WAIT_H
 #define CO_WAIT_H
