@@ -235,8 +235,10 @@ int co_queue_free(co_queue *q)
     return 0;
 }
 
-static co_status put(co_task *self, co_queue *q, void *item, int priority,
-                     int args_ok)
+/* Inline into both callers: co_queue_put's args_ok is a constant 1, so
+ * its put pays no test for it. */
+static inline __attribute__((always_inline)) co_status
+put(co_task *self, co_queue *q, void *item, int priority, int args_ok)
 {
     int rc;
     if (co_wait_begin(self, q && args_ok, &rc)) {
