@@ -38,7 +38,7 @@ _Static_assert(alignof(ev_io) <= 16, "co_io watcher alignment");
 
 static ev_io *watcher(co_io *io, int dir)
 {
-    return (ev_io *)(void *)io->watcher[dir];
+    return (ev_io *)(void *)io->priv.watcher[dir];
 }
 
 static void start(struct ev_loop *loop, ev_io *w)
@@ -60,11 +60,11 @@ static void on_ready(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     co_io *io = w->data;
     int dir = w == watcher(io, CO_IO_WRITE);
-    io->ready[dir] = 1;
-    if (co_waitq_wake_one(&io->waiters[dir], 0)) {
-        io->woken[dir] = 1;
-    } else if (io->woken[dir]) {
-        io->woken[dir] = 0;        /* one event's grace for the woken task */
+    io->priv.ready[dir] = 1;
+    if (co_waitq_wake_one(&io->priv.waiters[dir], 0)) {
+        io->priv.woken[dir] = 1;
+    } else if (io->priv.woken[dir]) {
+        io->priv.woken[dir] = 0;        /* one event's grace for the woken task */
     } else {
         stop(loop, w);             /* nobody is waiting: stop the polling */
     }
@@ -75,10 +75,10 @@ int co_io_init(co_io *io, int fd, void (*release)(co_io *io))
     co_kernel *k = co__kernel;
     if (!io || fd < 0 || !k)
         return -EINVAL;
-    *io = (co_io){ .kernel = k, .release = release, .fd = fd,
-                   .ready = { 1, 1 } };   /* eager: try before waiting */
+    *io = (co_io){ .priv = { .kernel = k, .release = release, .fd = fd,
+                             .ready = { 1, 1 } } };  /* eager: try first */
     for (int dir = 0; dir < 2; dir++) {
-        co_waitq_init(&io->waiters[dir]);
+        co_waitq_init(&io->priv.waiters[dir]);
         ev_io_init(watcher(io, dir), on_ready, fd,
                    dir == CO_IO_READ ? EV_READ : EV_WRITE);
         watcher(io, dir)->data = io;
@@ -110,8 +110,8 @@ static co_status budget_yield(co_task *self, co_io *io)
     int rc = co_yield(self);
     if (rc != CO_WOULDBLOCK)
         return rc;                 /* a timeout or cancellation was due */
-    io->users++;
-    ev_ref(io->kernel->loop);
+    io->priv.users++;
+    ev_ref(io->priv.kernel->loop);
     return CO_WOULDBLOCK;
 }
 
@@ -119,9 +119,9 @@ co_status co_io_eager(co_task *self, co_io *io)
 {
     if (!io)
         return -EINVAL;
-    if (io->closed)
+    if (io->priv.closed)
         return -EBADF;
-    if (!budget_spent(io->kernel, self))
+    if (!budget_spent(io->priv.kernel, self))
         return 0;
     return budget_yield(self, io);
 }
@@ -133,57 +133,60 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
         /* back from our own suspension (a wait or the budget's yield): we
          * held a use of io.  The operation that follows starts a streak. */
         co_wait_enter(self, &rc);
-        streak_begin(io->kernel, self, 1);
-        io->users--;
-        ev_unref(io->kernel->loop);    /* our wait no longer keeps it */
-        if (io->closed) {
+        if (!io)                       /* the call that blocked had one */
+            return rc < 0 ? rc : -EINVAL;
+        streak_begin(io->priv.kernel, self, 1);
+        io->priv.users--;
+        ev_unref(io->priv.kernel->loop);    /* our wait no longer keeps it */
+        if (io->priv.closed) {
             if (rc == 0)
                 rc = -EBADF;
-            if (io->users == 0 && io->release)
-                io->release(io);   /* io is gone now */
+            if (io->priv.users == 0 && io->priv.release)
+                io->priv.release(io);   /* io is gone now */
         }
         return rc;
     }
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, io && (dir == CO_IO_READ || dir == CO_IO_WRITE),
+                      &rc))
         return rc;
-    if (!io || (dir != CO_IO_READ && dir != CO_IO_WRITE))
-        return -EINVAL;
-    if (io->closed)
+    if (io->priv.closed)
         return -EBADF;
-    if (io->held[dir])                 /* its waiter waits elsewhere */
+    if (io->priv.held[dir])                 /* its waiter waits elsewhere */
         return -EBUSY;
-    if (io->ready[dir])
-        return budget_spent(io->kernel, self) ? budget_yield(self, io) : 0;
-    if (!co_waitq_empty(&io->waiters[dir]))
+    if (io->priv.ready[dir])
+        return budget_spent(io->priv.kernel, self) ? budget_yield(self, io) : 0;
+    if (!co_waitq_empty(&io->priv.waiters[dir]))
         return -EBUSY;
-    io->woken[dir] = 0;
+    io->priv.woken[dir] = 0;
     if (!ev_is_active(watcher(io, dir)))
-        start(io->kernel->loop, watcher(io, dir));
-    io->users++;
-    ev_ref(io->kernel->loop);          /* a waiting task keeps it alive */
-    return co_block(self, &io->waiters[dir], CO_NO_DEADLINE);
+        start(io->priv.kernel->loop, watcher(io, dir));
+    io->priv.users++;
+    ev_ref(io->priv.kernel->loop);          /* a waiting task keeps it alive */
+    return co_block(self, &io->priv.waiters[dir], CO_NO_DEADLINE);
 }
 
 int co_io_unhold(co_io *io, int dir)
 {
-    io->users--;
-    io->held[dir] = 0;
-    if (!io->closed)
+    if (!io)
+        return -EINVAL;
+    io->priv.users--;
+    io->priv.held[dir] = 0;
+    if (!io->priv.closed)
         return 0;
-    if (io->users == 0 && io->release)
-        io->release(io);
+    if (io->priv.users == 0 && io->priv.release)
+        io->priv.release(io);
     return 1;
 }
 
 void co_io_close(co_io *io)
 {
-    if (!io || io->closed)
+    if (!io || io->priv.closed)
         return;
-    io->closed = 1;
+    io->priv.closed = 1;
     for (int dir = 0; dir < 2; dir++) {
-        stop(io->kernel->loop, watcher(io, dir));
-        co_waitq_wake_all(&io->waiters[dir], -EBADF);
+        stop(io->priv.kernel->loop, watcher(io, dir));
+        co_waitq_wake_all(&io->priv.waiters[dir], -EBADF);
     }
-    if (io->users == 0 && io->release)
-        io->release(io);
+    if (io->priv.users == 0 && io->priv.release)
+        io->priv.release(io);
 }

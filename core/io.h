@@ -51,7 +51,10 @@ enum { CO_IO_READ = 0, CO_IO_WRITE = 1 };
 #define CO__EV_IO_BYTES 64
 
 typedef struct co_io co_io;
-struct co_io {
+
+/* Private to core/io.c (and the inlines below): owners use the functions
+ * and accessors of this header, never a field. */
+struct co__io_private {
     co_waitq waiters[2];            /* at most one task each */
     co_kernel *kernel;
     void (*release)(co_io *io);     /* closed and nobody inside: free */
@@ -65,6 +68,11 @@ struct co_io {
                                        waiter */
     uint8_t closed;
     _Alignas(16) unsigned char watcher[2][CO__EV_IO_BYTES];
+};
+
+/* Every field is private, in `priv`. */
+struct co_io {
+    struct co__io_private priv;
 };
 
 /* Register fd (already non-blocking) with the calling thread's running
@@ -83,7 +91,9 @@ CO_API unsigned co_kernel_io_budget(const co_kernel *k);   /* 0 for NULL */
 /*
  * Blocking: wait until the fd is ready in direction `dir`.  Returns 0;
  * -EBUSY if another task already waits in that direction; -EBADF if the io
- * is (or gets) closed; -ECANCELED / -ETIMEDOUT.  Returns at once when the
+ * is (or gets) closed; -ECANCELED / -ETIMEDOUT; -EINVAL for a NULL io or
+ * a bad dir, before any of those (THE RULE, core/wait.h: an owner hands
+ * its own bad arguments down as a NULL io).  Returns at once when the
  * readiness hint says the fd is ready -- that counts as one eager
  * operation of the task's I/O budget, and the one after the budget yields
  * first (CO_WOULDBLOCK; the re-evaluation returns 0, or -EBADF if the io
@@ -106,9 +116,43 @@ CO_API co_status co_io_eager(co_task *self, co_io *io);
 /* Record an attempt: `drained` when it came back short or with EAGAIN. */
 static inline void co_io_attempted(co_io *io, int dir, int drained)
 {
-    io->woken[dir] = 0;
+    if (!io)
+        return;
+    io->priv.woken[dir] = 0;
     if (drained)
-        io->ready[dir] = 0;
+        io->priv.ready[dir] = 0;
+}
+
+/* Accessors for owners (net/), which never name a field.  NULL: 0. */
+
+/* Closed (co_io_close). */
+static inline int co_io_closed(const co_io *io)
+{
+    return io && io->priv.closed;
+}
+
+/* Some task is inside co_io_wait on io (blocked, or woken and not yet
+ * back) or holds it (co_io_hold). */
+static inline int co_io_in_use(const co_io *io)
+{
+    return io && io->priv.users != 0;
+}
+
+/* A task is blocked in direction dir, or was woken from it and has not
+ * made its attempt yet: an operation that would not wait must not go
+ * ahead of it. */
+static inline int co_io_has_waiter(const co_io *io, int dir)
+{
+    return io && (!co_waitq_empty(&io->priv.waiters[dir]) ||
+                  io->priv.woken[dir]);
+}
+
+/* Forget that the fd was drained, in both directions: the next attempt
+ * tries the system call first (after blocking code used the fd). */
+static inline void co_io_assume_ready(co_io *io)
+{
+    if (io)
+        io->priv.ready[CO_IO_READ] = io->priv.ready[CO_IO_WRITE] = 1;
 }
 
 /*
@@ -122,9 +166,12 @@ static inline void co_io_attempted(co_io *io, int dir, int drained)
  */
 static inline void co_io_hold(co_io *io, int dir)
 {
-    io->users++;
-    io->held[dir] = 1;
+    if (!io)
+        return;
+    io->priv.users++;
+    io->priv.held[dir] = 1;
 }
+/* -EINVAL for NULL. */
 CO_API int co_io_unhold(co_io *io, int dir);
 
 /* Stop watching, wake the waiters with -EBADF, and call `release` once no

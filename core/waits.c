@@ -10,7 +10,8 @@
 
 void co_waitq_init(co_waitq *q)
 {
-    q->head.next = q->head.prev = &q->head;
+    if (q)
+        q->head.next = q->head.prev = &q->head;
 }
 
 static void link_tail(co_waitq *q, co_task *t)
@@ -65,7 +66,7 @@ void co__wait_forget(co_kernel *k, co_task *t)
 
 co_task *co_waitq_wake_one(co_waitq *q, int value)
 {
-    if (co_waitq_empty(q))
+    if (!q || co_waitq_empty(q))
         return NULL;
     co_task *t = co__task_of(q->head.next);
     wake_blocked(co__kernel, t, value);  /* in a wait queue: blocked */
@@ -75,6 +76,8 @@ co_task *co_waitq_wake_one(co_waitq *q, int value)
 int co_waitq_wake_all(co_waitq *q, int value)
 {
     int n = 0;
+    if (!q)
+        return -EINVAL;
     if (co_waitq_empty(q))
         return 0;
     co_kernel *k = co__kernel;
@@ -116,14 +119,15 @@ _Noreturn void co__wait_panic_not_awaited(co_task *t, const char *func,
     co__error_panic_where(func, t->where, "(start of the task)", msg);
 }
 
-int co_wait_enter_at(co_task *self, int *rc, const char *func)
+/* THE RULE's step 1 (wait.h): abort unless self is the running task,
+ * running its body. */
+static void check_self(co_task *self, const char *func)
 {
-    co_kernel *k = co__kernel;
     if (!self)
         co_panic_at(func, __FILE__, __LINE__,
                     "called with a NULL task: pass the running task (the "
                     "coroutine's own co_task *)");
-    if (!k)
+    if (!co__kernel)
         co_panic_at(func, __FILE__, __LINE__,
                     "no kernel runs in this thread: blocking primitives are "
                     "awaited inside tasks (threads use the thread forms)");
@@ -133,6 +137,23 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func)
                     "task this thread's kernel is running");
     if (co__state(self) != CO_STATE_RUNNING)
         co__wait_panic_not_awaited(self, func, "entered");
+}
+
+/* Bad arguments: after self (which aborts) and the primitive's own wake
+ * (delivered as usual), -EINVAL, touching nothing: a pending cancellation
+ * or timeout stays pending for the next call. */
+int co__wait_refuse(co_task *self, int *rc, const char *func)
+{
+    check_self(self, func);
+    if (self->flags & CO_F_WOKEN)
+        return co_wait_enter_at(self, rc, func);
+    *rc = -EINVAL;
+    return 1;
+}
+
+int co_wait_enter_at(co_task *self, int *rc, const char *func)
+{
+    check_self(self, func);
     if (self->flags & CO_F_WOKEN) {        /* re-evaluation after a wake */
         /* A region's expiry is delivered now: only now does the region
          * count as expired (co_wait_completed discards it instead). */

@@ -383,9 +383,9 @@ static co_status wait_ready(co_task *self, co_server_frame *f)
 co_status co_server_wait_ready(co_task *self, co_server_frame *f)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, f != NULL, &rc))
         return rc;
-    if (!f || copy_source(self, f))
+    if (copy_source(self, f))      /* misuse seen in the kernel's state */
         return -EINVAL;
     return wait_ready(self, f);
 }
@@ -393,11 +393,9 @@ co_status co_server_wait_ready(co_task *self, co_server_frame *f)
 co_status co_server_task_wait_ready(co_task *self, co_task *server)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, server && (server->fn == co_tcp_server ||
+                                       server->fn == co_unix_server), &rc))
         return rc;
-    if (!server || (server->fn != co_tcp_server &&
-                    server->fn != co_unix_server))
-        return -EINVAL;
     return wait_ready(self, co_task_frame(server));
 }
 
@@ -414,13 +412,13 @@ static co_status connect_to(co_task *self, co_socket **sock, int addr_rc,
 {
     int rc;
     if (!co_wait_resumed(self)) {   /* a fresh call */
-        if (!sock)
-            return -EINVAL;
-        *sock = NULL;
-        if (co_wait_enter(self, &rc))   /* cancelled or timed out already */
-            return rc;
-        if (addr_rc < 0)
-            return addr_rc;
+        /* THE RULE (core/wait.h): a bad address is a bad argument, and
+         * refused with its own error (-ENOTSUP for a host name ...). */
+        int args_ok = sock && addr_rc == 0;
+        if (sock)
+            *sock = NULL;           /* on every failure (server.h) */
+        if (co_wait_begin(self, args_ok, &rc))
+            return args_ok || !sock ? rc : addr_rc;
         if ((rc = co_socket_new(sock, addr->ss.ss_family, SOCK_STREAM, 0)) < 0)
             return rc;
     }

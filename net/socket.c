@@ -299,7 +299,7 @@ int co_socket_set_blocking(co_socket *s, int blocking)
         return -EINVAL;
     /* A task waiting on the fd (or woken and not yet back) would make its
      * next system call block the kernel's whole thread. */
-    if (blocking && s->io.users)
+    if (blocking && co_io_in_use(&s->io))
         return -EBUSY;
     int flags = fcntl(s->fd, F_GETFL);
     if (flags < 0)
@@ -309,7 +309,7 @@ int co_socket_set_blocking(co_socket *s, int blocking)
     /* Blocking code may have read or written meanwhile: the drained hint
      * is stale, so the next operation tries the system call first. */
     if (rc == 0 && !blocking)
-        s->io.ready[CO_IO_READ] = s->io.ready[CO_IO_WRITE] = 1;
+        co_io_assume_ready(&s->io);
     return rc;
 }
 
@@ -331,7 +331,8 @@ int co_socket_close(co_socket **sp)
 
 /* ------------------------------------------------------------ blocking */
 
-/* What one system call needs; each primitive fills in its part. */
+/* What one system call needs; each primitive fills in its part.  `call`
+ * returns the count or a negative errno, as everything here does. */
 struct io_call {
     ssize_t (*call)(co_socket *s, struct io_call *c);
     void *buf;
@@ -349,24 +350,36 @@ static int attempt(co_socket *s, int dir, struct io_call *c,
     ssize_t n;
     do
         n = c->call(s, c);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-        return -errno;
+    while (n == -EINTR);
+    if (n == -EWOULDBLOCK)
+        n = -EAGAIN;
+    if (n < 0 && n != -EAGAIN)
+        return (int)n;
     co_io_attempted(&s->io, dir, n < 0 || (size_t)n < drain_below);
-    return n < 0 ? -EAGAIN : (int)n;
+    return (int)n;
+}
+
+/* A system call's result as ours: the count, or -errno. */
+static ssize_t result_n(ssize_t n)
+{
+    return n < 0 ? -errno : n;
 }
 
 /*
  * The shape of every data-moving primitive: wait while the fd is known to
  * be drained, attempt, and wait again after EAGAIN.  A re-evaluation after
  * a suspension enters at co_io_wait, which finishes the wait (and may
- * report -EBADF after a close without touching s).
+ * report -EBADF after a close without touching s).  co_io_wait applies
+ * THE RULE (core/wait.h) for the primitive: bad arguments (`args_ok` 0, or
+ * no socket) reach it as a NULL io, which it refuses with -EINVAL before
+ * any cancellation or timeout -- at no cost to a good call.
  */
-static co_status retry_io(co_task *self, co_socket *s, int dir,
+static co_status retry_io(co_task *self, co_socket *s, int args_ok, int dir,
                           struct io_call *c, size_t drain_below)
 {
+    co_io *io = s && args_ok ? &s->io : NULL;
     for (;;) {
-        int rc = co_io_wait(self, s ? &s->io : NULL, dir);
+        int rc = co_io_wait(self, io, dir);
         if (rc != 0)
             return rc;
         rc = attempt(s, dir, c, drain_below);
@@ -384,22 +397,23 @@ static size_t drain_below(const co_socket *s, size_t len)
 
 static ssize_t call_recv(co_socket *s, struct io_call *c)
 {
-    return s->is_socket ? recv(s->fd, c->buf, c->len, c->flags)
-                        : read(s->fd, c->buf, c->len);
+    return result_n(s->is_socket ? recv(s->fd, c->buf, c->len, c->flags)
+                                 : read(s->fd, c->buf, c->len));
 }
 
 static ssize_t call_send(co_socket *s, struct io_call *c)
 {
-    return s->is_socket ? send(s->fd, c->buf, c->len, c->flags | MSG_NOSIGNAL)
-                        : write(s->fd, c->buf, c->len);
+    return result_n(s->is_socket ? send(s->fd, c->buf, c->len,
+                                        c->flags | MSG_NOSIGNAL)
+                                 : write(s->fd, c->buf, c->len));
 }
 
 static ssize_t call_recvfrom(co_socket *s, struct io_call *c)
 {
     co_sockaddr a;
     a.len = sizeof a.ss;
-    ssize_t n = recvfrom(s->fd, c->buf, c->len, c->flags,
-                         (struct sockaddr *)&a.ss, &a.len);
+    ssize_t n = result_n(recvfrom(s->fd, c->buf, c->len, c->flags,
+                                  (struct sockaddr *)&a.ss, &a.len));
     if (n >= 0 && c->addr)
         *c->addr = a;
     return n;
@@ -407,8 +421,9 @@ static ssize_t call_recvfrom(co_socket *s, struct io_call *c)
 
 static ssize_t call_sendto(co_socket *s, struct io_call *c)
 {
-    return sendto(s->fd, c->buf, c->len, c->flags | MSG_NOSIGNAL,
-                  (const struct sockaddr *)&c->addr->ss, c->addr->len);
+    return result_n(sendto(s->fd, c->buf, c->len, c->flags | MSG_NOSIGNAL,
+                           (const struct sockaddr *)&c->addr->ss,
+                           c->addr->len));
 }
 
 /* accept(2): "the application should detect the network errors defined
@@ -434,43 +449,45 @@ static ssize_t call_accept(co_socket *s, struct io_call *c)
         fd = accept4(s->fd, (struct sockaddr *)&c->addr->ss, &c->addr->len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     } while (fd < 0 && dying_connection(errno));
-    return fd;
+    return result_n(fd);
 }
 
 int co_socket_try_send(co_socket *s, const void *buf, size_t len, int flags)
 {
     if (!s || (!buf && len))
         return -EINVAL;
-    if (s->fd < 0 || s->io.closed)
+    if (s->fd < 0 || co_io_closed(&s->io))
         return -EBADF;
     /* A task blocked sending, or woken to send and not yet back, goes
      * first: its bytes were queued before ours. */
-    if (!co_waitq_empty(&s->io.waiters[CO_IO_WRITE]) ||
-        s->io.woken[CO_IO_WRITE])
+    if (co_io_has_waiter(&s->io, CO_IO_WRITE))
         return -EBUSY;
     struct io_call c = { call_send, (void *)buf, clamp(len), flags, NULL };
     return attempt(s, CO_IO_WRITE, &c, drain_below(s, c.len));
 }
 
-/* Arguments are checked before any wait: a bad call fails at once (and,
- * never having blocked, has no wait to come back from). */
-
 co_status co_socket_recv(co_task *self, co_socket *s, void *buf, size_t len,
                          int flags)
 {
-    if (!buf && len)
-        return -EINVAL;
     struct io_call c = { call_recv, buf, clamp(len), flags, NULL };
-    return retry_io(self, s, CO_IO_READ, &c, drain_below(s, c.len));
+    return retry_io(self, s, buf || !len, CO_IO_READ, &c,
+                    drain_below(s, c.len));
+}
+
+/* co_socket_send, with the caller's own arguments' validity (sendall's
+ * `sent`) checked in the same place as ours. */
+static co_status send_some(co_task *self, co_socket *s, int args_ok,
+                           const void *buf, size_t len, int flags)
+{
+    struct io_call c = { call_send, (void *)buf, clamp(len), flags, NULL };
+    return retry_io(self, s, args_ok && (buf || !len), CO_IO_WRITE, &c,
+                    drain_below(s, c.len));
 }
 
 co_status co_socket_send(co_task *self, co_socket *s, const void *buf,
                          size_t len, int flags)
 {
-    if (!buf && len)
-        return -EINVAL;
-    struct io_call c = { call_send, (void *)buf, clamp(len), flags, NULL };
-    return retry_io(self, s, CO_IO_WRITE, &c, drain_below(s, c.len));
+    return send_some(self, s, 1, buf, len, flags);
 }
 
 /*
@@ -486,19 +503,26 @@ co_status co_socket_sendall(co_task *self, co_socket *s, const void *buf,
 {
     int resumed = co_wait_resumed(self);
     size_t done = 0;
-    if (!resumed) {
-        if (!sent)
-            return -EINVAL;
-    } else if (s && s->sendall_task == self) {   /* s is alive: we hold it */
+    if (resumed && s && s->sendall_task == self) {   /* s alive: we hold it */
         done = s->sendall_sent;
         s->sendall_task = NULL;
-    } else if (sent) {              /* another sendall took our place */
+    } else if (resumed && sent) {   /* another sendall took our place */
         done = *sent < len ? *sent : len;
     }
     int rc = 0;
+    if (!resumed && len == 0) {     /* no send, no wait: only the checks */
+        if (!s || !sent)
+            co_wait_begin(self, 0, &rc);
+        if (sent)
+            *sent = 0;
+        return rc;
+    }
+    /* A re-evaluation sends at least once: see above.  A fresh call's
+     * arguments are checked in the send (THE RULE, in co_io_wait). */
     while (resumed || done < len) {
         resumed = 0;
-        rc = co_socket_send(self, s, (const char *)buf + done, len - done, 0);
+        rc = send_some(self, s, sent != NULL, (const char *)buf + done,
+                       len - done, 0);
         if (rc < 0)                 /* CO_WOULDBLOCK included */
             break;
         done += (size_t)rc;
@@ -537,8 +561,12 @@ co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
                                size_t maxlen)
 {
     void *chunk = NULL;
-    int rc;
-    if (co_wait_resumed(self) && s && s->room_waiter == self) {
+    int rc, resumed = co_wait_resumed(self);
+    /* b must be empty (given back first).  Bad arguments reach co_io_wait
+     * as a NULL io, which refuses them (THE RULE, core/wait.h). */
+    int args_ok = resumed || (b && !b->block && !b->len && maxlen);
+    co_io *io = s && args_ok ? &s->io : NULL;
+    if (resumed && s && s->room_waiter == self) {
         s->room_waiter = NULL;      /* back from waiting for room */
         rc = co__pool_take_chunk(self, &chunk);
         if (co_io_unhold(&s->io, CO_IO_READ)) {   /* closed: s may be gone */
@@ -547,14 +575,11 @@ co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
         }
         if (rc < 0)
             return rc;
-    } else if (!co_wait_resumed(self) &&
-               (!b || b->block || b->len || maxlen == 0)) {
-        return -EINVAL;             /* b must be empty: given back first */
     }
     size_t len = maxlen < CO_POOL_CHUNK ? maxlen : CO_POOL_CHUNK;
     for (;;) {
         if (!chunk) {
-            rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_READ);
+            rc = co_io_wait(self, io, CO_IO_READ);
             if (rc != 0)
                 return rc;          /* CO_WOULDBLOCK included */
             /* At the bound, wait for room only for data that is there:
@@ -612,10 +637,11 @@ static void keep_only_remainder(co_bytes *b)
  */
 co_status co_socket_sendall_bytes(co_task *self, co_socket *s, co_bytes *b)
 {
-    int resumed = co_wait_resumed(self);
-    if (!resumed && (!b || (b->len && !b->block)))
-        return -EINVAL;
-    int rc = 0;
+    int rc = 0, resumed = co_wait_resumed(self);
+    if (!resumed && !(s && b && (!b->len || b->block))) {
+        co_wait_begin(self, 0, &rc);    /* refused (THE RULE): b untouched */
+        return rc;
+    }
     while (resumed || b->len > 0) {
         resumed = 0;
         rc = co_socket_send(self, s, b->data, b->len, 0);
@@ -635,11 +661,9 @@ co_status co_socket_sendall_bytes(co_task *self, co_socket *s, co_bytes *b)
 co_status co_socket_accept(co_task *self, co_socket *s, co_socket **client,
                            co_sockaddr *peer)
 {
-    if (!client)
-        return -EINVAL;
     co_sockaddr a;
     struct io_call c = { call_accept, NULL, 0, 0, &a };
-    int fd = retry_io(self, s, CO_IO_READ, &c, 0);
+    int fd = retry_io(self, s, client != NULL, CO_IO_READ, &c, 0);
     if (fd < 0)                     /* CO_WOULDBLOCK included */
         return fd;
     int rc = wrap(client, fd, 1, 0);
@@ -657,7 +681,7 @@ co_status co_socket_connect(co_task *self, co_socket *s,
 {
     int rc;
     if (co_wait_resumed(self)) {    /* back from waiting for the connect */
-        rc = co_io_wait(self, &s->io, CO_IO_WRITE);
+        rc = co_io_wait(self, s ? &s->io : NULL, CO_IO_WRITE);
         if (rc != 0)
             return rc;
         int err = 0;
@@ -666,10 +690,8 @@ co_status co_socket_connect(co_task *self, co_socket *s,
             return -errno;
         return -err;
     }
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, s && addr, &rc))
         return rc;
-    if (!s || !addr)
-        return -EINVAL;
     if (connect(s->fd, (const struct sockaddr *)&addr->ss, addr->len) == 0)
         return 0;
     if (errno != EINPROGRESS && errno != EINTR)
@@ -681,20 +703,16 @@ co_status co_socket_connect(co_task *self, co_socket *s,
 co_status co_socket_recvfrom(co_task *self, co_socket *s, void *buf,
                              size_t len, int flags, co_sockaddr *from)
 {
-    if (!buf && len)
-        return -EINVAL;
     struct io_call c = { call_recvfrom, buf, clamp(len), flags, from };
-    return retry_io(self, s, CO_IO_READ, &c, 0);
+    return retry_io(self, s, buf || !len, CO_IO_READ, &c, 0);
 }
 
 co_status co_socket_sendto(co_task *self, co_socket *s, const void *buf,
                            size_t len, int flags, const co_sockaddr *to)
 {
-    if ((!buf && len) || !to)
-        return -EINVAL;
     struct io_call c = { call_sendto, (void *)buf, clamp(len), flags,
                          (co_sockaddr *)to };
-    return retry_io(self, s, CO_IO_WRITE, &c, 0);
+    return retry_io(self, s, (buf || !len) && to, CO_IO_WRITE, &c, 0);
 }
 
 static co_status wait_ready(co_task *self, co_socket *s, int dir)

@@ -170,9 +170,11 @@ static int served_from_buffer(co_task *self, co_stream *st, int *rc)
 }
 
 /*
- * The start of every evaluation.  Returns 1 with *rc set when the
- * operation must return *rc now.  A fresh call: a pending cancellation or
- * timeout, -EBADF if the stream is closed (a copy of the pointer used
+ * The start of every evaluation: THE RULE (core/wait.h) for every stream
+ * operation, `args_ok` saying whether its arguments are good (st itself is
+ * checked here).  Returns 1 with *rc set when the operation must return
+ * *rc now.  A fresh call: -EINVAL for bad arguments, a pending
+ * cancellation or timeout, -EBADF if the stream is closed (a copy of the pointer used
  * while a task woken by the close has not yet returned; it must not
  * allocate a new buffer), or -EBUSY while the fd is lent to blocking
  * code (co_stream_blocking_begin).  A re-evaluation after our own
@@ -180,11 +182,11 @@ static int served_from_buffer(co_task *self, co_stream *st, int *rc)
  * `dir`); its failure (-ECANCELED, -ETIMEDOUT, -EBADF) is ours, and after
  * a close the last task out frees the stream.
  */
-static int stream_enter(co_task *self, co_stream *st, int dir, int *rc,
-                        const char *func)
+static int stream_enter(co_task *self, co_stream *st, int args_ok, int dir,
+                        int *rc, const char *func)
 {
     if (!co_wait_resumed(self)) {
-        if (co_wait_enter_at(self, rc, func))
+        if (co__wait_begin(self, st && args_ok, rc, func))
             return 1;
         if (st->closed)
             *rc = -EBADF;
@@ -194,6 +196,12 @@ static int stream_enter(co_task *self, co_stream *st, int dir, int *rc,
             return served_from_buffer(self, st, rc);
         else
             return 0;
+        return 1;
+    }
+    if (!st) {                  /* misuse: the call that blocked had one */
+        co_wait_enter_at(self, rc, func);
+        if (*rc >= 0)
+            *rc = -EINVAL;
         return 1;
     }
     st->users--;
@@ -327,9 +335,7 @@ co_status co_stream_read(co_task *self, co_stream *st, void *buf,
                          size_t maxlen)
 {
     int rc;
-    if (!st || (!buf && maxlen))
-        return -EINVAL;
-    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, buf || !maxlen, CO_IO_READ, &rc, __func__))
         return rc;
     maxlen = min_size(maxlen, INT_MAX);
     if (maxlen == 0)
@@ -358,13 +364,10 @@ co_status co_stream_read(co_task *self, co_stream *st, void *buf,
 co_status co_stream_read_exactly(co_task *self, co_stream *st, void *buf,
                                  size_t n, size_t *got)
 {
-    int rc;
-    if (!co_wait_resumed(self)) {       /* a fresh call */
-        if (!st || !got || (!buf && n))
-            return -EINVAL;
+    int rc, args_ok = st && got && (buf || !n);
+    if (args_ok && !co_wait_resumed(self))  /* a fresh call */
         *got = 0;
-    }
-    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, __func__))
         return rc;
     unsigned char *out = buf;
     for (;;) {
@@ -396,9 +399,7 @@ co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
                              size_t maxlen)
 {
     int rc;
-    if (!st || !buf || maxlen == 0)
-        return -EINVAL;
-    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, buf && maxlen, CO_IO_READ, &rc, __func__))
         return rc;
     size_t limit = min_size(maxlen, st->rcap);     /* rcap <= INT_MAX */
     for (;;) {
@@ -426,13 +427,10 @@ co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
 co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
                             size_t maxlen, size_t *got)
 {
-    int rc;
-    if (!co_wait_resumed(self)) {
-        if (!st || !got || (!buf && maxlen))
-            return -EINVAL;
+    int rc, args_ok = st && got && (buf || !maxlen);
+    if (args_ok && !co_wait_resumed(self))
         *got = 0;
-    }
-    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, __func__))
         return rc;
     unsigned char *out = buf;
     for (;;) {
@@ -471,13 +469,10 @@ co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
 co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
                               size_t maxlen, size_t *got, size_t *nlines)
 {
-    int rc;
-    if (!co_wait_resumed(self)) {
-        if (!st || !got || !nlines || (!buf && maxlen))
-            return -EINVAL;
+    int rc, args_ok = st && got && nlines && (buf || !maxlen);
+    if (args_ok && !co_wait_resumed(self))
         *got = *nlines = 0;
-    }
-    if (stream_enter(self, st, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, __func__))
         return rc;
     unsigned char *out = buf;
     for (;;) {
@@ -514,13 +509,10 @@ co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
 co_status co_stream_write(co_task *self, co_stream *st, const void *buf,
                           size_t len, size_t *sent)
 {
-    int rc;
-    if (!co_wait_resumed(self)) {
-        if (!st || !sent || (!buf && len))
-            return -EINVAL;
+    int rc, args_ok = st && sent && (buf || !len);
+    if (args_ok && !co_wait_resumed(self))
         *sent = 0;
-    }
-    if (stream_enter(self, st, CO_IO_WRITE, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_WRITE, &rc, __func__))
         return rc;
     while (*sent < len) {
         rc = co_socket_send(self, st->sock, (const char *)buf + *sent,
@@ -549,24 +541,31 @@ static size_t gather(unsigned char *dst, const struct iovec *iov, int iovcnt,
     return k;
 }
 
+/* writelines' arguments: every piece has a base, the total fits. */
+static int iov_ok(const co_stream *st, const size_t *sent,
+                  const struct iovec *iov, int iovcnt)
+{
+    if (!st || !sent || iovcnt < 0 || (!iov && iovcnt))
+        return 0;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if ((!iov[i].iov_base && iov[i].iov_len) ||
+            iov[i].iov_len > SIZE_MAX - total)
+            return 0;
+        total += iov[i].iov_len;
+    }
+    return 1;
+}
+
 co_status co_stream_writelines(co_task *self, co_stream *st,
                                const struct iovec *iov, int iovcnt,
                                size_t *sent)
 {
-    int rc;
-    if (!co_wait_resumed(self)) {
-        if (!st || !sent || iovcnt < 0 || (!iov && iovcnt))
-            return -EINVAL;
-        size_t total = 0;
-        for (int i = 0; i < iovcnt; i++) {
-            if ((!iov[i].iov_base && iov[i].iov_len) ||
-                iov[i].iov_len > SIZE_MAX - total)
-                return -EINVAL;
-            total += iov[i].iov_len;
-        }
+    int rc, resumed = co_wait_resumed(self);
+    int args_ok = resumed || iov_ok(st, sent, iov, iovcnt);
+    if (args_ok && !resumed)
         *sent = 0;
-    }
-    if (stream_enter(self, st, CO_IO_WRITE, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_WRITE, &rc, __func__))
         return rc;
     for (;;) {
         /* where *sent has got to: piece i, offset skip */
@@ -599,10 +598,8 @@ co_status co_stream_writelines(co_task *self, co_stream *st,
 co_status co_stream_flush(co_task *self, co_stream *st)
 {
     int rc;
-    if (!st)
-        return -EINVAL;
     /* Never suspended: only a fresh call's checks (-EBADF, -EBUSY). */
-    if (stream_enter(self, st, CO_IO_WRITE, &rc, __func__))
+    if (stream_enter(self, st, 1, CO_IO_WRITE, &rc, __func__))
         return rc;
     return 0;
 }

@@ -33,7 +33,7 @@ int co_condition_init(co_condition *c, co_lock *lock)
 {
     if (!c)
         return -EINVAL;
-    *c = (co_condition){ .lock = lock };
+    *c = (co_condition){ .priv.lock = lock };
     return 0;
 }
 
@@ -41,12 +41,12 @@ co_lock *co_condition_lock(co_condition *c)
 {
     if (!c)
         return NULL;
-    return c->lock ? c->lock : &c->own;
+    return c->priv.lock ? c->priv.lock : &c->priv.own;
 }
 
 co_status co_condition_acquire(co_task *self, co_condition *c)
 {
-    /* a NULL lock gives the acquire's own -EINVAL, after its wait_enter */
+    /* NULL c: a NULL lock, and the acquire's own -EINVAL */
     return co_lock_acquire(self, co_condition_lock(c));
 }
 
@@ -64,7 +64,7 @@ int co_condition_locked(co_condition *c)
 static co_status sleep_on(co_task *self, co_condition *c, co_lock *l)
 {
     co_lock_release(self, l);             /* hands it to the oldest waiter */
-    return co_block(self, &c->waiters, CO_NO_DEADLINE);
+    return co_block(self, &c->priv.waiters, CO_NO_DEADLINE);
 }
 
 /* *pending while a notified waiter takes the lock back. */
@@ -75,48 +75,56 @@ static co_status sleep_on(co_task *self, co_condition *c, co_lock *l)
 static co_status reacquire(co_task *self, co_lock *l, int *pending,
                            int outcome)
 {
-    if (!l->owner) {
-        l->owner = self;
+    if (!l->priv.owner) {
+        l->priv.owner = self;
         *pending = 0;
         return outcome == NOTIFIED ? 0 : outcome;
     }
     *pending = outcome;
     co_disable_cancellation(self);
-    return co_block(self, &l->waiters, CO_NO_DEADLINE);
+    return co_block(self, &l->priv.waiters, CO_NO_DEADLINE);
+}
+
+/* The re-evaluation after a wake (rc): where the wait stands (see the
+ * top of the file). */
+static co_status resumed(co_task *self, co_condition *c, co_lock *l,
+                         co_condition_pred pred, void *arg, int *pending,
+                         int rc)
+{
+    if (rc < 0)                                 /* interrupted in 1. */
+        return reacquire(self, l, pending, rc);
+    if (l->priv.owner != self) {                /* notified in 1. */
+        if (l->priv.owner)
+            return reacquire(self, l, pending, NOTIFIED);
+        l->priv.owner = self;
+    } else if (*pending) {                      /* end of 2. */
+        co_enable_cancellation(self);
+        rc = *pending;
+        *pending = 0;
+        if (rc != NOTIFIED)
+            return rc;
+    }
+    /* notified, lock held */
+    if (!pred || pred(arg))
+        return 0;
+    if (co_wait_enter(self, &rc))               /* wait_for: again */
+        return rc;
+    return sleep_on(self, c, l);
 }
 
 static co_status cond_wait(co_task *self, co_condition *c,
-                           co_condition_pred pred, void *arg, int *pending)
+                           co_condition_pred pred, void *arg, int *pending,
+                           int args_ok)
 {
     int rc;
-    int resumed = co_wait_resumed(self);
     co_lock *l = co_condition_lock(c);
-    if (co_wait_enter(self, &rc)) {
-        if (!resumed)
-            return rc;    /* cancelled / timed out before waiting: held */
-        if (rc < 0)                             /* interrupted in 1. */
-            return reacquire(self, l, pending, rc);
-        if (l->owner != self) {                 /* notified in 1. */
-            if (l->owner)
-                return reacquire(self, l, pending, NOTIFIED);
-            l->owner = self;
-        } else if (*pending) {                  /* end of 2. */
-            co_enable_cancellation(self);
-            rc = *pending;
-            *pending = 0;
-            if (rc != NOTIFIED)
-                return rc;
-        }
-        /* notified, lock held */
-        if (!pred || pred(arg))
-            return 0;
-        if (co_wait_enter(self, &rc))           /* wait_for: again */
-            return rc;
-        return sleep_on(self, c, l);
+    if (co_wait_resumed(self)) {
+        co_wait_enter(self, &rc);
+        return resumed(self, c, l, pred, arg, pending, rc);
     }
-    if (!c || !pending)
-        return -EINVAL;
-    if (l->owner != self)
+    if (co_wait_begin(self, c && pending && args_ok, &rc))
+        return rc;        /* cancelled / timed out before waiting: held */
+    if (l->priv.owner != self)
         return -EPERM;
     *pending = 0;
     if (pred && pred(arg))
@@ -126,30 +134,24 @@ static co_status cond_wait(co_task *self, co_condition *c,
 
 co_status co_condition_wait(co_task *self, co_condition *c, int *pending)
 {
-    return cond_wait(self, c, NULL, NULL, pending);
+    return cond_wait(self, c, NULL, NULL, pending, 1);
 }
 
 co_status co_condition_wait_for(co_task *self, co_condition *c,
                                 co_condition_pred pred, void *arg,
                                 int *pending)
 {
-    if (!pred && !co_wait_resumed(self)) {
-        int rc;
-        if (co_wait_enter(self, &rc))
-            return rc;
-        return -EINVAL;
-    }
-    return cond_wait(self, c, pred, arg, pending);
+    return cond_wait(self, c, pred, arg, pending, pred != NULL);
 }
 
 int co_condition_notify(co_task *self, co_condition *c, int n)
 {
     if (!c || !self || n < 0)
         return -EINVAL;
-    if (co_condition_lock(c)->owner != self)
+    if (co_condition_lock(c)->priv.owner != self)
         return -EPERM;
     int woken = 0;
-    while (woken < n && co_waitq_wake_one(&c->waiters, 0))
+    while (woken < n && co_waitq_wake_one(&c->priv.waiters, 0))
         woken++;
     return woken;
 }
@@ -158,7 +160,7 @@ int co_condition_notify_all(co_task *self, co_condition *c)
 {
     if (!c || !self)
         return -EINVAL;
-    if (co_condition_lock(c)->owner != self)
+    if (co_condition_lock(c)->priv.owner != self)
         return -EPERM;
-    return co_waitq_wake_all(&c->waiters, 0);
+    return co_waitq_wake_all(&c->priv.waiters, 0);
 }

@@ -18,10 +18,16 @@
 #include "../core/api.h"
 #include "lock.h"
 
-typedef struct co_condition {
+/* Private to sync/condition.c. */
+struct co__condition_private {
     co_lock *lock;          /* NULL: `own` */
     co_lock own;
     co_waitq waiters;
+};
+
+/* Every field is private, in `priv`: use the functions below. */
+typedef struct co_condition {
+    struct co__condition_private priv;
 } co_condition;
 
 /* Bind to `lock` (NULL: the condition's own lock).  0, or -EINVAL. */

@@ -7,8 +7,8 @@ int co_event_set(co_event *e)
 {
     if (!e)
         return -EINVAL;
-    e->set = 1;
-    co_waitq_wake_all(&e->waiters, 0);
+    e->priv.set = 1;
+    co_waitq_wake_all(&e->priv.waiters, 0);
     return 0;
 }
 
@@ -16,23 +16,21 @@ int co_event_clear(co_event *e)
 {
     if (!e)
         return -EINVAL;
-    e->set = 0;
+    e->priv.set = 0;
     return 0;
 }
 
 int co_event_is_set(const co_event *e)
 {
-    return e && e->set;
+    return e && e->priv.set;
 }
 
 co_status co_event_wait(co_task *self, co_event *e)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, e != NULL, &rc))
         return rc;
-    if (!e)
-        return -EINVAL;
-    if (e->set)
+    if (e->priv.set)
         return 0;
-    return co_block(self, &e->waiters, CO_NO_DEADLINE);
+    return co_block(self, &e->priv.waiters, CO_NO_DEADLINE);
 }

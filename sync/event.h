@@ -10,9 +10,15 @@
 #include "../core/api.h"
 #include "../core/waits.h"
 
-typedef struct co_event {
+/* Private to sync/event.c. */
+struct co__event_private {
     co_waitq waiters;
     int set;
+};
+
+/* Every field is private, in `priv`: use the functions below. */
+typedef struct co_event {
+    struct co__event_private priv;
 } co_event;
 
 /* Set the event: every waiter is woken (oldest first); the caller keeps

@@ -6,35 +6,33 @@
 co_status co_lock_acquire(co_task *self, co_lock *l)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, l != NULL, &rc))
         return rc;                 /* woken: release made us the owner */
-    if (!l)
-        return -EINVAL;
-    if (l->owner == self)
+    if (l->priv.owner == self)
         return -EDEADLK;
-    if (!l->owner) {
-        l->owner = self;
+    if (!l->priv.owner) {
+        l->priv.owner = self;
         return 0;
     }
-    return co_block(self, &l->waiters, CO_NO_DEADLINE);
+    return co_block(self, &l->priv.waiters, CO_NO_DEADLINE);
 }
 
 int co_lock_release(co_task *self, co_lock *l)
 {
     if (!l || !self)
         return -EINVAL;
-    if (l->owner != self)
+    if (l->priv.owner != self)
         return -EPERM;
-    l->owner = co_waitq_wake_one(&l->waiters, 0);
+    l->priv.owner = co_waitq_wake_one(&l->priv.waiters, 0);
     return 0;
 }
 
 int co_lock_locked(const co_lock *l)
 {
-    return l && l->owner;
+    return l && l->priv.owner;
 }
 
 co_task *co_lock_owner(const co_lock *l)
 {
-    return l ? l->owner : NULL;
+    return l ? l->priv.owner : NULL;
 }

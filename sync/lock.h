@@ -13,9 +13,15 @@
 #include "../core/api.h"
 #include "../core/waits.h"
 
-typedef struct co_lock {
+/* Private to sync/ (lock.c, and condition.c, which hands the lock over). */
+struct co__lock_private {
     co_waitq waiters;
     co_task *owner;
+};
+
+/* Every field is private, in `priv`: use the functions below. */
+typedef struct co_lock {
+    struct co__lock_private priv;
 } co_lock;
 
 /* Blocking: acquire.  -EDEADLK if self already holds it (use co_rlock). */

@@ -35,34 +35,34 @@ static int entry_less(const co_queue_entry *a, const co_queue_entry *b)
 
 static size_t elem_size(const co_queue *q)
 {
-    return q->kind == CO_QUEUE_PRIORITY ? sizeof(co_queue_entry)
+    return q->priv.kind == CO_QUEUE_PRIORITY ? sizeof(co_queue_entry)
                                         : sizeof(void *);
 }
 
 /* Storage for n items (at most maxsize, for a bounded queue). */
 static int reserve_storage(co_queue *q, size_t n)
 {
-    if (n <= q->cap)
+    if (n <= q->priv.cap)
         return 0;
-    size_t ncap = q->cap ? q->cap : FIRST_CAP;
+    size_t ncap = q->priv.cap ? q->priv.cap : FIRST_CAP;
     while (ncap < n && ncap <= SIZE_MAX / 2)
         ncap *= 2;
-    if (q->maxsize && ncap > q->maxsize)
-        ncap = q->maxsize;
+    if (q->priv.maxsize && ncap > q->priv.maxsize)
+        ncap = q->priv.maxsize;
     if (ncap < n || ncap > SIZE_MAX / elem_size(q))
         return -ENOMEM;
-    char *nb = co__realloc(q->buf.items, ncap * elem_size(q));
+    char *nb = co__realloc(q->priv.buf.items, ncap * elem_size(q));
     if (!nb)
         return -ENOMEM;
-    if (q->kind == CO_QUEUE_FIFO && q->head + q->len > q->cap) {
+    if (q->priv.kind == CO_QUEUE_FIFO && q->priv.head + q->priv.len > q->priv.cap) {
         /* a wrapped ring: move its older part [head, cap) to the new end */
-        size_t older = q->cap - q->head;
+        size_t older = q->priv.cap - q->priv.head;
         memmove(nb + (ncap - older) * sizeof(void *),
-                nb + q->head * sizeof(void *), older * sizeof(void *));
-        q->head = ncap - older;
+                nb + q->priv.head * sizeof(void *), older * sizeof(void *));
+        q->priv.head = ncap - older;
     }
-    q->buf.items = (void **)(void *)nb;
-    q->cap = ncap;
+    q->priv.buf.items = (void **)(void *)nb;
+    q->priv.cap = ncap;
     return 0;
 }
 
@@ -70,15 +70,15 @@ static int reserve_storage(co_queue *q, size_t n)
  * on the path of every put and get. */
 static size_t ring_slot(const co_queue *q, size_t i)
 {
-    size_t at = q->head + i;
-    return at < q->cap ? at : at - q->cap;
+    size_t at = q->priv.head + i;
+    return at < q->priv.cap ? at : at - q->priv.cap;
 }
 
 /* Room for one more item (the caller checked maxsize).  The test is
  * inline: growing is rare, checking is on every put. */
 static inline int ensure_room(co_queue *q)
 {
-    return q->len < q->cap ? 0 : reserve_storage(q, q->len + 1);
+    return q->priv.len < q->priv.cap ? 0 : reserve_storage(q, q->priv.len + 1);
 }
 
 /* The heap's halves of push and pop, out of line so that the FIFO and
@@ -86,9 +86,9 @@ static inline int ensure_room(co_queue *q)
 static __attribute__((noinline)) void heap_push(co_queue *q, void *item,
                                                 int priority)
 {
-    co_queue_entry e = { item, priority, q->seq++ };
-    co_queue_entry *h = q->buf.heap;
-    size_t i = q->len;
+    co_queue_entry e = { item, priority, q->priv.seq++ };
+    co_queue_entry *h = q->priv.buf.heap;
+    size_t i = q->priv.len;
     while (i > 0 && entry_less(&e, &h[(i - 1) / 2])) {
         h[i] = h[(i - 1) / 2];
         i = (i - 1) / 2;
@@ -96,12 +96,12 @@ static __attribute__((noinline)) void heap_push(co_queue *q, void *item,
     h[i] = e;
 }
 
-/* Takes the smallest entry; q->len already counts it out. */
+/* Takes the smallest entry; q->priv.len already counts it out. */
 static __attribute__((noinline)) co_queue_entry heap_pop(co_queue *q)
 {
-    co_queue_entry *h = q->buf.heap;
-    co_queue_entry top = h[0], last = h[q->len];
-    size_t i = 0, n = q->len;
+    co_queue_entry *h = q->priv.buf.heap;
+    co_queue_entry top = h[0], last = h[q->priv.len];
+    size_t i = 0, n = q->priv.len;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
@@ -119,24 +119,24 @@ static __attribute__((noinline)) co_queue_entry heap_pop(co_queue *q)
 
 static inline void push(co_queue *q, void *item, int priority)
 {
-    if (q->kind == CO_QUEUE_FIFO)
-        q->buf.items[ring_slot(q, q->len)] = item;
-    else if (q->kind == CO_QUEUE_LIFO)
-        q->buf.items[q->len] = item;
+    if (q->priv.kind == CO_QUEUE_FIFO)
+        q->priv.buf.items[ring_slot(q, q->priv.len)] = item;
+    else if (q->priv.kind == CO_QUEUE_LIFO)
+        q->priv.buf.items[q->priv.len] = item;
     else
         heap_push(q, item, priority);
-    q->len++;
+    q->priv.len++;
 }
 
 static inline void pop(co_queue *q, void **item, int *priority)
 {
     int prio = 0;
-    q->len--;
-    if (q->kind == CO_QUEUE_FIFO) {
-        *item = q->buf.items[q->head];
-        q->head = ring_slot(q, 1);
-    } else if (q->kind == CO_QUEUE_LIFO) {
-        *item = q->buf.items[q->len];
+    q->priv.len--;
+    if (q->priv.kind == CO_QUEUE_FIFO) {
+        *item = q->priv.buf.items[q->priv.head];
+        q->priv.head = ring_slot(q, 1);
+    } else if (q->priv.kind == CO_QUEUE_LIFO) {
+        *item = q->priv.buf.items[q->priv.len];
     } else {
         co_queue_entry top = heap_pop(q);
         *item = top.item;
@@ -152,12 +152,12 @@ static inline void pop(co_queue *q, void **item, int *priority)
  * item is owed only until its getter runs. */
 static void first_free_to_head(co_queue *q)
 {
-    void **ring = q->buf.items;
-    size_t i = q->owed;
+    void **ring = q->priv.buf.items;
+    size_t i = q->priv.owed;
     void *first_free = ring[ring_slot(q, i)];
     for (; i > 0; i--)
         ring[ring_slot(q, i)] = ring[ring_slot(q, i - 1)];
-    ring[q->head] = first_free;
+    ring[q->priv.head] = first_free;
 }
 
 /* ------------------------------------------------------------ waiters */
@@ -166,7 +166,7 @@ static void first_free_to_head(co_queue *q)
  * the queue until the getter runs. */
 static int is_full(const co_queue *q)
 {
-    return q->maxsize && q->len + q->reserved >= q->maxsize;
+    return q->priv.maxsize && q->priv.len + q->priv.reserved >= q->priv.maxsize;
 }
 
 /* Add an accepted item (the caller checked is_full); a waiting getter is
@@ -177,10 +177,10 @@ static int deliver(co_queue *q, void *item, int priority)
     if (rc < 0)
         return rc;
     push(q, item, priority);
-    q->unfinished++;
-    if (!co_waitq_empty(&q->getters)) {   /* tested inline: no call per put */
-        co_waitq_wake_one(&q->getters, 0);
-        q->owed++;
+    q->priv.unfinished++;
+    if (!co_waitq_empty(&q->priv.getters)) {   /* tested inline: no call per put */
+        co_waitq_wake_one(&q->priv.getters, 0);
+        q->priv.owed++;
     }
     return 0;
 }
@@ -191,13 +191,13 @@ static int deliver(co_queue *q, void *item, int priority)
 static void take(co_queue *q, int was_owed, void **item, int *priority)
 {
     if (was_owed)
-        q->owed--;
-    else if (q->kind == CO_QUEUE_FIFO && q->owed)
+        q->priv.owed--;
+    else if (q->priv.kind == CO_QUEUE_FIFO && q->priv.owed)
         first_free_to_head(q);
     pop(q, item, priority);
-    if (!co_waitq_empty(&q->putters) && !is_full(q)) {
-        co_waitq_wake_one(&q->putters, 0);
-        q->reserved++;
+    if (!co_waitq_empty(&q->priv.putters) && !is_full(q)) {
+        co_waitq_wake_one(&q->priv.putters, 0);
+        q->priv.reserved++;
     }
 }
 
@@ -217,7 +217,7 @@ int co_queue_init(co_queue *q, co_queue_kind kind, size_t maxsize)
     if (!q || (kind != CO_QUEUE_FIFO && kind != CO_QUEUE_LIFO &&
                kind != CO_QUEUE_PRIORITY))
         return -EINVAL;
-    *q = (co_queue){ .kind = kind, .maxsize = maxsize };
+    *q = (co_queue){ .priv.kind = kind, .priv.maxsize = maxsize };
     return ensure_room(q);
 }
 
@@ -225,23 +225,26 @@ int co_queue_free(co_queue *q)
 {
     if (!q)
         return -EINVAL;
-    if (!co_waitq_empty(&q->getters) || !co_waitq_empty(&q->putters) ||
-        !co_waitq_empty(&q->joiners))
+    if (!co_waitq_empty(&q->priv.getters) || !co_waitq_empty(&q->priv.putters) ||
+        !co_waitq_empty(&q->priv.joiners))
         return -EBUSY;
-    if (q->owed)
+    if (q->priv.owed)
         return -EBUSY;             /* a woken getter has yet to take its item */
-    free(q->buf.items);
+    free(q->priv.buf.items);
     *q = (co_queue){ 0 };
     return 0;
 }
 
-static co_status put(co_task *self, co_queue *q, void *item, int priority)
+/* Inline into both callers: co_queue_put's args_ok is a constant 1, so
+ * its put pays no test for it. */
+static inline __attribute__((always_inline)) co_status
+put(co_task *self, co_queue *q, void *item, int priority, int args_ok)
 {
     int rc;
-    if (co_wait_enter(self, &rc)) {
+    if (co_wait_begin(self, q && args_ok, &rc)) {
         if (rc < 0)
             return rc;
-        q->reserved--;             /* woken by a get: the room is ours */
+        q->priv.reserved--;        /* woken by a get: the room is ours */
         return deliver(q, item, priority);   /* storage taken: no -ENOMEM */
     }
     if ((rc = put_nowait(q, item, priority)) != -EAGAIN)
@@ -249,26 +252,22 @@ static co_status put(co_task *self, co_queue *q, void *item, int priority)
     /* Full.  When the room is handed to us, storing the item must not
      * fail: a bounded queue that makes a putter wait gets all its storage
      * now (it holds about that many items already). */
-    if (q->cap < q->maxsize && (rc = reserve_storage(q, q->maxsize)) < 0)
+    if (q->priv.cap < q->priv.maxsize &&
+        (rc = reserve_storage(q, q->priv.maxsize)) < 0)
         return rc;
-    return co_block(self, &q->putters, CO_NO_DEADLINE);
+    return co_block(self, &q->priv.putters, CO_NO_DEADLINE);
 }
 
 co_status co_queue_put(co_task *self, co_queue *q, void *item)
 {
-    return put(self, q, item, 0);
+    return put(self, q, item, 0, 1);
 }
 
 co_status co_queue_put_priority(co_task *self, co_queue *q, void *item,
                                 int priority)
 {
-    if (q && q->kind != CO_QUEUE_PRIORITY && !co_wait_resumed(self)) {
-        int rc;
-        if (co_wait_enter(self, &rc))
-            return rc;
-        return -EINVAL;
-    }
-    return put(self, q, item, priority);
+    return put(self, q, item, priority,
+               q && q->priv.kind == CO_QUEUE_PRIORITY);
 }
 
 int co_queue_put_nowait(co_queue *q, void *item)
@@ -278,7 +277,7 @@ int co_queue_put_nowait(co_queue *q, void *item)
 
 int co_queue_put_priority_nowait(co_queue *q, void *item, int priority)
 {
-    if (q && q->kind != CO_QUEUE_PRIORITY)
+    if (q && q->priv.kind != CO_QUEUE_PRIORITY)
         return -EINVAL;
     return put_nowait(q, item, priority);
 }
@@ -287,7 +286,7 @@ int co_queue_get_priority_nowait(co_queue *q, void **item, int *priority)
 {
     if (!q || !item)
         return -EINVAL;
-    if (q->len == q->owed)         /* empty, or all owed to woken getters */
+    if (q->priv.len == q->priv.owed)         /* empty, or all owed to woken getters */
         return -EAGAIN;
     take(q, 0, item, priority);
     return 0;
@@ -301,17 +300,18 @@ int co_queue_get_nowait(co_queue *q, void **item)
 co_status co_queue_get_priority(co_task *self, co_queue *q, void **item,
                                 int *priority)
 {
-    int rc, resumed = co_wait_resumed(self);
-    if (co_wait_enter(self, &rc)) {
+    int rc;
+    if (co_wait_begin(self, q && item, &rc)) {
         /* 0: woken by a put, and owed an item, whatever happened since;
-         * otherwise cancelled or timed out, having taken nothing. */
-        if (resumed && rc == 0)
+         * otherwise cancelled, timed out or refused, having taken
+         * nothing. */
+        if (rc == 0)
             take(q, 1, item, priority);
         return rc;
     }
     if ((rc = co_queue_get_priority_nowait(q, item, priority)) != -EAGAIN)
         return rc;
-    return co_block(self, &q->getters, CO_NO_DEADLINE);
+    return co_block(self, &q->priv.getters, CO_NO_DEADLINE);
 }
 
 co_status co_queue_get(co_task *self, co_queue *q, void **item)
@@ -321,33 +321,31 @@ co_status co_queue_get(co_task *self, co_queue *q, void **item)
 
 int co_queue_task_done(co_queue *q)
 {
-    if (!q || q->unfinished == 0)
+    if (!q || q->priv.unfinished == 0)
         return -EINVAL;
-    if (--q->unfinished == 0)
-        co_waitq_wake_all(&q->joiners, 0);
+    if (--q->priv.unfinished == 0)
+        co_waitq_wake_all(&q->priv.joiners, 0);
     return 0;
 }
 
 co_status co_queue_join(co_task *self, co_queue *q)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, q != NULL, &rc))
         return rc;
-    if (!q)
-        return -EINVAL;
-    if (q->unfinished == 0)
+    if (q->priv.unfinished == 0)
         return 0;
-    return co_block(self, &q->joiners, CO_NO_DEADLINE);
+    return co_block(self, &q->priv.joiners, CO_NO_DEADLINE);
 }
 
 size_t co_queue_qsize(const co_queue *q)
 {
-    return q ? q->len : 0;
+    return q ? q->priv.len : 0;
 }
 
 int co_queue_empty(const co_queue *q)
 {
-    return co_queue_qsize(q) == 0;
+    return q && q->priv.len == 0;
 }
 
 int co_queue_full(const co_queue *q)
@@ -357,5 +355,5 @@ int co_queue_full(const co_queue *q)
 
 size_t co_queue_unfinished(const co_queue *q)
 {
-    return q ? q->unfinished : 0;
+    return q ? q->priv.unfinished : 0;
 }

@@ -47,8 +47,8 @@ typedef struct co_queue_entry {
     uint64_t seq;           /* priority queue: order of equal priorities */
 } co_queue_entry;
 
-/* Fields are private: use the functions below. */
-typedef struct co_queue {
+/* Private to sync/queue.c. */
+struct co__queue_private {
     co_waitq getters;       /* blocked in get, oldest first */
     co_waitq putters;       /* blocked in put (full), oldest first */
     co_waitq joiners;       /* blocked in join */
@@ -63,6 +63,11 @@ typedef struct co_queue {
     size_t unfinished;      /* put, not yet task_done */
     uint64_t seq;
     co_queue_kind kind;
+};
+
+/* Every field is private, in `priv`: use the functions below. */
+typedef struct co_queue {
+    struct co__queue_private priv;
 } co_queue;
 
 /* maxsize 0: unbounded.  0, -EINVAL (bad kind), -ENOMEM. */
@@ -108,6 +113,7 @@ CO_API co_status co_queue_join(co_task *self, co_queue *q);
 /* Items in the queue, counting those owed to woken getters that have not
  * run yet (as Curio, where they stay in the queue until then). */
 CO_API size_t co_queue_qsize(const co_queue *q);
+/* Whether no item is in the queue (0 for NULL). */
 CO_API int co_queue_empty(const co_queue *q);
 /* Whether a put would block now: bounded, and no room left that is not
  * reserved for a woken putter. */

@@ -8,7 +8,7 @@ int co_semaphore_init(co_semaphore *s, int value)
 {
     if (!s || value < 0)
         return -EINVAL;
-    *s = (co_semaphore){ .value = value };
+    *s = (co_semaphore){ .priv.value = value };
     return 0;
 }
 
@@ -16,8 +16,8 @@ int co_bounded_semaphore_init(co_semaphore *s, int value)
 {
     int rc = co_semaphore_init(s, value);
     if (rc == 0) {
-        s->bound = value;
-        s->bounded = 1;
+        s->priv.bound = value;
+        s->priv.bounded = 1;
     }
     return rc;
 }
@@ -25,39 +25,37 @@ int co_bounded_semaphore_init(co_semaphore *s, int value)
 co_status co_semaphore_acquire(co_task *self, co_semaphore *s)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, s != NULL, &rc))
         return rc;                 /* woken: a release handed us a permit */
-    if (!s)
-        return -EINVAL;
     /* No barging: a free permit with tasks still queued cannot happen,
      * since release hands permits to waiters first. */
-    if (s->value > 0) {
-        s->value--;
+    if (s->priv.value > 0) {
+        s->priv.value--;
         return 0;
     }
-    return co_block(self, &s->waiters, CO_NO_DEADLINE);
+    return co_block(self, &s->priv.waiters, CO_NO_DEADLINE);
 }
 
 int co_semaphore_release(co_semaphore *s)
 {
     if (!s)
         return -EINVAL;
-    if (co_waitq_wake_one(&s->waiters, 0))
+    if (co_waitq_wake_one(&s->priv.waiters, 0))
         return 0;
-    if (s->bounded && s->value >= s->bound)
+    if (s->priv.bounded && s->priv.value >= s->priv.bound)
         return -EINVAL;
-    if (s->value == INT_MAX)
+    if (s->priv.value == INT_MAX)
         return -EOVERFLOW;
-    s->value++;
+    s->priv.value++;
     return 0;
 }
 
 int co_semaphore_value(const co_semaphore *s)
 {
-    return s ? s->value : 0;
+    return s ? s->priv.value : -EINVAL;
 }
 
 int co_semaphore_locked(const co_semaphore *s)
 {
-    return s && s->value == 0;
+    return s && s->priv.value == 0;
 }

@@ -12,11 +12,17 @@
 #include "../core/api.h"
 #include "../core/waits.h"
 
-typedef struct co_semaphore {
+/* Private to sync/semaphore.c. */
+struct co__semaphore_private {
     co_waitq waiters;
     int value;          /* free permits */
     int bound;          /* BoundedSemaphore: the initial value */
     int bounded;
+};
+
+/* Every field is private, in `priv`: use the functions below. */
+typedef struct co_semaphore {
+    struct co__semaphore_private priv;
 } co_semaphore;
 
 /* value >= 0, else -EINVAL. */
@@ -30,7 +36,7 @@ CO_API co_status co_semaphore_acquire(co_task *self, co_semaphore *s);
  * bounded semaphore already at its bound; -EOVERFLOW when INT_MAX permits
  * are free already. */
 CO_API int co_semaphore_release(co_semaphore *s);
-/* Free permits. */
+/* Free permits; -EINVAL for NULL. */
 CO_API int co_semaphore_value(const co_semaphore *s);
 /* Whether acquire would block. */
 CO_API int co_semaphore_locked(const co_semaphore *s);

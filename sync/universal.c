@@ -225,23 +225,23 @@ int co_uqueue_init(co_uqueue *q, size_t maxsize)
 {
     if (!q)
         return -EINVAL;
-    *q = (co_uqueue){ .maxsize = maxsize, .fd = -1 };
-    int rc = -pthread_mutex_init(&q->lock, NULL);
+    *q = (co_uqueue){ .priv.maxsize = maxsize, .priv.fd = -1 };
+    int rc = -pthread_mutex_init(&q->priv.lock, NULL);
     if (rc < 0)
         return rc;
-    if ((rc = cond_init(&q->not_empty)) < 0) {
-        pthread_mutex_destroy(&q->lock);
+    if ((rc = cond_init(&q->priv.not_empty)) < 0) {
+        pthread_mutex_destroy(&q->priv.lock);
         return rc;
     }
-    if ((rc = cond_init(&q->not_full)) < 0) {
-        pthread_cond_destroy(&q->not_empty);
-        pthread_mutex_destroy(&q->lock);
+    if ((rc = cond_init(&q->priv.not_full)) < 0) {
+        pthread_cond_destroy(&q->priv.not_empty);
+        pthread_mutex_destroy(&q->priv.lock);
         return rc;
     }
-    if ((rc = cond_init(&q->all_done)) < 0) {
-        pthread_cond_destroy(&q->not_full);
-        pthread_cond_destroy(&q->not_empty);
-        pthread_mutex_destroy(&q->lock);
+    if ((rc = cond_init(&q->priv.all_done)) < 0) {
+        pthread_cond_destroy(&q->priv.not_full);
+        pthread_cond_destroy(&q->priv.not_empty);
+        pthread_mutex_destroy(&q->priv.lock);
         return rc;
     }
     return 0;
@@ -251,21 +251,21 @@ void co_uqueue_free(co_uqueue *q)
 {
     if (!q)
         return;
-    pthread_cond_destroy(&q->all_done);
-    pthread_cond_destroy(&q->not_full);
-    pthread_cond_destroy(&q->not_empty);
-    pthread_mutex_destroy(&q->lock);
-    free(q->items);
-    if (q->fd >= 0)
-        close(q->fd);
-    q->items = NULL;
-    q->fd = -1;
+    pthread_cond_destroy(&q->priv.all_done);
+    pthread_cond_destroy(&q->priv.not_full);
+    pthread_cond_destroy(&q->priv.not_empty);
+    pthread_mutex_destroy(&q->priv.lock);
+    free(q->priv.items);
+    if (q->priv.fd >= 0)
+        close(q->priv.fd);
+    q->priv.items = NULL;
+    q->priv.fd = -1;
 }
 
 static void fd_signal(co_uqueue *q)
 {
     uint64_t one = 1;
-    if (q->fd >= 0 && write(q->fd, &one, sizeof one) < 0) {
+    if (q->priv.fd >= 0 && write(q->priv.fd, &one, sizeof one) < 0) {
         /* EAGAIN: the counter is already non-zero, which is all we need */
     }
 }
@@ -273,35 +273,35 @@ static void fd_signal(co_uqueue *q)
 static void fd_drain(co_uqueue *q)
 {
     uint64_t n;
-    if (q->fd >= 0 && read(q->fd, &n, sizeof n) < 0) {
+    if (q->priv.fd >= 0 && read(q->priv.fd, &n, sizeof n) < 0) {
         /* EAGAIN: already drained */
     }
 }
 
 static int full(const co_uqueue *q)
 {
-    return q->maxsize && q->count >= q->maxsize && !q->getters;
+    return q->priv.maxsize && q->priv.count >= q->priv.maxsize && !q->priv.getters;
 }
 
 /* Under the lock: queue item at the ring's end. */
 static int enqueue(co_uqueue *q, void *item)
 {
-    if (q->count == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 16;
+    if (q->priv.count == q->priv.cap) {
+        size_t cap = q->priv.cap ? q->priv.cap * 2 : 16;
         void **items = co__malloc(cap * sizeof *items);
         if (!items)
             return -ENOMEM;
-        for (size_t i = 0; i < q->count; i++)
-            items[i] = q->items[(q->head + i) % q->cap];
-        free(q->items);
-        q->items = items;
-        q->head = 0;
-        q->cap = cap;
+        for (size_t i = 0; i < q->priv.count; i++)
+            items[i] = q->priv.items[(q->priv.head + i) % q->priv.cap];
+        free(q->priv.items);
+        q->priv.items = items;
+        q->priv.head = 0;
+        q->priv.cap = cap;
     }
-    q->items[(q->head + q->count) % q->cap] = item;
-    if (q->count++ == 0)
+    q->priv.items[(q->priv.head + q->priv.count) % q->priv.cap] = item;
+    if (q->priv.count++ == 0)
         fd_signal(q);
-    pthread_cond_signal(&q->not_empty);
+    pthread_cond_signal(&q->priv.not_empty);
     return 0;
 }
 
@@ -310,16 +310,16 @@ static int enqueue(co_uqueue *q, void *item)
  * task_done. */
 static int push(co_uqueue *q, void *item)
 {
-    co_uwaiter *w = q->getters;
+    co_uwaiter *w = q->priv.getters;
     if (w) {
         w->item = item;
-        deliver(&q->getters, w);
+        deliver(&q->priv.getters, w);
     } else {
         int rc = enqueue(q, item);
         if (rc < 0)
             return rc;
     }
-    q->unfinished++;
+    q->priv.unfinished++;
     return 0;
 }
 
@@ -327,15 +327,15 @@ static int push(co_uqueue *q, void *item)
  * the oldest waiting putter's item in, or let a thread try. */
 static void *pop(co_uqueue *q)
 {
-    void *item = q->items[q->head];
-    q->head = (q->head + 1) % q->cap;
-    if (--q->count == 0)
+    void *item = q->priv.items[q->priv.head];
+    q->priv.head = (q->priv.head + 1) % q->priv.cap;
+    if (--q->priv.count == 0)
         fd_drain(q);
-    co_uwaiter *w = q->putters;
+    co_uwaiter *w = q->priv.putters;
     if (w && push(q, w->item) == 0)
-        deliver(&q->putters, w);
+        deliver(&q->priv.putters, w);
     else
-        pthread_cond_signal(&q->not_full);
+        pthread_cond_signal(&q->priv.not_full);
     return item;
 }
 
@@ -347,7 +347,7 @@ static int put_locked(co_uqueue *q, void *item)
 
 static int get_locked(co_uqueue *q, void **item)
 {
-    if (!q->count)
+    if (!q->priv.count)
         return -EAGAIN;
     *item = pop(q);
     return 0;
@@ -359,14 +359,14 @@ int co_uqueue_put_thread(co_uqueue *q, void *item, double timeout)
         return -EINVAL;
     struct timespec deadline = deadline_in(timeout > 0 ? timeout : 0);
     int rc = 0;
-    pthread_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
     while (full(q) && rc == 0)
-        rc = cond_wait(&q->not_full, &q->lock, timeout, &deadline);
+        rc = cond_wait(&q->priv.not_full, &q->priv.lock, timeout, &deadline);
     if (!full(q))
         rc = push(q, item);
     else if (rc == 0)
         rc = -ETIMEDOUT;
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->priv.lock);
     return rc;
 }
 
@@ -376,16 +376,16 @@ int co_uqueue_get_thread(co_uqueue *q, void **item, double timeout)
         return -EINVAL;
     struct timespec deadline = deadline_in(timeout > 0 ? timeout : 0);
     int rc = 0;
-    pthread_mutex_lock(&q->lock);
-    while (q->count == 0 && rc == 0)
-        rc = cond_wait(&q->not_empty, &q->lock, timeout, &deadline);
-    if (q->count) {
+    pthread_mutex_lock(&q->priv.lock);
+    while (q->priv.count == 0 && rc == 0)
+        rc = cond_wait(&q->priv.not_empty, &q->priv.lock, timeout, &deadline);
+    if (q->priv.count) {
         *item = pop(q);
         rc = 0;
-        if (q->count)              /* signal passed on: more to take */
-            pthread_cond_signal(&q->not_empty);
+        if (q->priv.count)              /* signal passed on: more to take */
+            pthread_cond_signal(&q->priv.not_empty);
     }
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->priv.lock);
     return rc;
 }
 
@@ -393,9 +393,9 @@ int co_uqueue_put_nowait(co_uqueue *q, void *item)
 {
     if (!q)
         return -EINVAL;
-    pthread_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
     int rc = put_locked(q, item);
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->priv.lock);
     return rc;
 }
 
@@ -403,9 +403,9 @@ int co_uqueue_get_nowait(co_uqueue *q, void **item)
 {
     if (!q || !item)
         return -EINVAL;
-    pthread_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
     int rc = get_locked(q, item);
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->priv.lock);
     return rc;
 }
 
@@ -413,34 +413,30 @@ co_status co_uqueue_put(co_task *self, co_uqueue *q, void *item)
 {
     int rc;
     if (co_wait_resumed(self) && q)
-        return unblock(self, &q->lock, &q->putters, NULL);
-    if (co_wait_enter(self, &rc))
+        return unblock(self, &q->priv.lock, &q->priv.putters, NULL);
+    if (co_wait_begin(self, q != NULL, &rc))
         return rc;
-    if (!q)
-        return -EINVAL;
-    pthread_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
     if ((rc = put_locked(q, item)) != -EAGAIN) {
-        pthread_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->priv.lock);
         return rc;
     }
-    return block_on(self, &q->lock, &q->putters, item);
+    return block_on(self, &q->priv.lock, &q->priv.putters, item);
 }
 
 co_status co_uqueue_get(co_task *self, co_uqueue *q, void **item)
 {
     int rc;
     if (co_wait_resumed(self) && q)
-        return unblock(self, &q->lock, &q->getters, item);
-    if (co_wait_enter(self, &rc))
+        return unblock(self, &q->priv.lock, &q->priv.getters, item);
+    if (co_wait_begin(self, q && item, &rc))
         return rc;
-    if (!q || !item)
-        return -EINVAL;
-    pthread_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
     if ((rc = get_locked(q, item)) != -EAGAIN) {
-        pthread_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->priv.lock);
         return rc;
     }
-    return block_on(self, &q->lock, &q->getters, NULL);
+    return block_on(self, &q->priv.lock, &q->priv.getters, NULL);
 }
 
 int co_uqueue_task_done(co_uqueue *q)
@@ -448,14 +444,14 @@ int co_uqueue_task_done(co_uqueue *q)
     if (!q)
         return -EINVAL;
     int rc = 0;
-    pthread_mutex_lock(&q->lock);
-    if (q->unfinished == 0) {
+    pthread_mutex_lock(&q->priv.lock);
+    if (q->priv.unfinished == 0) {
         rc = -EINVAL;
-    } else if (--q->unfinished == 0) {
-        deliver_all(&q->joiners);
-        pthread_cond_broadcast(&q->all_done);
+    } else if (--q->priv.unfinished == 0) {
+        deliver_all(&q->priv.joiners);
+        pthread_cond_broadcast(&q->priv.all_done);
     }
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->priv.lock);
     return rc;
 }
 
@@ -465,12 +461,12 @@ int co_uqueue_join_thread(co_uqueue *q, double timeout)
         return -EINVAL;
     struct timespec deadline = deadline_in(timeout > 0 ? timeout : 0);
     int rc = 0;
-    pthread_mutex_lock(&q->lock);
-    while (q->unfinished && rc == 0)
-        rc = cond_wait(&q->all_done, &q->lock, timeout, &deadline);
-    if (!q->unfinished)
+    pthread_mutex_lock(&q->priv.lock);
+    while (q->priv.unfinished && rc == 0)
+        rc = cond_wait(&q->priv.all_done, &q->priv.lock, timeout, &deadline);
+    if (!q->priv.unfinished)
         rc = 0;
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->priv.lock);
     return rc;
 }
 
@@ -478,41 +474,39 @@ co_status co_uqueue_join(co_task *self, co_uqueue *q)
 {
     int rc;
     if (co_wait_resumed(self) && q)
-        return unblock(self, &q->lock, &q->joiners, NULL);
-    if (co_wait_enter(self, &rc))
+        return unblock(self, &q->priv.lock, &q->priv.joiners, NULL);
+    if (co_wait_begin(self, q != NULL, &rc))
         return rc;
-    if (!q)
-        return -EINVAL;
-    pthread_mutex_lock(&q->lock);
-    if (!q->unfinished) {
-        pthread_mutex_unlock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
+    if (!q->priv.unfinished) {
+        pthread_mutex_unlock(&q->priv.lock);
         return 0;
     }
-    return block_on(self, &q->lock, &q->joiners, NULL);
+    return block_on(self, &q->priv.lock, &q->priv.joiners, NULL);
 }
 
 size_t co_uqueue_qsize(co_uqueue *q)
 {
     if (!q)
         return 0;
-    pthread_mutex_lock(&q->lock);
-    size_t n = q->count;
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
+    size_t n = q->priv.count;
+    pthread_mutex_unlock(&q->priv.lock);
     return n;
 }
 
 int co_uqueue_empty(co_uqueue *q)
 {
-    return co_uqueue_qsize(q) == 0;
+    return q && co_uqueue_qsize(q) == 0;
 }
 
 int co_uqueue_full(co_uqueue *q)
 {
     if (!q)
         return 0;
-    pthread_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
     int is_full = full(q);
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->priv.lock);
     return is_full;
 }
 
@@ -520,9 +514,9 @@ size_t co_uqueue_unfinished(co_uqueue *q)
 {
     if (!q)
         return 0;
-    pthread_mutex_lock(&q->lock);
-    size_t n = q->unfinished;
-    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_lock(&q->priv.lock);
+    size_t n = q->priv.unfinished;
+    pthread_mutex_unlock(&q->priv.lock);
     return n;
 }
 
@@ -530,19 +524,19 @@ int co_uqueue_fd(co_uqueue *q)
 {
     if (!q)
         return -EINVAL;
-    pthread_mutex_lock(&q->lock);
-    if (q->fd < 0) {
-        q->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (q->fd < 0) {
+    pthread_mutex_lock(&q->priv.lock);
+    if (q->priv.fd < 0) {
+        q->priv.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (q->priv.fd < 0) {
             int rc = -errno;
-            pthread_mutex_unlock(&q->lock);
+            pthread_mutex_unlock(&q->priv.lock);
             return rc;
         }
-        if (q->count)
+        if (q->priv.count)
             fd_signal(q);
     }
-    int fd = q->fd;
-    pthread_mutex_unlock(&q->lock);
+    int fd = q->priv.fd;
+    pthread_mutex_unlock(&q->priv.lock);
     return fd;
 }
 
@@ -552,12 +546,12 @@ int co_uevent_init(co_uevent *e)
 {
     if (!e)
         return -EINVAL;
-    *e = (co_uevent){ .set = 0 };
-    int rc = -pthread_mutex_init(&e->lock, NULL);
+    *e = (co_uevent){ .priv.set = 0 };
+    int rc = -pthread_mutex_init(&e->priv.lock, NULL);
     if (rc < 0)
         return rc;
-    if ((rc = cond_init(&e->cond)) < 0)
-        pthread_mutex_destroy(&e->lock);
+    if ((rc = cond_init(&e->priv.cond)) < 0)
+        pthread_mutex_destroy(&e->priv.lock);
     return rc;
 }
 
@@ -565,19 +559,19 @@ void co_uevent_free(co_uevent *e)
 {
     if (!e)
         return;
-    pthread_cond_destroy(&e->cond);
-    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->priv.cond);
+    pthread_mutex_destroy(&e->priv.lock);
 }
 
 int co_uevent_set(co_uevent *e)
 {
     if (!e)
         return -EINVAL;
-    pthread_mutex_lock(&e->lock);
-    e->set = 1;
-    deliver_all(&e->waiters);
-    pthread_cond_broadcast(&e->cond);
-    pthread_mutex_unlock(&e->lock);
+    pthread_mutex_lock(&e->priv.lock);
+    e->priv.set = 1;
+    deliver_all(&e->priv.waiters);
+    pthread_cond_broadcast(&e->priv.cond);
+    pthread_mutex_unlock(&e->priv.lock);
     return 0;
 }
 
@@ -585,9 +579,9 @@ int co_uevent_clear(co_uevent *e)
 {
     if (!e)
         return -EINVAL;
-    pthread_mutex_lock(&e->lock);
-    e->set = 0;
-    pthread_mutex_unlock(&e->lock);
+    pthread_mutex_lock(&e->priv.lock);
+    e->priv.set = 0;
+    pthread_mutex_unlock(&e->priv.lock);
     return 0;
 }
 
@@ -595,9 +589,9 @@ int co_uevent_is_set(co_uevent *e)
 {
     if (!e)
         return 0;
-    pthread_mutex_lock(&e->lock);
-    int set = e->set;
-    pthread_mutex_unlock(&e->lock);
+    pthread_mutex_lock(&e->priv.lock);
+    int set = e->priv.set;
+    pthread_mutex_unlock(&e->priv.lock);
     return set;
 }
 
@@ -607,12 +601,12 @@ int co_uevent_wait_thread(co_uevent *e, double timeout)
         return -EINVAL;
     struct timespec deadline = deadline_in(timeout > 0 ? timeout : 0);
     int rc = 0;
-    pthread_mutex_lock(&e->lock);
-    while (!e->set && rc == 0)
-        rc = cond_wait(&e->cond, &e->lock, timeout, &deadline);
-    if (e->set)
+    pthread_mutex_lock(&e->priv.lock);
+    while (!e->priv.set && rc == 0)
+        rc = cond_wait(&e->priv.cond, &e->priv.lock, timeout, &deadline);
+    if (e->priv.set)
         rc = 0;
-    pthread_mutex_unlock(&e->lock);
+    pthread_mutex_unlock(&e->priv.lock);
     return rc;
 }
 
@@ -620,15 +614,13 @@ co_status co_uevent_wait(co_task *self, co_uevent *e)
 {
     int rc;
     if (co_wait_resumed(self) && e)
-        return unblock(self, &e->lock, &e->waiters, NULL);
-    if (co_wait_enter(self, &rc))
+        return unblock(self, &e->priv.lock, &e->priv.waiters, NULL);
+    if (co_wait_begin(self, e != NULL, &rc))
         return rc;
-    if (!e)
-        return -EINVAL;
-    pthread_mutex_lock(&e->lock);
-    if (e->set) {
-        pthread_mutex_unlock(&e->lock);
+    pthread_mutex_lock(&e->priv.lock);
+    if (e->priv.set) {
+        pthread_mutex_unlock(&e->priv.lock);
         return 0;
     }
-    return block_on(self, &e->lock, &e->waiters, NULL);
+    return block_on(self, &e->priv.lock, &e->priv.waiters, NULL);
 }

@@ -40,7 +40,8 @@
 
 typedef struct co_uwaiter co_uwaiter;   /* private: a waiting task */
 
-typedef struct co_uqueue {
+/* Private to sync/universal.c. */
+struct co__uqueue_private {
     pthread_mutex_t lock;
     pthread_cond_t not_empty, not_full, all_done;  /* for threads */
     void **items;                       /* ring buffer */
@@ -50,6 +51,11 @@ typedef struct co_uqueue {
     co_uwaiter *getters, *putters;      /* tasks not yet served, FIFO */
     co_uwaiter *joiners;                /* tasks in join_task, FIFO */
     int fd;                             /* eventfd, -1 until co_uqueue_fd */
+};
+
+/* Every field is private, in `priv`: use the functions below. */
+typedef struct co_uqueue {
+    struct co__uqueue_private priv;
 } co_uqueue;
 
 /* maxsize 0: unbounded.  0, -EINVAL, -ENOMEM or another -errno. */
@@ -88,8 +94,8 @@ CO_API int co_uqueue_join_thread(co_uqueue *q, double timeout);
 CO_API co_status co_uqueue_join(co_task *self, co_uqueue *q);
 
 /* Any thread or task.  Items queued now (not counting those already handed
- * to tasks); whether none is (1 for NULL, as co_queue_empty); whether a
- * put would wait now (0 for NULL); items put and not yet marked done. */
+ * to tasks); whether none is; whether a put would wait now; items put and
+ * not yet marked done.  0 for NULL, all four. */
 CO_API size_t co_uqueue_qsize(co_uqueue *q);
 CO_API int co_uqueue_empty(co_uqueue *q);
 CO_API int co_uqueue_full(co_uqueue *q);
@@ -100,11 +106,17 @@ CO_API size_t co_uqueue_unfinished(co_uqueue *q);
  * call, closed by co_uqueue_free.  -errno on failure. */
 CO_API int co_uqueue_fd(co_uqueue *q);
 
-typedef struct co_uevent {
+/* Private to sync/universal.c. */
+struct co__uevent_private {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     co_uwaiter *waiters;                /* tasks not yet woken, FIFO */
     int set;
+};
+
+/* Every field is private, in `priv`: use the functions below. */
+typedef struct co_uevent {
+    struct co__uevent_private priv;
 } co_uevent;
 
 CO_API int co_uevent_init(co_uevent *e);

@@ -19,7 +19,7 @@ int main(void)
                                      server_suite, pool_suite, sync_suite,
                                      condition_suite, queue_suite,
                                      universal_suite, races_suite,
-                                     fairness_suite };
+                                     fairness_suite, rules_suite };
     for (size_t i = 0; i < sizeof more / sizeof *more; i++)
         if (more[i])
             srunner_add_suite(sr, more[i]());

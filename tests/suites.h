@@ -22,6 +22,8 @@ Suite *condition_suite(void) __attribute__((weak));
 Suite *queue_suite(void) __attribute__((weak));
 Suite *universal_suite(void) __attribute__((weak));
 Suite *races_suite(void) __attribute__((weak));
+/* The rules every primitive shares (tests/test_rules.c). */
+Suite *rules_suite(void) __attribute__((weak));
 /* tests/test_macros.c, compiled once per coroutine backend */
 Suite *macro_suite_switch(void);
 Suite *macro_suite_labels(void);

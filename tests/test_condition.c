@@ -385,7 +385,7 @@ static co_status own_lock_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_condition_acquire(t, &own));
     ck_assert_int_eq(f->rc, 0);
     ck_assert(co_condition_locked(&own));
-    ck_assert_ptr_eq(co_condition_lock(&own), &own.own);
+    ck_assert_ptr_eq(co_condition_lock(&own), &own.priv.own);
     ck_assert_int_eq(co_condition_notify(t, &own, 1), 0);
     ck_assert_int_eq(co_condition_release(t, &own), 0);
     ck_assert(!co_condition_locked(&own));

@@ -1004,7 +1004,7 @@ static co_status million_main(co_task *t, void *arg)
     ck_assert_uint_eq(f->sum, (unsigned long long)MILLION * (MILLION + 1) / 2);
     ck_assert_uint_eq(consumed_sum, f->sum);
     ck_assert_int_eq(consumed_n, MILLION + 1);
-    ck_assert_uint_eq(q.cap, 64);                /* never grew past maxsize */
+    ck_assert_uint_eq(q.priv.cap, 64);                /* never grew past maxsize */
     CO_END;
 }
 

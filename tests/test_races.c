@@ -391,7 +391,7 @@ static void lock_check(co_task *t)
 {
     (void)t;
     ck_assert(!co_lock_locked(&R.lock));
-    ck_assert(co_waitq_empty(&R.lock.waiters));
+    ck_assert(co_waitq_empty(&R.lock.priv.waiters));
 }
 
 /* ------------------------------------------------------------ rlock */
@@ -415,10 +415,10 @@ static void rlock_got(co_task *t, struct wait_frame *f, int rc)
 {
     (void)f;
     if (rc == 0) {
-        ck_assert_ptr_eq(R.rlock.lock.owner, t);
+        ck_assert_ptr_eq(co_rlock_owner(&R.rlock), t);
         ck_assert_int_eq(co_rlock_count(&R.rlock), 1);
     } else {
-        ck_assert_ptr_eq(R.rlock.lock.owner, R.handed ? NULL : R.h);
+        ck_assert_ptr_eq(co_rlock_owner(&R.rlock), R.handed ? NULL : R.h);
         ck_assert_int_eq(co_rlock_count(&R.rlock), R.handed ? 0 : 2);
     }
 }
@@ -475,7 +475,7 @@ static void sem_check(co_task *t)
 {
     (void)t;
     ck_assert_int_eq(co_semaphore_value(&R.sem), 1);
-    ck_assert(co_waitq_empty(&R.sem.waiters));
+    ck_assert(co_waitq_empty(&R.sem.priv.waiters));
 }
 static void bsem_check(co_task *t)
 {
@@ -515,7 +515,7 @@ static void cond_got(co_task *t, struct wait_frame *f, int rc)
     ck_assert_ptr_eq(co_lock_owner(co_condition_lock(&R.cond)), t);
     /* notified means completed; timed out means the notify found nobody */
     ck_assert_int_eq(R.notified, rc == 0);
-    ck_assert(co_waitq_empty(&R.cond.waiters));
+    ck_assert(co_waitq_empty(&R.cond.priv.waiters));
 }
 static void cond_done(co_task *t, struct wait_frame *f)
 {
@@ -526,7 +526,7 @@ static void cond_check(co_task *t)
 {
     (void)t;
     ck_assert(!co_condition_locked(&R.cond));
-    ck_assert(co_waitq_empty(&R.cond.waiters));
+    ck_assert(co_waitq_empty(&R.cond.priv.waiters));
 }
 
 /* ------------------------------------------------------------ event */
@@ -551,7 +551,7 @@ static void event_check(co_task *t)
 {
     (void)t;
     ck_assert(co_event_is_set(&R.ev));
-    ck_assert(co_waitq_empty(&R.ev.waiters));
+    ck_assert(co_waitq_empty(&R.ev.priv.waiters));
 }
 
 /* ------------------------------------------------------------ queues */
@@ -691,8 +691,8 @@ static void uq_check(co_task *t)
 {
     (void)t;
     ck_assert_int_eq(co_uqueue_qsize(&R.uq), 0);
-    ck_assert_ptr_null(R.uq.getters);
-    ck_assert_ptr_null(R.uq.putters);
+    ck_assert_ptr_null(R.uq.priv.getters);
+    ck_assert_ptr_null(R.uq.priv.putters);
     co_uqueue_free(&R.uq);
 }
 
@@ -758,7 +758,7 @@ static void uq_join_got(co_task *t, struct wait_frame *f, int rc)
 static void uq_join_check(co_task *t)
 {
     ck_assert_uint_eq(co_uqueue_unfinished(&R.uq), 0);
-    ck_assert_ptr_null(R.uq.joiners);
+    ck_assert_ptr_null(R.uq.priv.joiners);
     uq_check(t);
 }
 
@@ -786,7 +786,7 @@ static void ue_check(co_task *t)
 {
     (void)t;
     ck_assert(co_uevent_is_set(&R.ue));
-    ck_assert_ptr_null(R.ue.waiters);
+    ck_assert_ptr_null(R.ue.priv.waiters);
     co_uevent_free(&R.ue);
 }
 

@@ -67,10 +67,10 @@ static int give(co_task *t, enum kind k)
 static co_waitq *queue_of(enum kind k)
 {
     switch (k) {
-    case K_EVENT: return &ev.waiters;
-    case K_LOCK:  return &lock.waiters;
-    case K_RLOCK: return &rlock.lock.waiters;
-    case K_SEM:   return &sem.waiters;
+    case K_EVENT: return &ev.priv.waiters;
+    case K_LOCK:  return &lock.priv.waiters;
+    case K_RLOCK: return &rlock.priv.lock.priv.waiters;
+    case K_SEM:   return &sem.priv.waiters;
     }
     return NULL;
 }
@@ -410,7 +410,7 @@ static co_status no_barging_main(co_task *t, void *arg)
     if (f->kind == K_LOCK)
         ck_assert_ptr_eq(co_lock_owner(&lock), f->a);
     if (f->kind == K_RLOCK)
-        ck_assert_ptr_eq(co_lock_owner(&rlock.lock), f->a);
+        ck_assert_ptr_eq(co_rlock_owner(&rlock), f->a);
     if (f->kind == K_SEM)
         ck_assert_int_eq(co_semaphore_value(&sem), 0);
     note("main again");
@@ -507,7 +507,7 @@ static co_status nester(co_task *t, void *arg)
     ck_assert_int_eq(co_rlock_release(t, &rlock), 0);
     note("%s nested release count=%d", f->name, co_rlock_count(&rlock));
     CO_AWAIT(f->rc, co_yield(t));           /* still held: nobody gets in */
-    ck_assert_ptr_eq(co_lock_owner(&rlock.lock), t);
+    ck_assert_ptr_eq(co_rlock_owner(&rlock), t);
     ck_assert_int_eq(co_rlock_release(t, &rlock), 0);
     note("%s release", f->name);
     CO_END;
@@ -603,7 +603,7 @@ static co_status rlock_errors_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->a, thief, th), 0);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(co_rlock_count(&rlock), 1);
-    ck_assert_ptr_eq(co_lock_owner(&rlock.lock), t);
+    ck_assert_ptr_eq(co_rlock_owner(&rlock), t);
     note("release=%s", res(co_rlock_release(t, &rlock)));
     note("twice=%s", res(co_rlock_release(t, &rlock)));
     note("null=%s", res(co_rlock_release(t, NULL)));
@@ -696,12 +696,12 @@ static co_status rlock_overflow_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
     ck_assert_int_eq(f->rc, 0);
     /* 2^31 acquires would take a minute: start just below the top */
-    rlock.count = INT_MAX - 1;
+    rlock.priv.count = INT_MAX - 1;
     CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
     note("last=%s", res(f->rc));
     CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
     note("over=%s count=%d", res(f->rc), co_rlock_count(&rlock));
-    rlock.count = 1;
+    rlock.priv.count = 1;
     ck_assert_int_eq(co_rlock_release(t, &rlock), 0);
     note("locked=%d", co_rlock_locked(&rlock));
     CO_END;
@@ -848,7 +848,7 @@ static co_status handoff_main(co_task *t, void *arg)
     if (f->kind == K_LOCK)
         ck_assert_ptr_eq(co_lock_owner(&lock), f->a);
     if (f->kind == K_RLOCK)
-        ck_assert_ptr_eq(co_lock_owner(&rlock.lock), f->a);
+        ck_assert_ptr_eq(co_rlock_owner(&rlock), f->a);
     if (f->kind == K_SEM)
         ck_assert_int_eq(co_semaphore_value(&sem), 0);
     note("cancel A");

@@ -1152,15 +1152,15 @@ static co_status leaves_stubborn(co_task *t, void *arg)
 
 START_TEST(test_shutdown_unlinks_tasks_it_gives_up_on)
 {
-    outlives_kernel = (co_event){ .set = 0 };
+    outlives_kernel = (co_event){ .priv.set = 0 };
     struct leaves_stubborn_frame m = { .rc = 0 };
     ck_assert_int_eq(co_run(leaves_stubborn, &m, sizeof m), 3);
-    ck_assert(co_waitq_empty(&outlives_kernel.waiters));
+    ck_assert(co_waitq_empty(&outlives_kernel.priv.waiters));
     ck_assert_int_eq(co_event_set(&outlives_kernel), 0);
     /* and the next kernel starts clean */
-    outlives_kernel = (co_event){ .set = 0 };
+    outlives_kernel = (co_event){ .priv.set = 0 };
     ck_assert_int_eq(co_run(leaves_stubborn, &m, sizeof m), 3);
-    ck_assert(co_waitq_empty(&outlives_kernel.waiters));
+    ck_assert(co_waitq_empty(&outlives_kernel.priv.waiters));
     ck_assert_str_eq(lg, "");
 }
 END_TEST

@@ -747,7 +747,7 @@ START_TEST(test_uqueue_nowait_and_join_from_thread)
     ck_assert_int_eq(co_uqueue_task_done(NULL), -EINVAL);
     ck_assert_int_eq(co_uqueue_join_thread(NULL, 0), -EINVAL);
     ck_assert_int_eq(co_uqueue_join_thread(&q, NAN), -EINVAL);
-    ck_assert_int_eq(co_uqueue_empty(NULL), 1);
+    ck_assert_int_eq(co_uqueue_empty(NULL), 0);
     ck_assert_int_eq(co_uqueue_full(NULL), 0);
     co_uqueue_free(&q);
 }

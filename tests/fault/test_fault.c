@@ -238,7 +238,7 @@ static co_status cond_main(co_task *t, void *arg)
 START_TEST(test_condition_wait_keeps_the_lock)
 {
     ck_assert_int_eq(co_condition_init(&cond, NULL), 0);
-    go = (co_event){ .set = 0 };
+    go = (co_event){ .priv.set = 0 };
     struct cond_main_frame m = { .rc = 0 };
     ck_assert_int_eq(co_run(cond_main, &m, sizeof m), 0);
     ck_assert_str_eq(lg, "taker=0 wait=TIMEOUT owner=self");
@@ -307,7 +307,7 @@ static co_status join_enomem_main(co_task *t, void *arg)
 
 START_TEST(test_join_out_of_memory_leaves_no_trace)
 {
-    release_target = (co_event){ .set = 0 };
+    release_target = (co_event){ .priv.set = 0 };
     struct join_frame m = { .rc = 0 };
     ck_assert_int_eq(co_run(join_enomem_main, &m, sizeof m), 0);
     ck_assert_str_eq(lg, "join=-12 wait=0 done=1 result=7 join=0 result=7");
@@ -349,7 +349,7 @@ static co_status join_region_main(co_task *t, void *arg)
 
 START_TEST(test_join_under_timeout_needs_no_memory)
 {
-    release_target = (co_event){ .set = 0 };
+    release_target = (co_event){ .priv.set = 0 };
     struct join_frame m = { .rc = 0 };
     ck_assert_int_eq(co_run(join_region_main, &m, sizeof m), 0);
     ck_assert_str_eq(lg, "join=TIMEOUT wait=0 done=1 result=7 "
@@ -380,7 +380,7 @@ static co_status cancel_enomem_main(co_task *t, void *arg)
 
 START_TEST(test_cancel_out_of_memory_cancels_nothing)
 {
-    release_target = (co_event){ .set = 0 };
+    release_target = (co_event){ .priv.set = 0 };
     struct join_frame m = { .rc = 0 };
     ck_assert_int_eq(co_run(cancel_enomem_main, &m, sizeof m), 0);
     ck_assert_str_eq(lg, "cancel=-12 cancelled=0 cancel=1 result=CANCEL");
