@@ -162,8 +162,10 @@ double co_kernel_timeout(const co_kernel *k)
 int co_kernel_timeout_ms(const co_kernel *k)
 {
     double s = co_kernel_timeout(k);
-    if (isnan(s) || isinf(s))
-        return -1;
+    if (isnan(s))
+        return -EINVAL;                /* NULL or not a kernel: the NULL policy */
+    if (isinf(s))
+        return -1;                     /* poll()'s "no timeout" */
     double ms = ceil(s * 1e3);
     return ms >= INT_MAX ? INT_MAX : (int)ms;
 }

@@ -57,7 +57,8 @@ CO_API int co_kernel_fd(co_kernel *k);
 CO_API double co_kernel_timeout(const co_kernel *k);
 
 /* The same for poll() and epoll_wait(): whole milliseconds, rounded up;
- * -1 for no deadline (or for NULL). */
+ * -1 for no deadline; -EINVAL for NULL (poll() waits forever for any
+ * negative timeout). */
 CO_API int co_kernel_timeout_ms(const co_kernel *k);
 
 /*

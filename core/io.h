@@ -92,7 +92,7 @@ CO_API unsigned co_kernel_io_budget(const co_kernel *k);   /* 0 for NULL */
  * Blocking: wait until the fd is ready in direction `dir`.  Returns 0;
  * -EBUSY if another task already waits in that direction; -EBADF if the io
  * is (or gets) closed; -ECANCELED / -ETIMEDOUT; -EINVAL for a NULL io or
- * a bad dir, before any of those (THE RULE, core/wait.h: an owner hands
+ * a bad dir, before any of those (THE RULE, core/waits.h: an owner hands
  * its own bad arguments down as a NULL io).  Returns at once when the
  * readiness hint says the fd is ready -- that counts as one eager
  * operation of the task's I/O budget, and the one after the budget yields

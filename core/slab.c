@@ -1,6 +1,7 @@
 /*
  * slab.c -- fixed-size task blocks carved from 64 KiB chunks.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -30,7 +31,7 @@ static int refill(co_slab *s, unsigned cls)
     size_t block = (size_t)cls * CO_SLAB_GRAIN;
     char *chunk = co__malloc(CHUNK_BYTES);
     if (!chunk)
-        return -1;
+        return -ENOMEM;
     *(void **)(void *)chunk = s->chunks;
     s->chunks = chunk;
     size_t n = (CHUNK_BYTES - CHUNK_HEADER) / block;

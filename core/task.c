@@ -355,16 +355,18 @@ static int self_target(co_task *self, co_task *target, const char *what)
 co_status co_task_join(co_task *self, co_task *target, int *result)
 {
     int rc;
-    if (co_wait_enter(self, &rc)) {
+    /* The target is read only on a fresh call: once the wake is ours, a
+     * joined target has been released. */
+    int ok = co_wait_resumed(self) ||
+             (!gone(target) && !(target->flags & CO_F_DETACHED));
+    if (co_wait_begin(self, ok, &rc)) {
         if (!(self->flags & CO_F_GOT_RESULT))
-            return rc;                 /* our own cancellation or timeout */
+            return rc;      /* bad arguments, our cancellation or timeout */
         self->flags &= ~CO_F_GOT_RESULT;
         if (result)
             *result = rc;
         return 0;
     }
-    if (gone(target) || (target->flags & CO_F_DETACHED))
-        return -EINVAL;
     if (self_target(self, target, "join"))
         return -EDEADLK;
     if (co__state(target) == CO_STATE_DONE) {
@@ -384,10 +386,8 @@ co_status co_task_join(co_task *self, co_task *target, int *result)
 co_status co_task_wait(co_task *self, co_task *target)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, co_wait_resumed(self) || !gone(target), &rc))
         return rc;
-    if (gone(target))
-        return -EINVAL;
     if (self_target(self, target, "wait for"))
         return -EDEADLK;
     if (co__state(target) == CO_STATE_DONE)
@@ -401,13 +401,11 @@ co_status co_task_wait(co_task *self, co_task *target)
 co_status co_task_cancel(co_task *self, co_task *target)
 {
     int rc;
-    if (co_wait_enter(self, &rc)) {
+    if (co_wait_begin(self, co_wait_resumed(self) || !gone(target), &rc)) {
         int made = (self->flags & CO_F_CANCEL_MADE) != 0;
         self->flags &= ~CO_F_CANCEL_MADE;
         return rc == 0 ? made : rc;
     }
-    if (gone(target))
-        return -EINVAL;
     if (self_target(self, target, "cancel (blocking)"))
         return -EDEADLK;
     if (co__state(target) == CO_STATE_DONE)

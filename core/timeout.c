@@ -40,10 +40,8 @@ double co_clock(void)
 co_status co_sleep(co_task *self, double seconds)
 {
     int rc;
-    if (co_wait_enter(self, &rc))
+    if (co_wait_begin(self, !isnan(seconds), &rc))
         return rc;
-    if (isnan(seconds))
-        return -EINVAL;
     if (seconds <= 0)
         return co_yield(self);
     return co_block(self, NULL, deadline_after(seconds));

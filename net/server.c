@@ -412,7 +412,7 @@ static co_status connect_to(co_task *self, co_socket **sock, int addr_rc,
 {
     int rc;
     if (!co_wait_resumed(self)) {   /* a fresh call */
-        /* THE RULE (core/wait.h): a bad address is a bad argument, and
+        /* THE RULE (core/waits.h): a bad address is a bad argument, and
          * refused with its own error (-ENOTSUP for a host name ...). */
         int args_ok = sock && addr_rc == 0;
         if (sock)

@@ -370,7 +370,7 @@ static ssize_t result_n(ssize_t n)
  * be drained, attempt, and wait again after EAGAIN.  A re-evaluation after
  * a suspension enters at co_io_wait, which finishes the wait (and may
  * report -EBADF after a close without touching s).  co_io_wait applies
- * THE RULE (core/wait.h) for the primitive: bad arguments (`args_ok` 0, or
+ * THE RULE (core/waits.h) for the primitive: bad arguments (`args_ok` 0, or
  * no socket) reach it as a NULL io, which it refuses with -EINVAL before
  * any cancellation or timeout -- at no cost to a good call.
  */
@@ -563,7 +563,7 @@ co_status co_socket_recv_bytes(co_task *self, co_socket *s, co_bytes *b,
     void *chunk = NULL;
     int rc, resumed = co_wait_resumed(self);
     /* b must be empty (given back first).  Bad arguments reach co_io_wait
-     * as a NULL io, which refuses them (THE RULE, core/wait.h). */
+     * as a NULL io, which refuses them (THE RULE, core/waits.h). */
     int args_ok = resumed || (b && !b->block && !b->len && maxlen);
     co_io *io = s && args_ok ? &s->io : NULL;
     if (resumed && s && s->room_waiter == self) {

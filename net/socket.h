@@ -203,7 +203,7 @@ CO_API co_status co_socket_sendall(co_task *self, co_socket *s,
  * a negative errno (-EPIPE, -ECANCELED, -ETIMEDOUT ...) with whatever was
  * not sent dropped.  Either way *b is empty when it returns (but -EINVAL
  * for bad arguments -- NULL s or b, bytes not from the pool -- touches
- * nothing, as THE RULE of core/wait.h says).  While it is
+ * nothing, as THE RULE of core/waits.h says).  While it is
  * suspended, *b (which must be in the frame) holds what is still unsent,
  * moved to a block of its own size when that is small, so the chunk goes
  * back at once.  Bytes received but not sent are given back with

@@ -170,7 +170,7 @@ static int served_from_buffer(co_task *self, co_stream *st, int *rc)
 }
 
 /*
- * The start of every evaluation: THE RULE (core/wait.h) for every stream
+ * The start of every evaluation: THE RULE (core/waits.h) for every stream
  * operation, `args_ok` saying whether its arguments are good (st itself is
  * checked here).  Returns 1 with *rc set when the operation must return
  * *rc now.  A fresh call: -EINVAL for bad arguments, a pending

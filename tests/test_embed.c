@@ -315,7 +315,7 @@ START_TEST(test_embed_bad_arguments)
     ck_assert_int_eq(co_kernel_shutdown(NULL), -EINVAL);
     ck_assert_int_eq(co_kernel_fd(NULL), -EINVAL);
     ck_assert(isnan(co_kernel_timeout(NULL)));
-    ck_assert_int_eq(co_kernel_timeout_ms(NULL), -1);
+    ck_assert_int_eq(co_kernel_timeout_ms(NULL), -EINVAL);
     co_kernel *k = new_kernel();
     ck_assert_int_eq(co_kernel_advance(k, NAN), -EINVAL);
     ck_assert_int_eq(co_kernel_advance(k, -1), -EINVAL);

@@ -1,7 +1,7 @@
 /*
- * test_rules.c -- the rules every primitive shares (core/wait.h, "THE
- * RULE"; docs/reference.md, conventions), asserted across sync/ and net/
- * at once, so that a primitive that strays shows here.
+ * test_rules.c -- the rules every primitive shares (core/waits.h, "THE
+ * RULE"; docs/reference.md, conventions), asserted across core/, sync/
+ * and net/ at once, so that a primitive that strays shows here.
  *
  *   - Bad arguments return -EINVAL at once: never CO_WOULDBLOCK (the calls
  *     below are made without CO_AWAIT on purpose: a call that blocked would
@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,18 @@ static void sync_bad_calls(co_task *t)
     ck_assert_int_eq(co_uevent_wait(t, NULL), -EINVAL);
 }
 
+/* core/'s blocking primitives too: joining, waiting for and cancelling a
+ * task that is not there, and a sleep of NaN seconds. */
+static void core_bad_calls(co_task *t)
+{
+    int result = 12345;
+    ck_assert_int_eq(co_task_join(t, NULL, &result), -EINVAL);
+    ck_assert_int_eq(result, 12345);
+    ck_assert_int_eq(co_task_wait(t, NULL), -EINVAL);
+    ck_assert_int_eq(co_task_cancel(t, NULL), -EINVAL);
+    ck_assert_int_eq(co_sleep(t, NAN), -EINVAL);
+}
+
 struct scene_frame {
     co_frame co;
     co_timeout to;
@@ -110,6 +123,7 @@ static co_status sync_cancelled_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_task_cancel_nowait(t), 1);
     sync_bad_calls(t);
+    core_bad_calls(t);
     note("bad=EINVAL");
     CO_AWAIT(f->rc, co_event_wait(t, &ev));       /* good: the cancellation */
     note("good=%s", rcs(f->rc));
@@ -137,6 +151,7 @@ static co_status sync_timed_out_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_timeout_after(t, &f->to, 0), 0);
     sync_bad_calls(t);
+    core_bad_calls(t);
     note("bad=EINVAL expired=%d", co_timeout_expired(&f->to));
     CO_AWAIT(f->rc, co_semaphore_acquire(t, &sem));
     note("good=%s expired=%d", rcs(f->rc), co_timeout_expired(&f->to));
