@@ -45,9 +45,10 @@ CO_API int co_kernel_advance(co_kernel *k, double seconds);
  * another thread (co_kernel_post): wait for it, and for co_kernel_timeout,
  * then call co_kernel_advance.  It belongs to the kernel (do not read or
  * close it) and stays the same until co_kernel_free.  It may poll readable
- * when there turns out to be nothing to do.  -EINVAL, or -ENOTSUP if the
- * kernel's libev backend cannot be polled from outside (it is epoll on
- * Linux).
+ * when there turns out to be nothing to do.  Made on the first call (an
+ * epoll set holding libev's backend and an eventfd for posts).  -EINVAL;
+ * -ENOTSUP if the kernel's libev backend cannot be polled from outside (it
+ * is epoll on Linux); -EMFILE, -ENOMEM if the descriptors cannot be made.
  */
 CO_API int co_kernel_fd(co_kernel *k);
 

@@ -163,9 +163,17 @@ int co_timeout_end(co_task *self, co_timeout *r, int rc)
 {
     if (!self || !r)
         return -EINVAL;
-    if (self->timeouts != r)
-        co_panic("timeout region ended out of order: regions must end "
-                 "innermost first, before their coroutine returns");
+    if (self->timeouts != r) {
+        char msg[384];
+        const co_timeout *open = self->timeouts;
+        snprintf(msg, sizeof msg,
+                 "timeout region begun at %s ended out of order: the region "
+                 "begun at %s is still open inside it -- regions must end "
+                 "innermost first, before their coroutine returns",
+                 r->where ? r->where : "(a place not recorded)",
+                 open && open->where ? open->where : "(none open)");
+        co__error_panic_where("co_timeout_end", r->where, "?", msg);
+    }
     self->timeouts = r->outer;
     if (r->expired)
         return r->ignore ? 0 : -ETIMEDOUT;

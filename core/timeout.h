@@ -20,8 +20,8 @@
  * began them returns (CO_FINALLY is the place).  Both rules are checked:
  * a region ended out of order, a region still open when the coroutine whose
  * frame holds it finishes, and one still open when its task ends abort with
- * a message naming the file:line where the region began.  Timeouts are held back in
- * a region where cancellation is disabled, and are disarmed once the task
+ * a message naming the file:line where the region began.  Timeouts are held
+ * back in a region where cancellation is disabled, and are disarmed once the task
  * has been cancelled, so cleanup is not interrupted.
  */
 #ifndef CO_TIMEOUT_H

@@ -49,7 +49,7 @@ struct co__uqueue_private {
     size_t maxsize;                     /* 0: unbounded */
     size_t unfinished;                  /* put, not yet task_done */
     co_uwaiter *getters, *putters;      /* tasks not yet served, FIFO */
-    co_uwaiter *joiners;                /* tasks in join_task, FIFO */
+    co_uwaiter *joiners;                /* tasks in co_uqueue_join, FIFO */
     int fd;                             /* eventfd, -1 until co_uqueue_fd */
 };
 

@@ -387,6 +387,26 @@ static void expect_abort(void (*fn)(void), const char *const *texts)
                       said);
 }
 
+/* The out-of-order abort names both regions: the one ended and the one
+ * still open inside it, each where it began. */
+static void run_regions_out_of_order(void)
+{
+    struct regions_frame m;
+    memset(&m, 0, sizeof m);
+    co_run(regions_out_of_order, &m, sizeof m);
+}
+
+START_TEST(test_regions_out_of_order_names_both)
+{
+    const char *const texts[] = {
+        "curio: co_timeout_end (tests/test_misuse.c:",
+        "timeout region begun at tests/test_misuse.c:",
+        "ended out of order: the region begun at tests/test_misuse.c:",
+        "is still open inside it", NULL };
+    expect_abort(run_regions_out_of_order, texts);
+}
+END_TEST
+
 /* A primitive called without CO_AWAIT: the next await aborts. */
 static co_status sleeps_without_await(co_task *t, void *arg)
 {
@@ -537,6 +557,7 @@ Suite *misuse_suite(void)
         tcase_add_test_raise_signal(tc, test_null_self_in_task_aborts,
                                     SIGABRT);
         tcase_add_test(tc, test_missing_await_aborts);
+        tcase_add_test(tc, test_regions_out_of_order_names_both);
         tcase_add_test(tc, test_missing_await_then_return_aborts);
         tcase_add_test(tc, test_region_left_open_by_child_aborts);
         tcase_add_test(tc, test_region_open_at_task_end_aborts);
