@@ -35,17 +35,17 @@ static int allowed(void)
     return b != 0;
 }
 
-void *co__malloc(size_t n)
+void *co__alloc(size_t n)
 {
     return allowed() ? malloc(n) : NULL;
 }
 
-void *co__calloc(size_t n, size_t size)
+void *co__alloc_zeroed(size_t n, size_t size)
 {
     return allowed() ? calloc(n, size) : NULL;
 }
 
-void *co__realloc(void *p, size_t n)
+void *co__alloc_resize(void *p, size_t n)
 {
     return allowed() ? realloc(p, n) : NULL;
 }

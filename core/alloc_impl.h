@@ -15,13 +15,13 @@
 #include <stdlib.h>
 
 #ifdef CO_FAULT_INJECTION
-void *co__malloc(size_t n);
-void *co__calloc(size_t n, size_t size);
-void *co__realloc(void *p, size_t n);
+void *co__alloc(size_t n);
+void *co__alloc_zeroed(size_t n, size_t size);
+void *co__alloc_resize(void *p, size_t n);
 #else
-#define co__malloc malloc
-#define co__calloc calloc
-#define co__realloc realloc
+#define co__alloc malloc
+#define co__alloc_zeroed calloc
+#define co__alloc_resize realloc
 #endif
 
 #endif

@@ -147,7 +147,7 @@ int co_kernel_post_fn(co_kernel *k, void (*fn)(void *arg), void *arg)
 {
     if (!k || !fn)
         return -EINVAL;
-    co_post *p = co__malloc(sizeof *p);
+    co_post *p = co__alloc(sizeof *p);
     if (!p)
         return -ENOMEM;
     co_post_init(p, fn, arg);

@@ -15,11 +15,11 @@ int co_task_cancel_nowait(co_task *target)
 {
     if (!target || !target->fn)    /* fn NULL: released (task.c) */
         return -EINVAL;
-    if (co__state(target) == CO_STATE_DONE ||
+    if (co__task_state(target) == CO_STATE_DONE ||
         (target->flags & CO_F_CANCEL_REQ))
         return 0;
     target->flags |= CO_F_CANCEL_REQ;
-    if (co__state(target) == CO_STATE_BLOCKED && co__cancellable(target)) {
+    if (co__task_state(target) == CO_STATE_BLOCKED && co__task_cancellable(target)) {
         target->flags |= CO_F_CANCEL_DONE;
         co_wake(target, -ECANCELED);
     }
@@ -36,7 +36,7 @@ int co_disable_cancellation(co_task *self)
 
 int co_enable_cancellation(co_task *self)
 {
-    if (!self || co__cancellable(self))
+    if (!self || co__task_cancellable(self))
         return -EINVAL;
     self->flags -= CO_NOCANCEL_ONE;
     return 0;
@@ -50,7 +50,7 @@ int co_check_cancellation(co_task *self)
 {
     if (!self)
         return -EINVAL;
-    int enabled = co__cancellable(self);
+    int enabled = co__task_cancellable(self);
     if (self->flags & CO_F_CANCEL_REQ) {
         if (enabled)
             self->flags |= CO_F_CANCEL_DONE;

@@ -59,17 +59,17 @@ static void run_cycles(co_kernel *k)
         k->now_fresh = 0;
         k->cycle++;                 /* the I/O budget's "not suspended" */
         do {
-            co_task *t = co__task_of(batch);
+            co_task *t = co__task_of_link(batch);
             batch = batch->next;
             *running = t;
             /* a queued task is READY (0): RUNNING is one bit away */
             t->flags |= CO_STATE_RUNNING;
-            int r = t->fn(t, co__frame_of(t));
+            int r = t->fn(t, co__task_frame_of(t));
             if (r != CO_WOULDBLOCK) {
                 *running = outer;
                 co__task_finish(k, t, r);
-            } else if (co__state(t) == CO_STATE_RUNNING) {
-                co__ready_append(k, t);   /* a yield */
+            } else if (co__task_state(t) == CO_STATE_RUNNING) {
+                co__kernel_ready_append(k, t);   /* a yield */
             }
             resumed++;
         } while (batch);
@@ -125,7 +125,7 @@ static void schedule(struct ev_loop *loop, ev_prepare *w, int revents)
 
 co_kernel *co_kernel_new(void)
 {
-    co_kernel *k = co__calloc(1, sizeof *k);
+    co_kernel *k = co__alloc_zeroed(1, sizeof *k);
     if (!k) {
         errno = ENOMEM;
         return NULL;
@@ -191,7 +191,7 @@ static void report_deadlock(co_kernel *k, const char *what)
                     "that could wake them; %s\n", (unsigned)k->live, what);
     for (uint32_t i = 0; i < k->reg_len; i++) {
         co_task *t = k->reg[i].task;
-        if (co__state(t) != CO_STATE_DONE)
+        if (co__task_state(t) != CO_STATE_DONE)
             fprintf(stderr, "curio:   task %u '%s' waits at %s\n",
                     (unsigned)t->id, k->reg[i].name,
                     t->where ? t->where : "start");

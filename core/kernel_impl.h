@@ -16,32 +16,6 @@
 #include "timeout.h"
 #include "waits.h"
 
-static inline unsigned co__state(const co_task *t)
-{
-    return t->flags & CO_STATE_MASK;
-}
-static inline void co__set_state(co_task *t, unsigned s)
-{
-    t->flags = (t->flags & ~CO_STATE_MASK) | s;
-}
-/* Blocked in no wait queue (a sleep, a yield's slow path).  A blocked
- * task's next link says whether it waits in a queue (core/waits.c), so the
- * stale ready-queue link of a running task must go. */
-static inline void co__block_unqueued(co_task *t)
-{
-    co__set_state(t, CO_STATE_BLOCKED);
-    t->link.next = t->link.prev = NULL;
-}
-static inline int co__cancellable(const co_task *t)
-{
-    return (t->flags & CO_NOCANCEL_MASK) == 0;
-}
-/* Timeouts apply while cancellation is enabled and none was requested. */
-static inline int co__timeouts_armed(const co_task *t)
-{
-    return t->timeouts && co__cancellable(t) && !(t->flags & CO_F_CANCEL_REQ);
-}
-
 /* The cold part of a task, in the kernel's registry. */
 typedef struct co_registry_entry {
     co_task *task;
@@ -131,14 +105,12 @@ struct co_kernel {
 extern _Thread_local co_kernel *co__kernel
     __attribute__((tls_model("initial-exec")));
 
-static inline co_task *co__task_of(co_link *l) { return (co_task *)l; }
-static inline void *co__frame_of(co_task *t) { return t + 1; }
 
 /* Append t to the ready queue.  Only for a caller that knows the idle
- * watcher is active (the scheduler's own loop); others use co__ready_push. */
-static inline void co__ready_append(co_kernel *k, co_task *t)
+ * watcher is active (the scheduler's own loop); others use co__kernel_ready_push. */
+static inline void co__kernel_ready_append(co_kernel *k, co_task *t)
 {
-    co__set_state(t, CO_STATE_READY);
+    co__task_set_state(t, CO_STATE_READY);
     t->link.next = NULL;           /* prev: see co_wait_solo_queue */
     if (k->ready_tail)
         k->ready_tail->next = &t->link;
@@ -150,11 +122,11 @@ static inline void co__ready_append(co_kernel *k, co_task *t)
 /* Append t to the ready queue, from anywhere.  Waking from a watcher
  * callback (a timer, I/O) must keep ev_run going until the scheduler has
  * run the task: the idle watcher does that. */
-static inline void co__ready_push(co_kernel *k, co_task *t)
+static inline void co__kernel_ready_push(co_kernel *k, co_task *t)
 {
     if (!k->ready_head && !ev_is_active(&k->keep_polling))
         ev_idle_start(k->loop, &k->keep_polling);
-    co__ready_append(k, t);
+    co__kernel_ready_append(k, t);
 }
 int64_t co__kernel_mono_ns(void);
 
@@ -195,7 +167,7 @@ void co__task_release_all(co_kernel *k);
 void co__task_joiners_free_all(co_kernel *k);
 
 /* task.c: the queue of tasks waiting for t to end, or NULL */
-static inline co_waitq *co__joiners(co_kernel *k, const co_task *t)
+static inline co_waitq *co__kernel_joiners(co_kernel *k, const co_task *t)
 {
     return t->joinq ? k->joinqs[t->joinq] : NULL;
 }

@@ -86,7 +86,7 @@ static void *allocate(co_pool *p, size_t size)
         h = p->cache;
         p->cache = h->next_free;
         p->cached--;
-    } else if (!(h = co__malloc(sizeof *h + size))) {
+    } else if (!(h = co__alloc(sizeof *h + size))) {
         return NULL;
     }
     h->size = size;

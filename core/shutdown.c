@@ -31,7 +31,7 @@ void co__shutdown_next(co_kernel *k)
 {
     while (k->doomed_next < k->doomed_len) {
         co_task *t = k->doomed[k->doomed_next++];
-        if (co__state(t) != CO_STATE_DONE) {
+        if (co__task_state(t) != CO_STATE_DONE) {
             k->doomed_now = t;
             co_task_cancel_nowait(t);   /* already cancelled: waits for its end */
             return;
@@ -43,12 +43,12 @@ void co__shutdown_next(co_kernel *k)
 /* The tasks alive now, newest first (n of them); NULL if out of memory. */
 static co_task **alive_newest_first(co_kernel *k, uint32_t *n)
 {
-    co_task **alive = co__malloc((k->live ? k->live : 1) * sizeof *alive);
+    co_task **alive = co__alloc((k->live ? k->live : 1) * sizeof *alive);
     *n = 0;
     if (!alive)
         return NULL;
     for (uint32_t i = 0; i < k->reg_len; i++)
-        if (co__state(k->reg[i].task) != CO_STATE_DONE)
+        if (co__task_state(k->reg[i].task) != CO_STATE_DONE)
             alive[(*n)++] = k->reg[i].task;
     qsort(alive, *n, sizeof *alive, newest_first);
     return alive;
@@ -81,7 +81,7 @@ void co__shutdown_all_at_once(co_kernel *k)
     co_task **alive = alive_newest_first(k, &n);
     if (!alive) {                  /* out of memory: any order */
         for (uint32_t i = 0; i < k->reg_len; i++)
-            if (co__state(k->reg[i].task) != CO_STATE_DONE)
+            if (co__task_state(k->reg[i].task) != CO_STATE_DONE)
                 co_task_cancel_nowait(k->reg[i].task);
         return;
     }

@@ -29,7 +29,7 @@
 static int refill(co_slab *s, unsigned cls)
 {
     size_t block = (size_t)cls * CO_SLAB_GRAIN;
-    char *chunk = co__malloc(CHUNK_BYTES);
+    char *chunk = co__alloc(CHUNK_BYTES);
     if (!chunk)
         return -ENOMEM;
     *(void **)(void *)chunk = s->chunks;

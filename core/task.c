@@ -17,7 +17,7 @@
 #include "kernel_impl.h"
 
 _Static_assert(sizeof(co_task) == 64, "the task header is one cache line");
-_Static_assert(offsetof(co_task, link) == 0, "co__task_of casts the link");
+_Static_assert(offsetof(co_task, link) == 0, "co__task_of_link casts the link");
 
 /* ------------------------------------------------------------ registry */
 
@@ -25,7 +25,7 @@ static int registry_add(co_kernel *k, co_task *t, const char *name)
 {
     if (k->reg_len == k->reg_cap) {
         uint32_t cap = k->reg_cap ? k->reg_cap * 2 : 64;
-        co_registry_entry *r = co__realloc(k->reg, cap * sizeof *r);
+        co_registry_entry *r = co__alloc_resize(k->reg, cap * sizeof *r);
         if (!r)
             return -ENOMEM;
         k->reg = r;
@@ -60,13 +60,13 @@ static co_waitq *joiners_of(co_kernel *k, co_task *t)
             k->joinqs_len = 1;             /* index 0 means "none" */
         if (k->joinqs_len >= k->joinqs_cap) {
             uint32_t cap = k->joinqs_cap ? k->joinqs_cap * 2 : 16;
-            co_waitq **a = co__realloc(k->joinqs, cap * sizeof *a);
+            co_waitq **a = co__alloc_resize(k->joinqs, cap * sizeof *a);
             if (!a)
                 return NULL;
             k->joinqs = a;
             k->joinqs_cap = cap;
         }
-        if (!(k->joinqs[k->joinqs_len] = co__malloc(sizeof(co_waitq))))
+        if (!(k->joinqs[k->joinqs_len] = co__alloc(sizeof(co_waitq))))
             return NULL;
         i = k->joinqs_len++;
     }
@@ -184,7 +184,7 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         flags |= MAPPED_CLASS << CO_SLAB_SHIFT;
     } else if ((t = co__slab_alloc(&k->slab, size, &slab_class))) {
         flags |= (uint32_t)slab_class << CO_SLAB_SHIFT;
-    } else if (!(t = co__malloc(size))) {
+    } else if (!(t = co__alloc(size))) {
         return -ENOMEM;
     }
     if (opts->flags & CO_DAEMON)
@@ -199,7 +199,7 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         free_block(k, t);
         return -ENOMEM;
     }
-    void *f = co__frame_of(t);
+    void *f = co__task_frame_of(t);
     int zeroed = (flags & CO_SLAB_MASK) == MAPPED_CLASS << CO_SLAB_SHIFT;
     if (frame && zeroed)
         copy_sparse(f, frame, frame_size);
@@ -213,7 +213,7 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         k->last_id = 1;
     t->id = k->last_id;
     k->live++;
-    co__ready_push(k, t);
+    co__kernel_ready_push(k, t);
     /* A task spawned while the kernel shuts down is cancelled at once. */
     if (k->shutting_down)
         co_task_cancel_nowait(t);
@@ -273,21 +273,21 @@ static int gone(const co_task *t)
 void co__task_finish(co_kernel *k, co_task *t, int result)
 {
     /* Still in a wait queue or the timer heap: it must not end. */
-    if (__builtin_expect(co__state(t) != CO_STATE_RUNNING, 0))
+    if (__builtin_expect(co__task_state(t) != CO_STATE_RUNNING, 0))
         co__wait_panic_not_awaited(t, "task end", "returned");
     /* A region left open would outlive the frame it lives in. */
     if (__builtin_expect(t->timeouts != NULL, 0))
         co__timeout_panic_open_region(t, NULL);
-    co__set_state(t, CO_STATE_DONE);
+    co__task_set_state(t, CO_STATE_DONE);
     t->result = result;
     k->live--;
 
-    co_waitq *q = co__joiners(k, t);
+    co_waitq *q = co__kernel_joiners(k, t);
     if (q) {
         /* Joiners get the result as their wake value, so none of them
          * touches t again once it has been freed below. */
         while (!co_waitq_empty(q)) {
-            co_task *w = co__task_of(q->head.next);
+            co_task *w = co__task_of_link(q->head.next);
             if (w->flags & CO_F_JOINING) {
                 t->flags |= CO_F_JOINED;
                 w->flags |= CO_F_GOT_RESULT;
@@ -328,7 +328,7 @@ void co__task_release_all(co_kernel *k)
         co__wait_forget(k, k->reg[i].task);
     while (k->reg_len) {
         co_task *t = k->reg[k->reg_len - 1].task;
-        if (co__state(t) != CO_STATE_DONE)
+        if (co__task_state(t) != CO_STATE_DONE)
             fprintf(stderr, "curio: task %u '%s' never finished (last at "
                             "%s); freed with its kernel\n",
                     (unsigned)t->id, k->reg[t->slot].name,
@@ -369,7 +369,7 @@ co_status co_task_join(co_task *self, co_task *target, int *result)
     }
     if (self_target(self, target, "join"))
         return -EDEADLK;
-    if (co__state(target) == CO_STATE_DONE) {
+    if (co__task_state(target) == CO_STATE_DONE) {
         if (result)
             *result = target->result;
         co__task_release(co__kernel, target);
@@ -390,7 +390,7 @@ co_status co_task_wait(co_task *self, co_task *target)
         return rc;
     if (self_target(self, target, "wait for"))
         return -EDEADLK;
-    if (co__state(target) == CO_STATE_DONE)
+    if (co__task_state(target) == CO_STATE_DONE)
         return 0;
     co_waitq *q = joiners_of(co__kernel, target);
     if (!q)
@@ -408,7 +408,7 @@ co_status co_task_cancel(co_task *self, co_task *target)
     }
     if (self_target(self, target, "cancel (blocking)"))
         return -EDEADLK;
-    if (co__state(target) == CO_STATE_DONE)
+    if (co__task_state(target) == CO_STATE_DONE)
         return 0;                      /* cancelling it would be a no-op */
     /* What the wait needs first: out of memory, no cancellation is made. */
     co_waitq *q = joiners_of(co__kernel, target);
@@ -428,7 +428,7 @@ co_status co__task_yield_slow(co_task *self)
     int rc;
     if (co__wait_enter(self, &rc, "co_yield"))
         return rc;
-    co__block_unqueued(self);
+    co__task_block_unqueued(self);
     co_wake(self, 0);                  /* to the back of the ready queue */
     return CO_WOULDBLOCK;
 }
@@ -439,7 +439,7 @@ int co_task_detach(co_task *t)
     if (gone(t) || !k || (t->flags & CO_F_DETACHED))
         return -EINVAL;
     t->flags |= CO_F_DETACHED;
-    if (co__state(t) == CO_STATE_DONE) {
+    if (co__task_state(t) == CO_STATE_DONE) {
         if (failed(t) && !(t->flags & CO_F_DAEMON))  /* daemons: already */
             report_crash(k, t);
         co__task_release(k, t);
@@ -452,14 +452,14 @@ int co_task_detach(co_task *t)
 uint32_t co_task_id(const co_task *t) { return t ? t->id : 0; }
 uint32_t co_task_parent_id(const co_task *t) { return t ? t->parent_id : 0; }
 const char *co_task_where(const co_task *t) { return t ? t->where : NULL; }
-void *co_task_frame(co_task *t) { return t ? co__frame_of(t) : NULL; }
+void *co_task_frame(co_task *t) { return t ? co__task_frame_of(t) : NULL; }
 int co_task_daemon(const co_task *t)
 {
     return t && (t->flags & CO_F_DAEMON);
 }
 int co_task_done(const co_task *t)
 {
-    return t && co__state(t) == CO_STATE_DONE;
+    return t && co__task_state(t) == CO_STATE_DONE;
 }
 int co_task_cancelled(const co_task *t)
 {
@@ -476,7 +476,7 @@ const char *co_task_name(const co_task *t)
 
 int co_task_result(const co_task *t)
 {
-    if (!t || co__state(t) != CO_STATE_DONE)
+    if (!t || co__task_state(t) != CO_STATE_DONE)
         return -EINVAL;
     return t->result;
 }
@@ -485,7 +485,7 @@ const char *co_task_state(const co_task *t)
 {
     static const char *const names[] = { "ready", "running", "blocked",
                                          "done" };
-    return t ? names[co__state(t)] : NULL;
+    return t ? names[co__task_state(t)] : NULL;
 }
 
 co_task *co__task_find(co_func fn, int (*match)(void *frame, const void *arg),
@@ -494,8 +494,8 @@ co_task *co__task_find(co_func fn, int (*match)(void *frame, const void *arg),
     co_kernel *k = co__kernel;
     for (uint32_t i = 0; k && i < k->reg_len; i++) {
         co_task *t = k->reg[i].task;
-        if (t->fn == fn && co__state(t) != CO_STATE_DONE &&
-            match(co__frame_of(t), arg))
+        if (t->fn == fn && co__task_state(t) != CO_STATE_DONE &&
+            match(co__task_frame_of(t), arg))
             return t;
     }
     return NULL;

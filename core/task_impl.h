@@ -70,6 +70,37 @@ _Static_assert((CO_STATE_DONE & ~CO_STATE_MASK) == 0 &&
                (CO_STATE_RUNNING & ~CO_STATE_MASK) == 0,
                "co_task.flags: the task states");
 
+/* The task's state, and what it may be told (the kernel's files). */
+static inline unsigned co__task_state(const co_task *t)
+{
+    return t->flags & CO_STATE_MASK;
+}
+static inline void co__task_set_state(co_task *t, unsigned s)
+{
+    t->flags = (t->flags & ~CO_STATE_MASK) | s;
+}
+/* Blocked in no wait queue (a sleep, a yield's slow path).  A blocked
+ * task's next link says whether it waits in a queue (core/waits.c), so the
+ * stale ready-queue link of a running task must go. */
+static inline void co__task_block_unqueued(co_task *t)
+{
+    co__task_set_state(t, CO_STATE_BLOCKED);
+    t->link.next = t->link.prev = NULL;
+}
+static inline int co__task_cancellable(const co_task *t)
+{
+    return (t->flags & CO_NOCANCEL_MASK) == 0;
+}
+/* Timeouts apply while cancellation is enabled and none was requested. */
+static inline int co__task_timeouts_armed(const co_task *t)
+{
+    return t->timeouts && co__task_cancellable(t) && !(t->flags & CO_F_CANCEL_REQ);
+}
+
+/* A task is its link (the first member), and its frame follows it. */
+static inline co_task *co__task_of_link(co_link *l) { return (co_task *)l; }
+static inline void *co__task_frame_of(co_task *t) { return t + 1; }
+
 /* A cold linear scan, for misuse checks (net/server.c): a task of this
  * thread's kernel, not done, running fn, whose frame match() accepts; or
  * NULL. */

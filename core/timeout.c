@@ -70,7 +70,7 @@ void co__timeout_mark_expired(co_task *t, int64_t now)
 void co__timeout_deadline_reached(co_kernel *k, co_task *t, int64_t now)
 {
     (void)k;
-    if (!(t->flags & CO_F_OWN_DEADLINE) && co__timeouts_armed(t) &&
+    if (!(t->flags & CO_F_OWN_DEADLINE) && co__task_timeouts_armed(t) &&
         t->timeouts->effective <= now) {
         co_wake(t, -ETIMEDOUT);
         t->flags |= CO_F_EXPIRY_WAKE;

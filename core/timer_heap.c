@@ -67,7 +67,7 @@ int co__timer_heap_reserve(co_kernel *k, uint32_t n)
     uint32_t cap = k->heap_cap ? k->heap_cap : 64;
     while (cap < n)
         cap *= 2;
-    co_timer_entry *h = co__realloc(k->heap, (size_t)cap * sizeof *h);
+    co_timer_entry *h = co__alloc_resize(k->heap, (size_t)cap * sizeof *h);
     if (!h)
         return -ENOMEM;
     k->heap = h;

@@ -53,14 +53,14 @@ static inline void wake_blocked(co_kernel *k, co_task *t, int value)
     leave_queues(k, t);
     t->flags = (t->flags & ~(CO_F_JOINING | CO_F_OWN_DEADLINE)) | CO_F_WOKEN;
     t->result = value;
-    co__ready_push(k, t);
+    co__kernel_ready_push(k, t);
 }
 
 /* Shutdown gives up on a task that ignores cancellation: before it is
  * freed, it leaves every queue that points at it. */
 void co__wait_forget(co_kernel *k, co_task *t)
 {
-    if (co__state(t) == CO_STATE_BLOCKED)
+    if (co__task_state(t) == CO_STATE_BLOCKED)
         leave_queues(k, t);
 }
 
@@ -68,7 +68,7 @@ co_task *co_waitq_wake_one(co_waitq *q, int value)
 {
     if (!q || co_waitq_empty(q))
         return NULL;
-    co_task *t = co__task_of(q->head.next);
+    co_task *t = co__task_of_link(q->head.next);
     wake_blocked(co__kernel, t, value);  /* in a wait queue: blocked */
     return t;
 }
@@ -82,7 +82,7 @@ int co_waitq_wake_all(co_waitq *q, int value)
         return 0;
     co_kernel *k = co__kernel;
     while (q->head.next != &q->head) {
-        wake_blocked(k, co__task_of(q->head.next), value);
+        wake_blocked(k, co__task_of_link(q->head.next), value);
         n++;
     }
     return n;
@@ -115,7 +115,7 @@ _Noreturn void co__wait_panic_not_awaited(co_task *t, const char *func,
              "missing CO_AWAIT?",
              (unsigned)t->id, k && t->slot < k->reg_len ?
                  k->reg[t->slot].name : "?",
-             what, co__state(t) == CO_STATE_BLOCKED ? "blocked" : "queued");
+             what, co__task_state(t) == CO_STATE_BLOCKED ? "blocked" : "queued");
     co__error_panic_where(func, t->where, "(start of the task)", msg);
 }
 
@@ -135,7 +135,7 @@ static void check_self(co_task *self, const char *func)
         co_panic_at(func, __FILE__, __LINE__,
                     "awaited outside its task: the co_task passed is not the "
                     "task this thread's kernel is running");
-    if (co__state(self) != CO_STATE_RUNNING)
+    if (co__task_state(self) != CO_STATE_RUNNING)
         co__wait_panic_not_awaited(self, func, "entered");
 }
 
@@ -163,7 +163,7 @@ int co_wait_enter_at(co_task *self, int *rc, const char *func)
         *rc = self->result;
         return 1;
     }
-    if (!co__cancellable(self))
+    if (!co__task_cancellable(self))
         return 0;
     if (self->flags & CO_F_CANCEL_REQ) {   /* sticky once requested */
         self->flags |= CO_F_CANCEL_DONE;
@@ -204,7 +204,7 @@ co_status co_block(co_task *self, co_waitq *q, int64_t deadline)
     uint32_t own = CO_F_OWN_DEADLINE;
     /* On a tie the region wins: it was set first (as in Curio, whose
      * sleep queue is ordered by deadline, then by arrival). */
-    if (co__timeouts_armed(self) && self->timeouts->effective <= deadline) {
+    if (co__task_timeouts_armed(self) && self->timeouts->effective <= deadline) {
         deadline = self->timeouts->effective;
         own = 0;
     }
@@ -213,17 +213,17 @@ co_status co_block(co_task *self, co_waitq *q, int64_t deadline)
         self->flags |= own;
     }
     if (q) {
-        co__set_state(self, CO_STATE_BLOCKED);
+        co__task_set_state(self, CO_STATE_BLOCKED);
         link_tail(q, self);
     } else {
-        co__block_unqueued(self);
+        co__task_block_unqueued(self);
     }
     return CO_WOULDBLOCK;
 }
 
 int co_wake(co_task *t, int value)
 {
-    if (!t || co__state(t) != CO_STATE_BLOCKED)
+    if (!t || co__task_state(t) != CO_STATE_BLOCKED)
         return 0;
     wake_blocked(co__kernel, t, value);
     return 1;

@@ -60,7 +60,7 @@ static size_t clamp(size_t len)
 
 static int wrap(co_socket **out, int fd, int is_socket, int datagram)
 {
-    co_socket *s = co__malloc(sizeof *s);
+    co_socket *s = co__alloc(sizeof *s);
     if (!s)
         return -ENOMEM;
     int rc = co_io_init(&s->io, fd, release);

@@ -78,7 +78,7 @@ int co_stream_new(co_stream **out, co_socket *s, size_t bufsize)
 {
     if (!out || !s || bufsize > INT_MAX)
         return -EINVAL;
-    co_stream *st = co__calloc(1, sizeof *st);
+    co_stream *st = co__alloc_zeroed(1, sizeof *st);
     if (!st)
         return -ENOMEM;
     st->sock = s;

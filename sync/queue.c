@@ -51,7 +51,7 @@ static int reserve_storage(co_queue *q, size_t n)
         ncap = q->priv.maxsize;
     if (ncap < n || ncap > SIZE_MAX / elem_size(q))
         return -ENOMEM;
-    char *nb = co__realloc(q->priv.buf.items, ncap * elem_size(q));
+    char *nb = co__alloc_resize(q->priv.buf.items, ncap * elem_size(q));
     if (!nb)
         return -ENOMEM;
     if (q->priv.kind == CO_QUEUE_FIFO && q->priv.head + q->priv.len > q->priv.cap) {

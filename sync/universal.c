@@ -117,7 +117,7 @@ static void deliver_all(co_uwaiter **list)
 static co_status block_on(co_task *self, pthread_mutex_t *m,
                           co_uwaiter **list, void *item)
 {
-    co_uwaiter *w = co__calloc(1, sizeof *w);
+    co_uwaiter *w = co__alloc_zeroed(1, sizeof *w);
     if (!w) {
         pthread_mutex_unlock(m);
         return -ENOMEM;
@@ -288,7 +288,7 @@ static int enqueue(co_uqueue *q, void *item)
 {
     if (q->priv.count == q->priv.cap) {
         size_t cap = q->priv.cap ? q->priv.cap * 2 : 16;
-        void **items = co__malloc(cap * sizeof *items);
+        void **items = co__alloc(cap * sizeof *items);
         if (!items)
             return -ENOMEM;
         for (size_t i = 0; i < q->priv.count; i++)
