@@ -50,6 +50,7 @@
 
 #include "curio.h"
 #include "core/pool.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
@@ -57,20 +58,6 @@
 #define KIB ((size_t)1 << 10)
 
 /* ------------------------------------------------------------ helpers */
-
-/* Names for the errnos these tests meet (rcs knows the core's). */
-static const char *ers(int rc)
-{
-    switch (rc) {
-    case -EBADF: return "EBADF";
-    case -EBUSY: return "EBUSY";
-    case -EPIPE: return "EPIPE";
-    case -ESRCH: return "ESRCH";
-    case -EPROTO: return "EPROTO";
-    case -ECONNRESET: return "ECONNRESET";
-    default: return rcs(rc);
-    }
-}
 
 static co_pool_stats stats(void)
 {
@@ -91,11 +78,8 @@ static size_t pat_len;
 
 static void pat_alloc(size_t len)
 {
-    pat = malloc(len);
-    ck_assert_ptr_nonnull(pat);
+    pat = pattern_alloc(len);
     pat_len = len;
-    for (size_t i = 0; i < len; i++)
-        pat[i] = pattern_byte(i);
 }
 
 /* What the tasks have done, and the queue they wake at each step. */
@@ -338,7 +322,7 @@ static co_status take_task(co_task *t, void *arg)
         note("%s=%d:%.*s", f->name, f->rc, f->rc, (const char *)f->data.data);
     } else {
         ck_assert_ptr_null(f->data.block);
-        note("%s=%s", f->name, ers(f->rc));
+        note("%s=%s", f->name, rcs(f->rc));
     }
     if (f->rc > 0 && f->go)
         CO_AWAIT(f->rc2, co_event_wait(t, f->go));
@@ -367,7 +351,7 @@ static co_status liner(co_task *t, void *arg)
         note("%s:%.*s", f->name, f->rc - (f->buf[f->rc - 1] == '\n'),
              f->buf);
     else
-        note("%s:%s", f->name, ers(f->rc));
+        note("%s:%s", f->name, rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
 }
@@ -392,7 +376,7 @@ static co_status round_trip_main(co_task *t, void *arg)
 {
     struct trip_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         /* asks for more than a chunk: a receive still takes at most one */
         struct echo_frame e = { .s = f->p[1], .maxlen = 1u << 20,
@@ -479,7 +463,7 @@ static co_status short_send_main(co_task *t, void *arg)
 {
     struct short_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     shrink_sndbuf(f->p[1], 4096);
     {
         struct echo_frame e = { .s = f->p[1], .maxlen = CHUNK, .shut = 1 };
@@ -601,7 +585,7 @@ static co_status many_main(co_task *t, void *arg)
     co_timeout_after(t, &f->to, 120.0);
     for (f->i = 0; f->i < many_pairs; f->i++) {
         co_socket *p[2];
-        ck_assert_int_eq(co_socketpair(p, SOCK_STREAM), 0);
+        open_socketpair(p);
         f->a[f->i] = p[0];
         f->b[f->i] = p[1];
         /* A send buffer smaller than a chunk: an echo that received a
@@ -627,18 +611,18 @@ static co_status many_main(co_task *t, void *arg)
             ((struct verify_frame *)co_task_frame(f->reader[f->i]))->got !=
                 many_n) {
             note("pair %d: reader %s", f->i,
-                 ers(co_task_result(f->reader[f->i])));
+                 rcs(co_task_result(f->reader[f->i])));
             f->bad++;
         }
         AWAIT_JOIN(f->rc, t, f->reader[f->i]);
         AWAIT_JOIN(f->rc, t, f->writer[f->i]);
         if (f->rc != 0) {
-            note("pair %d: writer %s", f->i, ers(f->rc));
+            note("pair %d: writer %s", f->i, rcs(f->rc));
             f->bad++;
         }
         AWAIT_JOIN(f->rc, t, f->echo[f->i]);
         if (f->rc != (int)many_n) {
-            note("pair %d: echo %s", f->i, ers(f->rc));
+            note("pair %d: echo %s", f->i, rcs(f->rc));
             f->bad++;
         }
     }
@@ -699,7 +683,7 @@ static co_status cancel_main(co_task *t, void *arg)
     struct cancel_frame *f = arg;
     CO_BEGIN(t, f);
     for (f->i = 0; f->i < 2; f->i++) {
-        ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+        open_socketpair(f->p);
         shrink_sndbuf(f->p[1], 4096);
         {
             struct echo_frame e = { .s = f->p[1], .maxlen = CHUNK };
@@ -719,7 +703,7 @@ static co_status cancel_main(co_task *t, void *arg)
         CO_AWAIT(f->rc, co_task_cancel(t, f->echo));
         ck_assert_int_eq(f->rc, 1);
         AWAIT_JOIN(f->rc, t, f->echo);
-        note("echo=%s in_use=%zu", ers(f->rc), in_use());
+        note("echo=%s in_use=%zu", rcs(f->rc), in_use());
         /* the unsent bytes were dropped, not sent later: the peer gets
          * the filling and then the end of stream */
         ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
@@ -779,13 +763,13 @@ static co_status room_main(co_task *t, void *arg)
     struct room_frame *f = arg;
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_pool_set_limit(CHUNK), 0);
-    ck_assert_int_eq(co_socketpair(f->ph, SOCK_STREAM), 0);
-    ck_assert_int_eq(co_socketpair(f->p1, SOCK_STREAM), 0);
-    ck_assert_int_eq(co_socketpair(f->p2, SOCK_STREAM), 0);
-    ck_assert_int_eq(co_socketpair(f->p3, SOCK_STREAM), 0);
-    ck_assert_int_eq(co_socketpair(f->p4, SOCK_STREAM), 0);
-    ck_assert_int_eq(co_socketpair(f->p5, SOCK_STREAM), 0);
-    ck_assert_int_eq(co_socketpair(f->p6, SOCK_STREAM), 0);
+    open_socketpair(f->ph);
+    open_socketpair(f->p1);
+    open_socketpair(f->p2);
+    open_socketpair(f->p3);
+    open_socketpair(f->p4);
+    open_socketpair(f->p5);
+    open_socketpair(f->p6);
     send_now(f->ph[0], "hold");
     send_now(f->p1[0], "one");
     send_now(f->p2[0], "two");
@@ -943,8 +927,8 @@ static co_status idle_at_bound_main(co_task *t, void *arg)
     struct idle_frame *f = arg;
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_pool_set_limit(CHUNK), 0);
-    ck_assert_int_eq(co_socketpair(f->ph, SOCK_STREAM), 0);
-    ck_assert_int_eq(co_socketpair(f->q, SOCK_STREAM), 0);
+    open_socketpair(f->ph);
+    open_socketpair(f->q);
     send_now(f->ph[0], "hold");
     CO_AWAIT(f->rc, co_socket_recv_bytes(t, f->ph[1], &f->held, 64));
     ck_assert_int_eq(f->rc, 4);
@@ -997,8 +981,8 @@ struct busy_frame {
 #define BUSY_SETUP(t, f)                                                     \
     do {                                                                     \
         ck_assert_int_eq(co_pool_set_limit(CHUNK), 0);                       \
-        ck_assert_int_eq(co_socketpair((f)->ph, SOCK_STREAM), 0);            \
-        ck_assert_int_eq(co_socketpair((f)->q, SOCK_STREAM), 0);             \
+        open_socketpair((f)->ph);                                            \
+        open_socketpair((f)->q);                                             \
         send_now((f)->ph[0], "hold");                                        \
         CO_AWAIT((f)->rc, co_socket_recv_bytes((t), (f)->ph[1], &(f)->held,  \
                                                64));                         \
@@ -1026,7 +1010,7 @@ static co_status busy_plain_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_socket_recv(t, f->q[1], f->buf, sizeof f->buf, 0));
     ck_assert_msg(f->rc == -EBUSY, "a plain receive on a socket whose "
                   "reader waits for room gave %s (%.*s), not -EBUSY",
-                  ers(f->rc), f->rc > 0 ? f->rc : 0, f->buf);
+                  rcs(f->rc), f->rc > 0 ? f->rc : 0, f->buf);
     note("free");
     co_bytes_free(&f->held);
     AWAIT_JOIN(f->rc, t, f->w1);
@@ -1094,7 +1078,7 @@ static co_status bad_input_main(co_task *t, void *arg)
     CO_BEGIN(t, f);
     f->st = stats();
     ck_assert_uint_eq(f->st.limit, CO_POOL_DEFAULT_LIMIT);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
 
     /* receiving: checked before anything is read or waited for */
     send_now(f->p[0], "xyz");
@@ -1102,13 +1086,13 @@ static co_status bad_input_main(co_task *t, void *arg)
     ck_assert_int_eq(f->rc, 2);                 /* maxlen is respected */
     ck_assert_int_eq(memcmp(f->b.data, "xy", 2), 0);
     CO_AWAIT(f->rc, co_socket_recv_bytes(t, f->p[1], &f->b, 100));
-    note("nonempty=%s", ers(f->rc));
+    note("nonempty=%s", rcs(f->rc));
     ck_assert_uint_eq(f->b.len, 2);             /* untouched */
     ck_assert_int_eq(memcmp(f->b.data, "xy", 2), 0);
     CO_AWAIT(f->rc, co_socket_recv_bytes(t, f->p[1], &f->empty, 0));
-    note("maxlen0=%s", ers(f->rc));
+    note("maxlen0=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_socket_recv_bytes(t, f->p[1], NULL, 100));
-    note("null=%s", ers(f->rc));
+    note("null=%s", rcs(f->rc));
     ck_assert_uint_eq(in_use(), CHUNK);         /* only b's */
     /* the byte after them was not consumed by the refused calls */
     CO_AWAIT(f->rc, co_socket_recv_bytes(t, f->p[1], &f->empty, 100));
@@ -1119,11 +1103,11 @@ static co_status bad_input_main(co_task *t, void *arg)
     /* sending */
     f->fake = (co_bytes){ .data = (unsigned char *)f->buf, .len = 3 };
     CO_AWAIT(f->rc, co_socket_sendall_bytes(t, f->p[1], &f->fake));
-    note("noblock=%s", ers(f->rc));
+    note("noblock=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_socket_sendall_bytes(t, f->p[1], NULL));
-    note("sendnull=%s", ers(f->rc));
+    note("sendnull=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_socket_sendall_bytes(t, f->p[1], &f->empty));
-    note("sendempty=%s", ers(f->rc));
+    note("sendempty=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_socket_sendall_bytes(t, f->p[1], &f->b));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_ptr_null(f->b.block);
@@ -1137,7 +1121,7 @@ static co_status bad_input_main(co_task *t, void *arg)
     f->rc = co_timeout_end(t, &f->to, f->rc);
     ck_assert_int_eq(f->rc, -ETIMEDOUT);
     f->rc = co_socket_recv_bytes(t, f->p[1], &f->b, 0);
-    note("drained=%s", ers(f->rc));
+    note("drained=%s", rcs(f->rc));
 
     /* the pool's own calls */
     ck_assert_int_eq(co_pool_set_limit(CHUNK - 1), -EINVAL);
@@ -1215,7 +1199,7 @@ struct stream_frame {
 /* p[1] wrapped in f->st; p[0] is the peer. */
 static void open_stream(struct stream_frame *f)
 {
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     ck_assert_int_eq(co_stream_new(&f->st, f->p[1], 0), 0);
     f->p[1] = NULL;                 /* the stream's now */
 }
@@ -1280,7 +1264,7 @@ static co_status stream_main(co_task *t, void *arg)
     /* A stream reader waiting for room in the pool: it gets its line once
      * room comes; closed while it waits, it gets -EBADF. */
     ck_assert_int_eq(co_pool_set_limit(CHUNK), 0);
-    ck_assert_int_eq(co_socketpair(f->ph, SOCK_STREAM), 0);
+    open_socketpair(f->ph);
     send_now(f->ph[0], "hold");
     CO_AWAIT(f->rc, co_socket_recv_bytes(t, f->ph[1], &f->held, 64));
     ck_assert_int_eq(f->rc, 4);
@@ -1459,7 +1443,7 @@ static co_status burst_main(co_task *t, void *arg)
         if (f->rc == 0)
             f->ok++;
         else
-            note("client %d: %s", f->i, ers(f->rc));
+            note("client %d: %s", f->i, rcs(f->rc));
     }
     ck_assert_int_eq(f->ok, BURST);
     /* each handler sees its client's end of stream and ends; the server's

@@ -67,6 +67,7 @@
 #include <unistd.h>
 
 #include "curio.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
@@ -868,7 +869,7 @@ static void accept_check(co_task *t)
 static void pair_setup(co_task *t)
 {
     (void)t;
-    ck_assert_int_eq(co_socketpair(R.pair, SOCK_STREAM), 0);
+    open_socketpair(R.pair);
 }
 static void pair_close(void)
 {
@@ -1584,7 +1585,7 @@ static co_status bytes_main(co_task *t, void *arg)
         sent_bytes[i] = pattern_byte(i);
     n_recvd = 0;
     rng = 4242;
-    ck_assert_int_eq(co_socketpair(R.pair, SOCK_STREAM), 0);
+    open_socketpair(R.pair);
     if (f->send_side) {
         int small = 4096;           /* the writer waits for room often */
         ck_assert_int_eq(setsockopt(co_socket_fd(R.pair[1]), SOL_SOCKET,

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "curio.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
@@ -36,32 +37,14 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* Names for the errnos these tests meet (rcs knows the core's). */
-static const char *ers(int rc)
-{
-    switch (rc) {
-    case -EBUSY: return "EBUSY";
-    case -EBADF: return "EBADF";
-    case -EPIPE: return "EPIPE";
-    case -ECONNRESET: return "ECONNRESET";
-    case -ECONNREFUSED: return "ECONNREFUSED";
-    case -ENOTSUP: return "ENOTSUP";
-    case -ENAMETOOLONG: return "ENAMETOOLONG";
-    default: return rcs(rc);
-    }
-}
-
 /* A patterned source buffer for the bulk tests (set up before co_run). */
 static unsigned char *big;
 static size_t big_len;
 
 static void big_alloc(size_t len)
 {
-    big = malloc(len);
-    ck_assert_ptr_nonnull(big);
+    big = pattern_alloc(len);
     big_len = len;
-    for (size_t i = 0; i < len; i++)
-        big[i] = pattern_byte(i);
 }
 
 static void big_free(void)
@@ -211,7 +194,7 @@ static co_status accept_task(co_task *t, void *arg)
         ck_assert_int_eq(co_socket_close(&f->c), 0);
         note("%s=ok", f->name);
     } else {
-        note("%s=%s", f->name, ers(f->rc));
+        note("%s=%s", f->name, rcs(f->rc));
     }
     CO_RETURN(f->rc);
     CO_END;
@@ -276,7 +259,7 @@ static co_status recv_task(co_task *t, void *arg)
     if (f->rc > 0)
         note("%s=%d:%.*s", f->name, f->rc, f->rc, f->buf);
     else
-        note("%s=%s", f->name, ers(f->rc));
+        note("%s=%s", f->name, rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
 }
@@ -332,7 +315,7 @@ static co_status pair_echo_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     ck_assert_ptr_nonnull(f->p[0]);
     ck_assert_ptr_nonnull(f->p[1]);
     ck_assert_int_ne(co_socket_fd(f->p[0]), co_socket_fd(f->p[1]));
@@ -378,7 +361,7 @@ static co_status tcp_echo_main(co_task *t, void *arg)
     }
     ck_assert_int_eq(co_socket_new(&f->c, AF_INET, SOCK_STREAM, 0), 0);
     CO_AWAIT(f->rc, co_socket_connect(t, f->c, &f->addr));
-    note("connect=%s", ers(f->rc));
+    note("connect=%s", rcs(f->rc));
     ck_assert_int_eq(co_socket_getpeername(f->c, &f->addr2), 0);
     ck_assert_int_eq(co_sockaddr_port(&f->addr2), co_sockaddr_port(&f->addr));
     {
@@ -420,7 +403,7 @@ static co_status busy_reader_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r1" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_task, r), 0);
@@ -463,7 +446,7 @@ static co_status reader_and_writer_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r" };
         struct sendall_frame w = { .s = f->p[0], .buf = big, .len = big_len,
@@ -481,7 +464,7 @@ static co_status reader_and_writer_main(co_task *t, void *arg)
         ck_assert_int_gt(CO_SPAWN(t, &f->d, sendall_task, w2), 0);
     }
     AWAIT_JOIN(f->rc, t, f->d);
-    note("w2=%s:%zu", ers(f->rc), f->sent);
+    note("w2=%s:%zu", rcs(f->rc), f->sent);
     ck_assert_str_eq(co_task_state(f->a), "blocked");
     ck_assert_str_eq(co_task_state(f->b), "blocked");
     CO_AWAIT(f->rc, co_socket_send(t, f->p[1], "world", 5, 0));
@@ -517,12 +500,12 @@ static co_status recv_timeout_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     co_timeout_after(t, &f->to, 0.02);
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[0], f->buf, sizeof f->buf, 0));
-    note("recv=%s", ers(f->rc));
+    note("recv=%s", rcs(f->rc));
     f->rc = co_timeout_end(t, &f->to, f->rc);
-    note("end=%s", ers(f->rc));
+    note("end=%s", rcs(f->rc));
     /* still usable: a recv that blocks again gets data sent later */
     {
         struct send_frame s = { .s = f->p[1], .msg = "later" };
@@ -532,7 +515,7 @@ static co_status recv_timeout_main(co_task *t, void *arg)
     if (f->rc > 0)
         note("recv=%d:%.*s", f->rc, f->rc, f->buf);
     else
-        note("recv=%s", ers(f->rc));
+        note("recv=%s", rcs(f->rc));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
@@ -555,13 +538,13 @@ static co_status accept_timeout_main(co_task *t, void *arg)
     f->l = bound_socket(AF_INET, SOCK_STREAM, "127.0.0.1", &f->addr);
     co_timeout_after(t, &f->to, 0.02);
     CO_AWAIT(f->rc, co_socket_accept(t, f->l, &f->c, NULL));
-    note("accept=%s", ers(f->rc));
+    note("accept=%s", rcs(f->rc));
     f->rc = co_timeout_end(t, &f->to, f->rc);
-    note("end=%s", ers(f->rc));
+    note("end=%s", rcs(f->rc));
     /* the listener still works */
     ck_assert_int_eq(co_socket_new(&f->p[0], AF_INET, SOCK_STREAM, 0), 0);
     CO_AWAIT(f->rc, co_socket_connect(t, f->p[0], &f->addr));
-    note("connect=%s", ers(f->rc));
+    note("connect=%s", rcs(f->rc));
     f->c = NULL;
     CO_AWAIT(f->rc, co_socket_accept(t, f->l, &f->c, NULL));
     ck_assert_int_ge(f->rc, 0);
@@ -589,9 +572,9 @@ static co_status recvfrom_timeout_main(co_task *t, void *arg)
     co_timeout_after(t, &f->to, 0.02);
     CO_AWAIT(f->rc, co_socket_recvfrom(t, f->l, f->buf, sizeof f->buf, 0,
                                        &f->addr2));
-    note("recvfrom=%s", ers(f->rc));
+    note("recvfrom=%s", rcs(f->rc));
     f->rc = co_timeout_end(t, &f->to, f->rc);
-    note("end=%s", ers(f->rc));
+    note("end=%s", rcs(f->rc));
     /* still usable: a datagram to ourselves */
     CO_AWAIT(f->rc, co_socket_sendto(t, f->l, "dg", 2, 0, &f->addr));
     ck_assert_int_eq(f->rc, 2);
@@ -617,7 +600,7 @@ static co_status recv_cancel_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r1" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_task, r), 0);
@@ -710,7 +693,7 @@ static co_status close_woken_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_task, r), 0);
@@ -746,9 +729,9 @@ static co_status recv_then_sleep(co_task *t, void *arg)
     if (f->rc > 0)
         note("%s=%d:%.*s", f->name, f->rc, f->rc, f->buf);
     else
-        note("%s=%s", f->name, ers(f->rc));
+        note("%s=%s", f->name, rcs(f->rc));
     CO_AWAIT(f->rc, co_sleep(t, 10));
-    note("%s:sleep=%s", f->name, ers(f->rc));
+    note("%s:sleep=%s", f->name, rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
 }
@@ -757,7 +740,7 @@ static co_status cancel_woken_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_then_sleep, r), 0);
@@ -790,14 +773,14 @@ static co_status bad_input_drained_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     co_timeout_after(t, &f->to, 0.01);
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[0], f->buf, sizeof f->buf, 0));
     f->rc = co_timeout_end(t, &f->to, f->rc);
     ck_assert_int_eq(f->rc, -ETIMEDOUT);
     /* the read side is drained now */
     f->rc = co_socket_recv(t, f->p[0], NULL, 5, 0);
-    note("recv=%s", ers(f->rc));
+    note("recv=%s", rcs(f->rc));
     ck_assert_int_ne(f->rc, CO_WOULDBLOCK);
 
     /* and the write side, once a sendall has filled the buffer */
@@ -806,7 +789,7 @@ static co_status bad_input_drained_main(co_task *t, void *arg)
     f->rc = co_timeout_end(t, &f->to, f->rc);
     ck_assert_int_eq(f->rc, -ETIMEDOUT);
     f->rc = co_socket_send(t, f->p[0], NULL, 5, 0);
-    note("send=%s", ers(f->rc));
+    note("send=%s", rcs(f->rc));
     ck_assert_int_ne(f->rc, CO_WOULDBLOCK);
 
     f->l = bound_socket(AF_INET, SOCK_STREAM, "127.0.0.1", &f->addr);
@@ -815,7 +798,7 @@ static co_status bad_input_drained_main(co_task *t, void *arg)
     f->rc = co_timeout_end(t, &f->to, f->rc);
     ck_assert_int_eq(f->rc, -ETIMEDOUT);
     f->rc = co_socket_accept(t, f->l, NULL, NULL);
-    note("accept=%s", ers(f->rc));
+    note("accept=%s", rcs(f->rc));
     ck_assert_int_ne(f->rc, CO_WOULDBLOCK);
     ck_assert_int_eq(co_socket_close(&f->l), 0);
     ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
@@ -840,7 +823,7 @@ static co_status slow_reader_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct sendall_frame w = { .s = f->p[0], .buf = big, .len = big_len,
                                    .shut = 1 };
@@ -877,13 +860,13 @@ static co_status sendall_timeout_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     f->sent = 12345;
     co_timeout_after(t, &f->to, 0.02);
     CO_AWAIT(f->rc, co_socket_sendall(t, f->p[0], big, big_len, &f->sent));
-    note("sendall=%s", ers(f->rc));
+    note("sendall=%s", rcs(f->rc));
     f->rc = co_timeout_end(t, &f->to, f->rc);
-    note("end=%s", ers(f->rc));
+    note("end=%s", rcs(f->rc));
     ck_assert_uint_gt(f->sent, 0);
     ck_assert_uint_lt(f->sent, big_len);
     ck_assert_int_eq(co_socket_shutdown(f->p[0], SHUT_WR), 0);
@@ -924,7 +907,7 @@ static co_status try_send_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     ck_assert_int_eq(co_socket_try_send(NULL, big, 1, 0), -EINVAL);
     ck_assert_int_eq(co_socket_try_send(f->p[0], NULL, 1, 0), -EINVAL);
     ck_assert_int_eq(co_socket_try_send(f->p[0], big, 0, 0), 0);
@@ -970,7 +953,7 @@ static co_status try_send_main(co_task *t, void *arg)
     ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
     /* closed: -EBADF through a copy of the pointer (usable while a reader
      * the close woke with -EBADF has not yet returned) */
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_task, r), 0);
@@ -1017,7 +1000,7 @@ static co_status refused_main(co_task *t, void *arg)
     ck_assert_int_eq(co_socket_close(&f->l), 0);
     ck_assert_int_eq(co_socket_new(&f->c, AF_INET, SOCK_STREAM, 0), 0);
     CO_AWAIT(f->rc, co_socket_connect(t, f->c, &f->addr));
-    note("connect=%s", ers(f->rc));
+    note("connect=%s", rcs(f->rc));
     ck_assert_int_eq(co_socket_close(&f->c), 0);
     CO_END;
 }
@@ -1036,7 +1019,7 @@ static co_status pair_closed_peer_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     CO_AWAIT(f->rc, co_socket_send(t, f->p[1], "last", 4, 0));
     ck_assert_int_eq(f->rc, 4);
     ck_assert_int_eq(co_socket_close(&f->p[1]), 0);
@@ -1111,7 +1094,7 @@ static co_status close_while_blocked_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r" };
         struct sendall_frame w = { .s = f->p[0], .buf = big, .len = big_len,
@@ -1128,7 +1111,7 @@ static co_status close_while_blocked_main(co_task *t, void *arg)
     AWAIT_JOIN(f->rc, t, f->a);             /* logs r=EBADF */
     ck_assert_int_eq(f->rc, -EBADF);
     AWAIT_JOIN(f->rc, t, f->b);
-    note("w=%s", ers(f->rc));
+    note("w=%s", rcs(f->rc));
     ck_assert_uint_gt(f->sent, 0);
     ck_assert_uint_lt(f->sent, big_len);
     /* the peer sees EOF after what was sent */
@@ -1262,7 +1245,7 @@ static co_status roundtrip(co_task *t, void *arg)
         ck_assert_int_gt(CO_SPAWN(t, &f->a, acceptor_echo, a), 0);
     }
     CO_AWAIT(f->rc, co_socket_connect(t, f->c, &f->addr));
-    note("connect=%s", ers(f->rc));
+    note("connect=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_socket_sendall(t, f->c, "hello, echo", 11, &f->sent));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_uint_eq(f->sent, 11);
@@ -1491,7 +1474,7 @@ static co_status bad_input_main(co_task *t, void *arg)
     co_socket *c = NULL;
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_sockaddr_inet(&f->addr, AF_INET, "127.0.0.1", 9), 0);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
 
     /* creating */
     ck_assert_int_eq(co_socket_new(NULL, AF_INET, SOCK_STREAM, 0), -EINVAL);
@@ -1634,7 +1617,7 @@ static co_status wait_readable_task(co_task *t, void *arg)
     struct wait_frame *f = arg;
     CO_BEGIN(t, f);
     CO_AWAIT(f->rc, co_socket_wait_readable(t, f->s));
-    note("readable=%s", ers(f->rc));
+    note("readable=%s", rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
 }
@@ -1643,9 +1626,9 @@ static co_status wait_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     CO_AWAIT(f->rc, co_socket_wait_writable(t, f->p[0]));
-    note("writable=%s", ers(f->rc));
+    note("writable=%s", rcs(f->rc));
     {
         struct wait_frame w = { .s = f->p[0] };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, wait_readable_task, w), 0);
@@ -1685,7 +1668,7 @@ static co_status eager_main(co_task *t, void *arg)
         struct mark_frame m = { .name = "other" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, mark_task, m), 0);
     }
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     CO_AWAIT(f->rc, co_socket_send(t, f->p[0], "abcdef", 6, 0));
     note("send=%d", f->rc);
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[1], f->buf, 3, 0));
@@ -1693,7 +1676,7 @@ static co_status eager_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[1], f->buf, 3, 0));
     note("recv=%.*s", f->rc, f->buf);
     CO_AWAIT(f->rc, co_socket_sendall(t, f->p[1], "back", 4, &f->sent));
-    note("sendall=%s:%zu", ers(f->rc), f->sent);
+    note("sendall=%s:%zu", rcs(f->rc), f->sent);
     ck_assert_str_eq(co_task_state(f->a), "ready");
     CO_AWAIT(f->rc, co_yield(t));
     note("main");
@@ -1724,7 +1707,7 @@ static co_status drained_main(co_task *t, void *arg)
         struct mark_frame m = { .name = "other" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, mark_task, m), 0);
     }
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     CO_AWAIT(f->rc, co_socket_send(t, f->p[0], "abc", 3, 0));
     ck_assert_int_eq(f->rc, 3);
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[1], f->buf, sizeof f->buf, 0));
@@ -1763,10 +1746,10 @@ static co_status double_close_main(co_task *t, void *arg)
 {
     struct double_close_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     ck_assert_int_eq(co_socket_close(&f->p[0]), 0);
     ck_assert_ptr_null(f->p[0]);
-    ck_assert_int_eq(co_socketpair(f->q, SOCK_STREAM), 0);
+    open_socketpair(f->q);
     ck_assert_int_eq(co_socket_close(&f->p[0]), -EBADF);
     ck_assert_int_eq(co_socket_close(NULL), -EINVAL);
     ck_assert_int_eq(co_socket_send(t, f->p[0], "x", 1, 0), -EINVAL);
@@ -1827,13 +1810,13 @@ static co_status recv_timeout_deadlock_main(co_task *t, void *arg)
 {
     struct deadlock_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     co_timeout_after(t, &f->to, 0.01);
     CO_AWAIT(f->rc, co_socket_recv(t, f->p[0], f->buf, sizeof f->buf, 0));
     f->rc = co_timeout_end(t, &f->to, f->rc);
-    note("recv=%s", ers(f->rc));
+    note("recv=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_event_wait(t, &f->never));
-    note("wait=%s", ers(f->rc));
+    note("wait=%s", rcs(f->rc));
     CO_FINALLY;
     co_socket_close(&f->p[0]);
     co_socket_close(&f->p[1]);
@@ -1851,7 +1834,7 @@ static co_status recv_cancel_deadlock_main(co_task *t, void *arg)
 {
     struct deadlock_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct recv_frame r = { .s = f->p[0], .name = "r" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, recv_task, r), 0);
@@ -1862,7 +1845,7 @@ static co_status recv_cancel_deadlock_main(co_task *t, void *arg)
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, -ECANCELED);
     CO_AWAIT(f->rc, co_event_wait(t, &f->never));
-    note("wait=%s", ers(f->rc));
+    note("wait=%s", rcs(f->rc));
     CO_FINALLY;
     co_socket_close(&f->p[0]);
     co_socket_close(&f->p[1]);
@@ -1880,15 +1863,15 @@ static co_status send_timeout_deadlock_main(co_task *t, void *arg)
 {
     struct deadlock_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     co_timeout_after(t, &f->to, 0.01);      /* nobody reads: it fills up */
     CO_AWAIT(f->rc, co_socket_sendall(t, f->p[0], big, big_len, &f->sent));
     f->rc = co_timeout_end(t, &f->to, f->rc);
-    note("sendall=%s", ers(f->rc));
+    note("sendall=%s", rcs(f->rc));
     ck_assert_uint_gt(f->sent, 0);
     ck_assert_uint_lt(f->sent, big_len);
     CO_AWAIT(f->rc, co_event_wait(t, &f->never));
-    note("wait=%s", ers(f->rc));
+    note("wait=%s", rcs(f->rc));
     CO_FINALLY;
     co_socket_close(&f->p[0]);
     co_socket_close(&f->p[1]);
@@ -1910,7 +1893,7 @@ static co_status recv_ok_deadlock_main(co_task *t, void *arg)
 {
     struct deadlock_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct send_frame s = { .s = f->p[1], .msg = "hi" };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, send_task, s), 0);
@@ -1920,7 +1903,7 @@ static co_status recv_ok_deadlock_main(co_task *t, void *arg)
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 0);
     CO_AWAIT(f->rc, co_event_wait(t, &f->never));
-    note("wait=%s", ers(f->rc));
+    note("wait=%s", rcs(f->rc));
     CO_FINALLY;
     co_socket_close(&f->p[0]);
     co_socket_close(&f->p[1]);
@@ -1945,7 +1928,7 @@ static co_status sendall_local_main(co_task *t, void *arg)
     struct scene_frame *f = arg;
     size_t sent = SIZE_MAX;         /* a local: lost at every suspension */
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct reader_frame r = { .s = f->p[1] };
         ck_assert_int_gt(CO_SPAWN(t, &f->a, reader_task, r), 0);
@@ -1953,7 +1936,7 @@ static co_status sendall_local_main(co_task *t, void *arg)
     writer_task = t;                /* the reader counts our suspensions */
     CO_AWAIT(f->rc, co_socket_sendall(t, f->p[0], big, big_len, &sent));
     writer_task = NULL;
-    note("sendall=%s", ers(f->rc));
+    note("sendall=%s", rcs(f->rc));
     ck_assert_uint_eq(sent, big_len);
     ck_assert_int_gt(writer_seen_blocked, 0);
     /* no wake left over: the sleep really suspends, so `other` runs first */
@@ -1962,7 +1945,7 @@ static co_status sendall_local_main(co_task *t, void *arg)
         ck_assert_int_gt(CO_SPAWN(t, &f->b, mark_task, m), 0);
     }
     CO_AWAIT(f->rc, co_sleep(t, 0.01));
-    note("sleep=%s", ers(f->rc));
+    note("sleep=%s", rcs(f->rc));
     AWAIT_JOIN(f->rc, t, f->b);
     ck_assert_int_eq(co_socket_shutdown(f->p[0], SHUT_WR), 0);
     AWAIT_JOIN(f->rc, t, f->a);             /* the pattern, checked */
@@ -2075,9 +2058,9 @@ START_TEST(test_io_wait_busy_cancel_close_release)
 {
     struct io_main_frame m = { .rc = 0 };
     RUN(io_main, m);
-    ck_assert_str_eq(lg, "fresh=0 B:-16 releases=0 A:0 releases=0 "
+    ck_assert_str_eq(lg, "fresh=0 B:EBUSY releases=0 A:0 releases=0 "
                          "C:CANCEL releases=0 closed releases=0 "
-                         "D:-9 releases=1 end releases=1");
+                         "D:EBADF releases=1 end releases=1");
 }
 END_TEST
 

@@ -26,24 +26,13 @@
 
 #include "curio.h"
 #include "net/stream.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
 #define MIB ((size_t)1 << 20)
 
 /* ------------------------------------------------------------ helpers */
-
-/* Names for the errnos these tests meet (rcs knows the core's). */
-static const char *ers(int rc)
-{
-    switch (rc) {
-    case -EBUSY: return "EBUSY";
-    case -EBADF: return "EBADF";
-    case -EPIPE: return "EPIPE";
-    case -EMSGSIZE: return "EMSGSIZE";
-    default: return rcs(rc);
-    }
-}
 
 static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
 {
@@ -69,13 +58,10 @@ static size_t big_len;
 
 static void big_alloc(size_t len)
 {
-    big = malloc(len);
+    big = pattern_alloc(len);
     sink = calloc(1, len + 1);
-    ck_assert_ptr_nonnull(big);
     ck_assert_ptr_nonnull(sink);
     big_len = len;
-    for (size_t i = 0; i < len; i++)
-        big[i] = pattern_byte(i);
 }
 
 static void big_free(void)
@@ -108,7 +94,7 @@ struct scene {
 /* A socketpair with a stream over each end (b with f->bufsize). */
 static void open_pair(struct scene *f)
 {
-    ck_assert_int_eq(co_socketpair(f->pair, SOCK_STREAM), 0);
+    open_socketpair(f->pair);
     ck_assert_int_eq(co_stream_new(&f->a, f->pair[0], 0), 0);
     ck_assert_int_eq(co_stream_new(&f->b, f->pair[1], f->bufsize), 0);
 }
@@ -142,7 +128,7 @@ static co_status liner(co_task *t, void *arg)
         note("%s:%.*s", f->name, f->rc - (f->buf[f->rc - 1] == '\n'),
              f->buf);
     else
-        note("%s:%s", f->name, ers(f->rc));
+        note("%s:%s", f->name, rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
 }
@@ -165,7 +151,7 @@ static co_status writer(co_task *t, void *arg)
     CO_BEGIN(t, f);
     CO_AWAIT(f->rc, co_stream_write(t, f->st, f->buf, f->len, &f->sent));
     *f->sent_out = f->sent;
-    note("%s:%s", f->name, ers(f->rc));
+    note("%s:%s", f->name, rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
 }
@@ -424,7 +410,7 @@ static co_status exact_reader(co_task *t, void *arg)
     struct exact_frame *f = arg;
     CO_BEGIN(t, f);
     CO_AWAIT(f->rc, co_stream_read_exactly(t, f->st, f->buf, 8, &f->got));
-    note("exact=%s got=%zu %.*s", ers(f->rc), f->got, (int)f->got, f->buf);
+    note("exact=%s got=%zu %.*s", rcs(f->rc), f->got, (int)f->got, f->buf);
     CO_END;
 }
 
@@ -791,13 +777,13 @@ static co_status sticky(co_task *t, void *arg)
     struct sticky_frame *f = arg;
     CO_BEGIN(t, f);
     CO_AWAIT(f->rc, co_sleep(t, 30));
-    note("sleep:%s", ers(f->rc));
+    note("sleep:%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_stream_readline(t, f->st, f->buf, sizeof f->buf));
-    note("readline:%s", ers(f->rc));
+    note("readline:%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_stream_read(t, f->st, f->buf, sizeof f->buf));
-    note("read:%s", ers(f->rc));
+    note("read:%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_stream_flush(t, f->st));
-    note("flush:%s", ers(f->rc));
+    note("flush:%s", rcs(f->rc));
     CO_END;
 }
 
@@ -843,7 +829,7 @@ static co_status busy_main(co_task *t, void *arg)
     ck_assert_int_gt(CO_SPAWN(t, &f->t1, liner, l), 0);
     CO_AWAIT(f->rc, co_yield(t));
     CO_AWAIT(f->rc, co_stream_readline(t, f->b, f->buf, sizeof f->buf));
-    note("main:%s", ers(f->rc));
+    note("main:%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_stream_write(t, f->a, "first\n", 6, &f->sent));
     AWAIT_JOIN(f->rc, t, f->t1);
     ck_assert_int_eq(f->rc, 6);
@@ -925,18 +911,18 @@ static co_status double_close_main(co_task *t, void *arg)
 {
     struct double_close_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     ck_assert_int_eq(co_stream_new(&f->a, f->p[0], 0), 0);
     ck_assert_int_eq(co_stream_new(&f->b, f->p[1], 0), 0);
     ck_assert_int_eq(co_stream_close(&f->a), 0);
     ck_assert_ptr_null(f->a);
-    ck_assert_int_eq(co_socketpair(f->q, SOCK_STREAM), 0);
+    open_socketpair(f->q);
     ck_assert_int_eq(co_stream_new(&f->c, f->q[0], 0), 0);
     ck_assert_int_eq(co_stream_new(&f->d, f->q[1], 0), 0);
     ck_assert_int_eq(co_stream_close(&f->a), -EBADF);
     ck_assert_int_eq(co_stream_close(NULL), -EINVAL);
     CO_AWAIT(f->rc, co_stream_read(t, f->a, f->buf, 1));   /* NULL now */
-    note("closed:read=%s", ers(f->rc));
+    note("closed:read=%s", rcs(f->rc));
     /* c and d still work, both ways */
     CO_AWAIT(f->rc, co_stream_write(t, f->c, "to d\n", 5, &f->sent));
     ck_assert_int_eq(f->rc, 0);
@@ -1364,7 +1350,7 @@ static co_status lines_reader(co_task *t, void *arg)
     CO_BEGIN(t, f);
     CO_AWAIT(f->rc, co_stream_readlines(t, f->st, f->buf, sizeof f->buf,
                                         &f->got, &f->nlines));
-    note("readlines=%s got=%zu lines=%zu [%.*s]", ers(f->rc), f->got,
+    note("readlines=%s got=%zu lines=%zu [%.*s]", rcs(f->rc), f->got,
          f->nlines, (int)f->got, f->buf);
     CO_RETURN(f->rc);
     CO_END;

@@ -34,12 +34,6 @@ static void setup(void)
     co_semaphore_init(&sem, 1);
 }
 
-/* rcs() plus the one result it does not name. */
-static const char *res(int rc)
-{
-    return rc == -EPERM ? "EPERM" : rcs(rc);
-}
-
 /* The one blocking call of each kind: wait for the event, or acquire. */
 static co_status take(co_task *t, enum kind k)
 {
@@ -150,7 +144,7 @@ static co_status worker(co_task *t, void *arg)
     if (f->timeout > 0)
         f->rc = co_timeout_end(t, &f->to, f->rc);
     if (f->rc < 0) {
-        note("%s acquire=%s", f->name, res(f->rc));
+        note("%s acquire=%s", f->name, rcs(f->rc));
         CO_RETURN(f->rc);
     }
     f->held = 1;
@@ -160,7 +154,7 @@ static co_status worker(co_task *t, void *arg)
     else if (f->hold == 0)
         CO_AWAIT(f->rc, co_yield(t));
     if (f->rc < 0)
-        note("%s hold=%s", f->name, res(f->rc));
+        note("%s hold=%s", f->name, rcs(f->rc));
     CO_RETURN(f->rc);
     CO_FINALLY;
     if (f->held && f->kind != K_EVENT) {
@@ -552,7 +546,7 @@ static co_status thief(co_task *t, void *arg)
 {
     struct thief_frame *f = arg;
     CO_BEGIN(t, f);
-    note("thief=%s", res(give(t, f->kind)));
+    note("thief=%s", rcs(give(t, f->kind)));
     CO_END;
 }
 
@@ -561,21 +555,21 @@ static co_status lock_errors_main(co_task *t, void *arg)
     struct scene_frame *f = arg;
     struct thief_frame th = { .kind = K_LOCK };
     CO_BEGIN(t, f);
-    note("unlocked=%s", res(co_lock_release(t, &lock)));
+    note("unlocked=%s", rcs(co_lock_release(t, &lock)));
     CO_AWAIT(f->rc, co_lock_acquire(t, &lock));
     ck_assert_int_eq(f->rc, 0);
     /* acquiring it again: refused at once, still held */
     CO_AWAIT(f->rc, co_lock_acquire(t, &lock));
-    note("again=%s", res(f->rc));
+    note("again=%s", rcs(f->rc));
     ck_assert_ptr_eq(co_lock_owner(&lock), t);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, thief, th), 0);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_ptr_eq(co_lock_owner(&lock), t);
-    note("release=%s", res(co_lock_release(t, &lock)));
-    note("twice=%s", res(co_lock_release(t, &lock)));
-    note("null=%s", res(co_lock_release(t, NULL)));
+    note("release=%s", rcs(co_lock_release(t, &lock)));
+    note("twice=%s", rcs(co_lock_release(t, &lock)));
+    note("null=%s", rcs(co_lock_release(t, NULL)));
     CO_AWAIT(f->rc, co_lock_acquire(t, NULL));
-    note("null acquire=%s", res(f->rc));
+    note("null acquire=%s", rcs(f->rc));
     CO_END;
 }
 
@@ -597,16 +591,16 @@ static co_status rlock_errors_main(co_task *t, void *arg)
     struct scene_frame *f = arg;
     struct thief_frame th = { .kind = K_RLOCK };
     CO_BEGIN(t, f);
-    note("unlocked=%s", res(co_rlock_release(t, &rlock)));
+    note("unlocked=%s", rcs(co_rlock_release(t, &rlock)));
     CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, thief, th), 0);
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(co_rlock_count(&rlock), 1);
     ck_assert_ptr_eq(co_lock_owner(&rlock.lock), t);
-    note("release=%s", res(co_rlock_release(t, &rlock)));
-    note("twice=%s", res(co_rlock_release(t, &rlock)));
-    note("null=%s", res(co_rlock_release(t, NULL)));
+    note("release=%s", rcs(co_rlock_release(t, &rlock)));
+    note("twice=%s", rcs(co_rlock_release(t, &rlock)));
+    note("null=%s", rcs(co_rlock_release(t, NULL)));
     CO_END;
 }
 
@@ -630,20 +624,20 @@ static co_status bounded_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_semaphore_acquire(t, &sem));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_eq(co_semaphore_value(&sem), 0);
-    note("release=%s", res(co_semaphore_release(&sem)));
+    note("release=%s", rcs(co_semaphore_release(&sem)));
     note("value=%d", co_semaphore_value(&sem));
-    note("over=%s", res(co_semaphore_release(&sem)));
+    note("over=%s", rcs(co_semaphore_release(&sem)));
     note("value=%d", co_semaphore_value(&sem));
     /* at the bound with a waiter: the release hands the permit over */
     CO_AWAIT(f->rc, co_semaphore_acquire(t, &sem));
     ck_assert_int_eq(f->rc, 0);
     ck_assert_int_gt(CO_SPAWN(t, &f->a, worker, w), 0);
     CO_AWAIT(f->rc, co_yield(t));
-    note("handoff=%s", res(co_semaphore_release(&sem)));
+    note("handoff=%s", rcs(co_semaphore_release(&sem)));
     AWAIT_JOIN(f->rc, t, f->a);
     ck_assert_int_eq(f->rc, 0);
     note("value=%d", co_semaphore_value(&sem));
-    note("over=%s", res(co_semaphore_release(&sem)));
+    note("over=%s", rcs(co_semaphore_release(&sem)));
     CO_END;
 }
 
@@ -698,9 +692,9 @@ static co_status rlock_overflow_main(co_task *t, void *arg)
     /* 2^31 acquires would take a minute: start just below the top */
     rlock.count = INT_MAX - 1;
     CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
-    note("last=%s", res(f->rc));
+    note("last=%s", rcs(f->rc));
     CO_AWAIT(f->rc, co_rlock_acquire(t, &rlock));
-    note("over=%s count=%d", res(f->rc), co_rlock_count(&rlock));
+    note("over=%s count=%d", rcs(f->rc), co_rlock_count(&rlock));
     rlock.count = 1;
     ck_assert_int_eq(co_rlock_release(t, &rlock), 0);
     note("locked=%d", co_rlock_locked(&rlock));

@@ -1,0 +1,28 @@
+/*
+ * test_list.h -- every suite tests/main.c runs, one line each, in the
+ * order they run.  SUITE(name) is the suite tests/test_<name>.c builds
+ * with name_suite() and suite_create("name"); the name is also what
+ * `run_tests name` and CK_RUN_SUITE select.  A new tests/test_*.c is
+ * compiled by the Makefile on its own; it runs once it has a line here.
+ *
+ * No include guard: the includer defines SUITE, includes this file, and
+ * undefines SUITE (suites.h for the declarations, main.c for the table).
+ */
+SUITE(task)
+SUITE(time)
+SUITE(cancel)
+SUITE(misuse)
+SUITE(embed)
+SUITE(socket)
+SUITE(stream)
+SUITE(server)
+SUITE(pool)
+SUITE(sync)
+SUITE(condition)
+SUITE(queue)
+SUITE(universal)
+SUITE(races)
+SUITE(fairness)
+/* tests/test_macros.c, compiled once per coroutine backend */
+SUITE(macros_switch)
+SUITE(macros_labels)
