@@ -1,8 +1,11 @@
 /* helpers.c -- the I/O suites' shared helpers (see helpers.h). */
 #include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -31,6 +34,41 @@ unsigned char *pattern_alloc(size_t len)
     for (size_t i = 0; i < len; i++)
         p[i] = pattern_byte(i);
     return p;
+}
+
+char captured[16384];
+static int capture_fd = -1;
+
+int run_capturing_stderr(co_func fn, const void *frame, size_t size)
+{
+    char path[] = "/tmp/curio-test-stderr-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(2);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fd, 2), 0);
+    capture_fd = fd;
+    int rc = co_run(fn, frame, size);
+    fflush(stderr);
+    capture_fd = -1;
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, captured, sizeof captured - 1, 0);
+    close(fd);
+    captured[n > 0 ? n : 0] = '\0';
+    return rc;
+}
+
+int reported_yet(const char *needle)
+{
+    static char now[sizeof captured];
+    ck_assert_int_ge(capture_fd, 0);
+    fflush(stderr);
+    ssize_t n = pread(capture_fd, now, sizeof now - 1, 0);
+    now[n > 0 ? n : 0] = '\0';
+    return strstr(now, needle) != NULL;
 }
 
 void open_socketpair(co_socket *pair[2])

@@ -30,6 +30,14 @@ unsigned char pattern_byte(size_t i);
  * bulk writer sends from (set up before co_run; free() it after). */
 unsigned char *pattern_alloc(size_t len);
 
+/* co_run(fn, frame, size) with stderr going to a temporary file, whose
+ * contents end up in `captured` (what the kernel reported: crashes,
+ * deadlocks).  While it runs, reported_yet(needle) says whether needle
+ * has been written to stderr so far. */
+extern char captured[16384];
+int run_capturing_stderr(co_func fn, const void *frame, size_t size);
+int reported_yet(const char *needle);
+
 /* A connected pair of stream sockets (co_socketpair), inside a task; the
  * test fails if there is none. */
 void open_socketpair(co_socket *pair[2]);

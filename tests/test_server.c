@@ -48,29 +48,6 @@ static void teardown(void)
     ck_assert_int_eq(count_fds(), fds_before);
 }
 
-static char captured[16384];
-
-/* co_run with stderr going to a temporary file, read into `captured`. */
-static int run_capturing_stderr(co_func fn, const void *frame, size_t size)
-{
-    char path[] = "/tmp/curio-test-server-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    unlink(path);
-    fflush(stderr);
-    int saved = dup(2);
-    ck_assert_int_ge(saved, 0);
-    ck_assert_int_ge(dup2(fd, 2), 0);
-    int rc = co_run(fn, frame, size);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    ssize_t n = pread(fd, captured, sizeof captured - 1, 0);
-    close(fd);
-    captured[n > 0 ? n : 0] = '\0';
-    return rc;
-}
-
 /* Blocking: wait until *counter >= n. */
 static co_status wait_count(co_task *t, const int *counter, int n)
 {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "curio.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
@@ -903,43 +904,6 @@ END_TEST
 
 /* ------------------------------------------------------------ crash report */
 
-static char captured[8192];
-static int capture_fd = -1;
-
-/* co_run with stderr redirected into a temporary file, whose contents end
- * up in `captured`. */
-static int run_capturing_stderr(co_func fn, const void *frame, size_t size)
-{
-    char path[] = "/tmp/curio-test-stderr-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    unlink(path);
-    fflush(stderr);
-    int saved = dup(2);
-    ck_assert_int_ge(saved, 0);
-    ck_assert_int_ge(dup2(fd, 2), 0);
-    capture_fd = fd;
-    int rc = co_run(fn, frame, size);
-    fflush(stderr);
-    capture_fd = -1;
-    dup2(saved, 2);
-    close(saved);
-    ssize_t n = pread(fd, captured, sizeof captured - 1, 0);
-    close(fd);
-    captured[n > 0 ? n : 0] = '\0';
-    return rc;
-}
-
-/* While a capture runs: has `needle` been written to stderr so far? */
-static int reported_yet(const char *needle)
-{
-    static char now[8192];
-    fflush(stderr);
-    ssize_t n = pread(capture_fd, now, sizeof now - 1, 0);
-    now[n > 0 ? n : 0] = '\0';
-    return strstr(now, needle) != NULL;
-}
-
 static int occurrences(const char *hay, const char *needle)
 {
     int n = 0;
@@ -965,7 +929,6 @@ static co_status crash_main(co_task *t, void *arg)
     static const unsigned flags[] = { 0, CO_DAEMON, CO_DETACHED, 0 };
     struct crash_main_frame *f = arg;
     CO_BEGIN(t, f);
-    ck_assert_int_ge(capture_fd, 0);
     f->lf.value = -EIO;
     f->opts.name = names[f->mode];
     f->opts.flags = flags[f->mode];
