@@ -8,7 +8,12 @@
  * No include guard: the includer defines SUITE, includes this file, and
  * undefines SUITE (suites.h for the declarations, main.c for the table).
  */
-SUITE(task)
+SUITE(task_sched)
+SUITE(task_identity)
+SUITE(task_join)
+SUITE(task_kernel)
+SUITE(task_crash)
+SUITE(task_memory)
 SUITE(time)
 SUITE(cancel)
 SUITE(misuse)
