@@ -131,7 +131,6 @@ END_TEST
 /* Cancelling one waiter takes it off the queue; the next wake goes to the
  * other one. */
 
-
 static co_status cancel_waiter_main(co_task *t, void *arg)
 {
     struct scene_frame *f = arg;

@@ -198,7 +198,6 @@ START_TEST(test_accept_cancel)
 }
 END_TEST
 
-
 /* Cancelled after readiness woke it: the wake is not lost (the data is
  * received), the cancellation comes at the next blocking call. */
 static co_status recv_then_sleep(co_task *t, void *arg)

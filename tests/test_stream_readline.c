@@ -23,7 +23,6 @@
 
 /* ------------------------------------------------------------ readline */
 
-
 static co_status readline_chunks_main(co_task *t, void *arg)
 {
     struct scene *f = arg;
@@ -56,7 +55,6 @@ static co_status readline_chunks_main(co_task *t, void *arg)
     close_pair(f);
     CO_END;
 }
-
 
 START_TEST(test_readline_chunk_boundaries)
 {

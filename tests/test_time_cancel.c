@@ -17,7 +17,6 @@
 #include "time_tasks.h"
 #include "suites.h"
 
-
 /* When both nested deadlines have passed by the time the timeout is
  * delivered, the outermost region takes it (as Curio does): the inner one
  * passes -ETIMEDOUT through. */

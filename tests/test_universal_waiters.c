@@ -159,7 +159,6 @@ static co_status many_getter(co_task *t, void *arg)
     CO_END;
 }
 
-
 struct putn { co_uqueue *q; int first, n; };
 
 /* Puts items first .. first + n - 1, in order. */
