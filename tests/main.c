@@ -10,7 +10,8 @@
  * A test runs with its tcase's fixtures and timeout, as in the full run.
  * Check's own variables still apply: CK_FORK=no (one process: debuggers,
  * valgrind), CK_VERBOSITY=verbose (every test's name), CK_RUN_SUITE and
- * CK_RUN_CASE.  Exit status 77 when the names select no test.
+ * CK_RUN_CASE.  Exit status 77 when the names select no test (silently
+ * after -q, which make check TEST=... passes to each runner it tries).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    select_init(argc - 1, argv + 1);
+    int quiet = select_init(argc - 1, argv + 1);
     /* A suite none of whose tests is selected goes to a runner that never
      * runs: freeing it frees the suite (Check has no suite_free). */
     SRunner *sr = srunner_create(NULL), *unselected = srunner_create(NULL);
@@ -44,10 +45,12 @@ int main(int argc, char **argv)
     }
     srunner_free(unselected);
     if (select_count() == 0) {
-        fprintf(stderr, "run_tests: no test or suite named");
-        for (int i = 1; i < argc; i++)
-            fprintf(stderr, " %s", argv[i]);
-        fprintf(stderr, "\n");
+        if (!quiet) {
+            fprintf(stderr, "run_tests: no test or suite named");
+            for (int i = 1; i < argc; i++)
+                fprintf(stderr, " %s", argv[i]);
+            fprintf(stderr, "\n");
+        }
         srunner_free(sr);
         return 77;
     }

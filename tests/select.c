@@ -1,6 +1,7 @@
 /* select.c -- which tests a runner adds (see select.h). */
 #include <fnmatch.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <check.h>
 
@@ -11,10 +12,12 @@ static int n_patterns;
 static const char *suite_now;
 static int added;
 
-void select_init(int argc, char **argv)
+int select_init(int argc, char **argv)
 {
-    patterns = argv;
-    n_patterns = argc;
+    int quiet = argc > 0 && strcmp(argv[0], "-q") == 0;
+    patterns = argv + quiet;
+    n_patterns = argc - quiet;
+    return quiet;
 }
 
 static int named(const char *name)

@@ -18,8 +18,10 @@
 
 /* The runner's arguments: each a suite name, a test name (the START_TEST
  * identifier) or a glob of either (fnmatch: 'socket_*', '*timeout*').
- * None: everything runs. */
-void select_init(int argc, char **argv);
+ * None: everything runs.  A first argument -q (make check TEST=..., which
+ * tries each runner in turn) asks for silence when nothing matches; the
+ * result says whether it was there. */
+int select_init(int argc, char **argv);
 /* Name the suite whose constructor runs next: the tests it adds are
  * selected whole when a pattern names the suite. */
 void select_suite(const char *name);

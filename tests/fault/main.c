@@ -12,7 +12,7 @@
 
 int main(int argc, char **argv)
 {
-    select_init(argc - 1, argv + 1);
+    (void)select_init(argc - 1, argv + 1);
     select_suite("fault");
     SRunner *sr = srunner_create(fault_suite());
     if (select_count() == 0) {
