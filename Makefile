@@ -6,9 +6,12 @@
 #   make demo       build and run the demo
 #   make bench      build and run the benchmarks
 #   make install PREFIX=/usr/local    (and make uninstall, the same PREFIX)
-#   make deps       install the Debian packages we need (run by the others)
+#   make deps       install the Debian packages we need (make demo runs it;
+#                   the other targets only say which ones are missing)
+#   make check TEST=NAME   one test, or one suite, by name (globs work)
 #
-# Variants build in their own directory: make check BUILD=build-asan
+# Variants build in their own directory, examples included
+# ($(BUILD)/examples/NAME): make check BUILD=build-asan
 # EXTRA_CFLAGS='-fsanitize=address,undefined' EXTRA_LDFLAGS='-fsanitize=...'
 
 CC      ?= cc
@@ -30,6 +33,11 @@ CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARN) -fPIC \
            -fvisibility=hidden -I. -Iinclude $(EXTRA_CFLAGS)
 LDFLAGS := $(EXTRA_LDFLAGS)
 LIBS    := -lev -lm
+# Each compile also writes which headers it read (NAME.d beside NAME.o, as
+# Redis does); -MP adds an empty rule per header so that deleting one does
+# not break the build.  Kept out of CFLAGS: compile_fail/run.sh and the
+# flags stamp need only what changes the code.
+DEPFLAGS := -MMD -MP
 
 # The shared library is named as Debian names them: the real file carries
 # the whole version, the SONAME (what programs record) the major one, and
@@ -41,17 +49,18 @@ SO_NAME   := libcurio.so.$(SOVERSION)
 
 LIB_SRCS  := $(wildcard core/*.c sync/*.c net/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-HEADERS   := $(wildcard macros/*.h core/*.h sync/*.h net/*.h include/*.h tests/*.h)
-# co.h and the resume-point backends it includes (macros/co_resume_*.h)
-MACRO_HEADERS := $(wildcard macros/*.h)
 
-# Examples that use only macros/co.h link without libev or the library.
-MACRO_ONLY_EXAMPLES := examples/generator
-EXAMPLES  := $(patsubst %.c,%,$(wildcard examples/*.c))
+# Examples build into $(BUILD)/examples/NAME, so a sanitizer build never
+# replaces the binaries `make demo` and bench/*.sh run.  Those that use
+# only macros/co.h link without libev or the library.
+EXAMPLES  := $(patsubst %.c,$(BUILD)/%,$(wildcard examples/*.c))
+MACRO_ONLY_EXAMPLES := $(BUILD)/examples/generator
 KERNEL_EXAMPLES := $(filter-out $(MACRO_ONLY_EXAMPLES),$(EXAMPLES))
 
-# Every tests/test_*.c defines one suite; test_macros.c is built under both
-# coroutine backends. tests/main.c runs them all in one Check runner.
+# Every tests/test_*.c defines one suite, listed in tests/test_list.h;
+# test_macros.c is built under both coroutine backends.  The other .c
+# files in tests/ are the runner and shared helpers.  tests/main.c runs
+# them all in one Check runner.
 TEST_SRCS := $(filter-out tests/test_macros.c,$(wildcard tests/*.c))
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o) \
              $(BUILD)/tests/test_macros_switch.o \
@@ -67,37 +76,46 @@ BENCHES   := $(patsubst %,$(BUILD)/bench/%,switch spawn sync tasks universal)
 DEB_PACKAGES := libev-dev check pkg-config
 
 .PHONY: all check check-cxx demo bench install uninstall deps clean
-all: deps $(BUILD)/libcurio.a $(BUILD)/libcurio.so $(BUILD)/$(SO_NAME) $(EXAMPLES)
+all: $(BUILD)/libcurio.a $(BUILD)/libcurio.so $(BUILD)/$(SO_NAME) $(EXAMPLES)
 
 # ---------------------------------------------------------------- deps
+# Only `make deps` and `make demo` (the README's first command, on a
+# fresh machine) install packages; every other target stops at once with
+# one line naming what is missing.  Without dpkg (not Debian) the check
+# is skipped and the compiler says what is missing.
+INSTALL_DEPS := $(filter deps demo,$(MAKECMDGOALS))
 DEPS_STAMP := $(BUILD)/.deps-ok
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP):
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@missing=""; command -v dpkg-query >/dev/null && \
+	for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
 	    || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "missing packages:$$missing"; \
-	    echo "run: sudo apt-get install -y$$missing"; exit 1; \
-	  fi; fi
+	if [ -n "$$missing" ] && [ -z "$(INSTALL_DEPS)" ]; then \
+	  echo "missing Debian packages:$$missing -- run: make deps" \
+	    "(or: sudo apt-get install -y$$missing)"; exit 1; \
+	elif [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	elif [ -n "$$missing" ]; then \
+	  echo "missing packages:$$missing"; \
+	  echo "run: sudo apt-get install -y$$missing"; exit 1; \
+	fi
 	@mkdir -p $(BUILD) && touch $@
 
 # ---------------------------------------------------------------- library
 # Objects depend on the compiler and flags they were built with: a change of
-# CC or EXTRA_CFLAGS in the same BUILD directory rebuilds everything.
+# CC or EXTRA_CFLAGS in the same BUILD directory rebuilds everything (and
+# so did the switch to -MMD: objects made before it have no .d to go by).
 FLAGS_STAMP := $(BUILD)/.flags
-BUILD_FLAGS := $(CC) $(CFLAGS) $(LDFLAGS)
+BUILD_FLAGS := $(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS)
 $(shell mkdir -p $(BUILD) && (echo '$(BUILD_FLAGS)' | cmp -s - $(FLAGS_STAMP) \
         || echo '$(BUILD_FLAGS)' > $(FLAGS_STAMP)))
 
-$(BUILD)/%.o: %.c $(HEADERS) $(FLAGS_STAMP) | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/libcurio.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -109,32 +127,27 @@ $(BUILD)/$(SO_NAME) $(BUILD)/libcurio.so: $(BUILD)/$(SO_REAL)
 	ln -sf $(SO_REAL) $@
 
 # ---------------------------------------------------------------- examples
-# The examples are built in place (examples/NAME) whatever BUILD is, so they
-# remember which build made them: after a sanitizer build, the next plain
-# `make` rebuilds them (make bench once timed ThreadSanitizer binaries).
-EXAMPLES_STAMP := examples/.built-with
-$(shell echo '$(BUILD) $(BUILD_FLAGS)' | cmp -s - $(EXAMPLES_STAMP) \
-        || echo '$(BUILD) $(BUILD_FLAGS)' > $(EXAMPLES_STAMP))
+$(MACRO_ONLY_EXAMPLES): $(BUILD)/examples/%: examples/%.c $(FLAGS_STAMP) \
+                        | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $< -o $@ $(LDFLAGS)
 
-examples/generator: examples/generator.c $(MACRO_HEADERS) $(EXAMPLES_STAMP)
-	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
-
-$(KERNEL_EXAMPLES): %: %.c $(BUILD)/libcurio.a $(EXAMPLES_STAMP)
-	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
+$(KERNEL_EXAMPLES): $(BUILD)/examples/%: examples/%.c $(BUILD)/libcurio.a \
+                    $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $< -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
 
 # The kernel tour, then the echo server with a built-in client.
 demo: all
-	./examples/demo
+	$(BUILD)/examples/demo
 	@echo
-	./examples/echodemo
+	$(BUILD)/examples/echodemo
 
 # ---------------------------------------------------------------- tests
-$(BUILD)/tests/test_macros_switch.o: tests/test_macros.c $(MACRO_HEADERS) $(FLAGS_STAMP) | $(DEPS_STAMP)
+$(BUILD)/tests/test_macros_%.o: tests/test_macros.c $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DCO_USE_SWITCH=1 -DMACRO_SUITE=macro_suite_switch -c $< -o $@
-$(BUILD)/tests/test_macros_labels.o: tests/test_macros.c $(MACRO_HEADERS) $(FLAGS_STAMP) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DCO_USE_SWITCH=0 -DMACRO_SUITE=macro_suite_labels -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -DCO_USE_SWITCH=$(if $(filter switch,$*),1,0) \
+	  -DMACRO_SUITE=macros_$*_suite -c $< -o $@
 
 $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libcurio.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libcurio.a $(CHECK_LIBS) $(LIBS)
@@ -142,13 +155,13 @@ $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libcurio.a
 # The fault suite (tests/fault/) runs against a second build of the library
 # whose allocations can be made to fail (core/alloc_impl.h).
 FAULT_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fault/%.o)
-FAULT_TEST_SRCS := $(wildcard tests/fault/*.c) tests/log.c
+FAULT_TEST_SRCS := $(wildcard tests/fault/*.c) tests/log.c tests/select.c
 FAULT_TEST_OBJS := $(FAULT_TEST_SRCS:%.c=$(BUILD)/fault/%.o)
 FAULT_BIN := $(BUILD)/tests/run_fault_tests
 
-$(BUILD)/fault/%.o: %.c $(HEADERS) $(wildcard tests/fault/*.h) $(FLAGS_STAMP) | $(DEPS_STAMP)
+$(BUILD)/fault/%.o: %.c $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DCO_FAULT_INJECTION -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -DCO_FAULT_INJECTION -c $< -o $@
 
 $(BUILD)/fault/libcurio-fault.a: $(FAULT_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -158,6 +171,13 @@ $(FAULT_BIN): $(FAULT_TEST_OBJS) $(BUILD)/fault/libcurio-fault.a
 	$(CC) $(LDFLAGS) -o $@ $(FAULT_TEST_OBJS) $(BUILD)/fault/libcurio-fault.a \
 	  $(CHECK_LIBS) $(LIBS)
 
+# `make check TEST=NAME` runs only the tests or suites NAME names (a test
+# function such as test_recv_timeout, a suite such as socket_io, or a glob
+# of either, several separated by spaces: see tests/main.c) in whichever
+# runner has them (set -f: the shell leaves the globs to the runners).  A
+# runner with none of them exits 77.
+TEST ?=
+ifeq ($(TEST),)
 check: all $(TEST_BIN) $(FAULT_BIN)
 	@echo "make check: the 'curio:' and 'co.h:' messages below (misuse," \
 	  "deadlocks, unfinished tasks) are expected: tests provoke them."
@@ -165,6 +185,15 @@ check: all $(TEST_BIN) $(FAULT_BIN)
 	$(FAULT_BIN)
 	@bash tests/compile_fail/run.sh $(CC) $(CFLAGS)
 	@bash tests/exports.sh $(BUILD)/libcurio.so
+	@CC="$(CC)" bash tests/docs_check.sh .
+else
+check: $(TEST_BIN) $(FAULT_BIN)
+	@set -f; found=0; for bin in $(TEST_BIN) $(FAULT_BIN); do \
+	  $$bin -q $(TEST); rc=$$?; \
+	  case $$rc in 0) found=1;; 77) ;; *) exit $$rc;; esac; done; \
+	[ $$found = 1 ] || { echo "make check: no test or suite named $(TEST)"; \
+	  exit 1; }
+endif
 
 # ---------------------------------------------------------------- C++
 # curio.h from C++ (C++11 to C++17: C++20 makes co_yield a keyword): a
@@ -174,10 +203,9 @@ CXX_COMPILERS ?= g++ clang++
 CXX_TEST_FLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -I. -Iinclude \
                   $(EXTRA_CFLAGS)
 
-$(BUILD)/tests/cxx/producer.o: tests/cxx/producer.c tests/cxx/producer.h \
-                               $(HEADERS) $(FLAGS_STAMP) | $(DEPS_STAMP)
+$(BUILD)/tests/cxx/producer.o: tests/cxx/producer.c $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 check-cxx: $(BUILD)/libcurio.a $(BUILD)/tests/cxx/producer.o
 	@for cxx in $(CXX_COMPILERS); do \
@@ -196,8 +224,9 @@ check-cxx: $(BUILD)/libcurio.a $(BUILD)/tests/cxx/producer.o
 # tables, bench/results.md and bench/results.png.  Rows go to
 # $(BENCH_OUT)/targets.tsv, echo.tsv and connections.tsv, emptied first.
 BENCH_OUT ?= $(BUILD)/bench-out
-# Optional: the plot, the uvloop echo server, syscall counts.  Installed
-# when root, otherwise named; the benchmarks run without them.
+# Optional: the plot, the uvloop echo server, syscall counts.  The
+# benchmarks run without them; `make deps bench` installs them (as root),
+# a plain `make bench` only names the missing ones.
 BENCH_DEB_PACKAGES := gnuplot-nox python3-uvloop linux-perf
 # The echo and connections programs are built once their sources exist.
 ECHO_BINS := \
@@ -211,34 +240,35 @@ $(BENCH_DEPS_STAMP): | $(DEPS_STAMP)
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
 	    || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then touch $@; \
-	elif [ "$$(id -u)" = 0 ]; then \
+	elif [ -n "$(INSTALL_DEPS)" ] && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing (optional, for make bench):$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq $$missing >/dev/null \
 	    || echo "note: could not install$$missing; going on without"; \
 	  touch $@; \
 	else \
-	  echo "note: optional packages missing:$$missing (plot, uvloop, perf)"; \
-	  echo "      sudo apt-get install -y$$missing  to have them"; \
+	  echo "note: optional packages missing:$$missing (plot, uvloop, perf);" \
+	    "make deps bench  installs them"; \
 	fi
 
-$(BENCHES): $(BUILD)/bench/%: bench/%.c bench/bench.c bench/bench.h \
-            $(BUILD)/libcurio.a $(HEADERS) $(FLAGS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< bench/bench.c -o $@ $(BUILD)/libcurio.a $(LDFLAGS) $(LIBS)
+# Each benchmark is bench/NAME.o + bench/bench.o (the generic object rule,
+# so their header dependencies come from the .d files too).
+$(BENCHES): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench.o \
+            $(BUILD)/libcurio.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench/echoload: bench/echoload.c $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $< -o $@ $(LDFLAGS)
 
 $(BUILD)/bench/connload: bench/connload.c $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $< -o $@ $(LDFLAGS)
 
 $(BUILD)/bench/ref/libev_echo: bench/ref/libev_echo.c $(FLAGS_STAMP) \
                               | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
+	$(CC) $(CFLAGS) $(DEPFLAGS) $< -o $@ $(LDFLAGS) -lev
 
 # A failed echo or connections run still gets the report of everything
 # else, then fails.
@@ -254,7 +284,7 @@ bench: all $(BENCH_DEPS_STAMP) $(BENCHES) $(ECHO_BINS)
 	BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) bash bench/connections.sh \
 	  || conn_rc=$$?; \
 	fair_rc=0; echo "== bench/fairness.sh (the I/O budget: no line lost)"; \
-	bash bench/fairness.sh || fair_rc=$$?; \
+	BUILD=$(BUILD) bash bench/fairness.sh || fair_rc=$$?; \
 	echo "== bench/report.sh"; \
 	BENCH_OUT=$(BENCH_OUT) CC="$(CC)" bash bench/report.sh || exit 1; \
 	if [ $$echo_rc != 0 ]; then \
@@ -328,4 +358,13 @@ uninstall:
 	then echo "$(LDCONFIG)"; $(LDCONFIG); fi
 
 clean:
-	rm -rf build build-* $(EXAMPLES)
+	rm -rf build build-*
+
+# What each object, example and program was built from (written by
+# $(DEPFLAGS) as they compile); none yet on a first build, which builds
+# everything anyway.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Only a compile writes them: without this, make would try to remake each
+# one through its built-in rules (test_macros_switch.d from a bogus
+# test_macros_switch.d.o) before every build.
+%.d: ;

@@ -57,7 +57,7 @@
 #                  server's own), or what the local port range allows
 #                  minus 1000, whichever is smaller
 #   EXAMPLES_DIR   where echoserv, echoserv2 and chat are (default
-#                  examples)
+#                  $BUILD/examples)
 #
 # Outputs: $BENCH_OUT/connections.tsv (one row per server and N), rows
 # appended to $BENCH_OUT/targets.tsv (group "connections": the curio echo
@@ -76,7 +76,7 @@ BENCH_OUT=${BENCH_OUT:-$BUILD/bench-out}
 BENCH_SECONDS=${BENCH_SECONDS:-1}
 CONN_COUNTS=${CONN_COUNTS:-"1000 9000 max"}
 CONN_RUNS=${CONN_RUNS:-3}
-EXAMPLES_DIR=${EXAMPLES_DIR:-examples}
+EXAMPLES_DIR=${EXAMPLES_DIR:-$BUILD/examples}
 
 LOAD=$BUILD/bench/connload
 SERVERS=(libev curio-echoserv curio-tcp_server chat)

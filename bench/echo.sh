@@ -17,7 +17,8 @@
 # round's runs are seconds apart, so the machine's drift mostly cancels).
 #
 # Environment:
-#   BUILD          build directory (default build)
+#   BUILD          build directory (default build): the servers are
+#                  $BUILD/examples/echoserv and echoserv2
 #   BENCH_OUT      output directory (default $BUILD/bench-out)
 #   BENCH_SECONDS  measured seconds per run (default 1)
 #   BENCH_RUNS     runs per C server and configuration (default 5)
@@ -47,7 +48,8 @@ WARMUP=0.5
 # its setup (connections opened one at a time) takes well under a second.
 RUN_TIMEOUT=$(awk -v s="$BENCH_SECONDS" -v w="$WARMUP" 'BEGIN { print int(s + w + 30) }')
 
-for bin in "$LOAD" "$BUILD/bench/ref/libev_echo" examples/echoserv examples/echoserv2; do
+for bin in "$LOAD" "$BUILD/bench/ref/libev_echo" "$BUILD/examples/echoserv" \
+           "$BUILD/examples/echoserv2"; do
     [[ -x $bin ]] || { echo "echo.sh: $bin is not built (run make)" >&2; exit 1; }
 done
 
@@ -94,8 +96,8 @@ SERVERS=("${C_SERVERS[@]}")
 server_command() {
     case $1 in
         libev)            CMD=("$BUILD/bench/ref/libev_echo" "$2") ;;
-        curio-echoserv)   CMD=(examples/echoserv "$2") ;;
-        curio-tcp_server) CMD=(examples/echoserv2 "$2") ;;
+        curio-echoserv)   CMD=("$BUILD/examples/echoserv" "$2") ;;
+        curio-tcp_server) CMD=("$BUILD/examples/echoserv2" "$2") ;;
         asyncio)          CMD=("$PYTHON" bench/ref/asyncio_echo.py "$2") ;;
         uvloop)           CMD=("$PYTHON" bench/ref/asyncio_echo.py "$2" --uvloop) ;;
     esac

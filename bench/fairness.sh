@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fairness.sh -- the I/O budget against a flooding publisher (docs/network.md,
-# "Fairness").  examples/chat forwards every line a client sends into each
+# "Fairness").  examples/chat.c forwards every line a client sends into each
 # other client's outbox (a bounded queue of 64; a line is dropped for a
 # client whose outbox is full).  One subscriber connects, then a publisher
 # sends N lines in one blast; the subscriber reads until it has been idle
@@ -13,7 +13,8 @@
 # Environment:
 #   FAIR_LINES  lines per blast (default 20000)
 #   FAIR_RUNS   blasts (default 3)
-#   CHAT        the server (default examples/chat, built by make)
+#   BUILD       build directory (default build)
+#   CHAT        the server (default $BUILD/examples/chat, built by make)
 #
 # Prints one line per run ("received R of N, dropped D") and exits 1 if a
 # run lost a line.
@@ -25,7 +26,8 @@ cd "$ROOT"
 
 FAIR_LINES=${FAIR_LINES:-20000}
 FAIR_RUNS=${FAIR_RUNS:-3}
-CHAT=${CHAT:-examples/chat}
+BUILD=${BUILD:-build}
+CHAT=${CHAT:-$BUILD/examples/chat}
 [[ -x $CHAT ]] || { echo "fairness.sh: $CHAT is not built (run make)" >&2; exit 1; }
 
 lost=0

@@ -19,7 +19,7 @@
  * the stream holds received bytes only until they have been read.
  *
  * Try it:
- *     examples/chat 25000 &
+ *     build/examples/chat 25000 &
  *     nc localhost 25000        (in two or more terminals)
  *
  * Usage: chat [PORT] [--clients N] [--quiet]

@@ -5,7 +5,7 @@
  * Usage: echoclient [HOST [PORT]]     (default 127.0.0.1 25000)
  *
  * HOST is a numeric address or "localhost" (names are not resolved yet).
- * Start examples/echoserv or examples/echoserv2 first.
+ * Start build/examples/echoserv or build/examples/echoserv2 first.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -20,7 +20,7 @@
  * finished.  Calling a finished coroutine again just returns the result again.
  *
  * Build:  cc -std=c11 -Wall -Wextra -Werror -I. examples/generator.c \
- *            -o examples/generator
+ *            -o generator
  * Add -DCO_USE_SWITCH=1 to try the portable switch-based backend.
  */
 #include <stdio.h>

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "curio.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
@@ -328,7 +329,7 @@ static co_status send_main(co_task *t, void *arg)
     struct scene_frame *f = arg;
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_kernel_set_io_budget(co_current_kernel(), budget), 0);
-    ck_assert_int_eq(co_socketpair(f->p, SOCK_STREAM), 0);
+    open_socketpair(f->p);
     {
         struct send_frame a = { .s = f->p[0], .n = f->n };
         struct turns_frame b = { 0 };

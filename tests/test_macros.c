@@ -2,8 +2,8 @@
  * test_macros.c -- the coroutine macros of macros/co.h, on their own.
  *
  * Built twice by the Makefile, once per backend:
- *   -DCO_USE_SWITCH=1 -DMACRO_SUITE=macro_suite_switch
- *   -DCO_USE_SWITCH=0 -DMACRO_SUITE=macro_suite_labels
+ *   -DCO_USE_SWITCH=1 -DMACRO_SUITE=macros_switch_suite
+ *   -DCO_USE_SWITCH=0 -DMACRO_SUITE=macros_labels_suite
  * so the only external name is MACRO_SUITE(); everything else is static.
  *
  * Coroutines are driven by hand (no kernel) and the tests check what can be
@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "suites.h"
+
 #ifndef MACRO_SUITE
-#  define MACRO_SUITE macro_suite
+#  define MACRO_SUITE macros_labels_suite
 #endif
 
 /* Count the hook calls and remember the last place, to test CO_ON_SUSPEND.
@@ -901,9 +903,9 @@ END_TEST
 Suite *MACRO_SUITE(void)
 {
 #if CO_USE_SWITCH
-    Suite *s = suite_create("macros-switch");
+    Suite *s = suite_create("macros_switch");
 #else
-    Suite *s = suite_create("macros-labels");
+    Suite *s = suite_create("macros_labels");
 #endif
     TCase *tc = tcase_create("core");
 

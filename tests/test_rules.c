@@ -28,6 +28,7 @@
 
 #include "curio.h"
 #include "log.h"
+#include "helpers.h"
 #include "suites.h"
 
 /* The objects the scenes use; reset by setup(). */

@@ -4,6 +4,8 @@
 
 #include <check.h>
 
+#include "../select.h"
+
 Suite *fault_suite(void);
 
 #endif
