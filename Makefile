@@ -41,9 +41,12 @@ DEPFLAGS := -MMD -MP
 
 # The shared library is named as Debian names them: the real file carries
 # the whole version, the SONAME (what programs record) the major one, and
-# libcurio.so (what -lcurio finds) points to the real file.
-VERSION   := 0.1.0
-SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+# libcurio.so (what -lcurio finds) points to the real file.  Before 1.0 a
+# minor version may break the ABI (0.2 renamed calls and hid internals), so
+# the SONAME then carries the minor too: libcurio.so.0.2.
+VERSION   := 0.2.0
+VERSION_PARTS := $(subst ., ,$(VERSION))
+SOVERSION := $(if $(filter 0,$(word 1,$(VERSION_PARTS))),0.$(word 2,$(VERSION_PARTS)),$(word 1,$(VERSION_PARTS)))
 SO_REAL   := libcurio.so.$(VERSION)
 SO_NAME   := libcurio.so.$(SOVERSION)
 
