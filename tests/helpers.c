@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "log.h"
 
 int count_fds(void)
 {
@@ -74,4 +75,18 @@ int reported_yet(const char *needle)
 void open_socketpair(co_socket *pair[2])
 {
     ck_assert_int_eq(co_socketpair(pair, SOCK_STREAM), 0);
+}
+
+co_status stream_liner(co_task *t, void *arg)
+{
+    struct stream_liner_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_stream_readline(t, f->st, f->buf, sizeof f->buf));
+    if (f->rc > 0)
+        note("%s:%.*s", f->name, f->rc - (f->buf[f->rc - 1] == '\n'),
+             f->buf);
+    else
+        note("%s:%s", f->name, rcs(f->rc));
+    CO_RETURN(f->rc);
+    CO_END;
 }

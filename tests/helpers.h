@@ -42,4 +42,16 @@ int reported_yet(const char *needle);
  * test fails if there is none. */
 void open_socketpair(co_socket *pair[2]);
 
+/* A task that reads one line from st and notes "name:line" (without its
+ * newline) or "name:ERROR"; returns what readline returned. */
+struct stream_liner_frame {
+    co_frame co;
+    co_stream *st;
+    const char *name;
+    int rc;
+    char buf[256];
+};
+
+co_status stream_liner(co_task *t, void *arg);
+
 #endif

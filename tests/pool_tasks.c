@@ -213,20 +213,6 @@ co_status take_task(co_task *t, void *arg)
     CO_END;
 }
 
-co_status liner(co_task *t, void *arg)
-{
-    struct liner_frame *f = arg;
-    CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_stream_readline(t, f->st, f->buf, sizeof f->buf));
-    if (f->rc > 0)
-        note("%s:%.*s", f->name, f->rc - (f->buf[f->rc - 1] == '\n'),
-             f->buf);
-    else
-        note("%s:%s", f->name, rcs(f->rc));
-    CO_RETURN(f->rc);
-    CO_END;
-}
-
 void send_now(co_socket *s, const char *msg)
 {
     ck_assert_int_eq(co_socket_try_send(s, msg, strlen(msg), 0),

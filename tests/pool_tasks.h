@@ -141,15 +141,6 @@ co_status take_task(co_task *t, void *arg);
 
 /* readline once from a stream; logs "<name>:<line without its newline>"
  * or "<name>:<error>"; the result. */
-struct liner_frame {
-    co_frame co;
-    co_stream *st;
-    const char *name;
-    int rc;
-    char buf[256];
-};
-
-co_status liner(co_task *t, void *arg);
 void send_now(co_socket *s, const char *msg);
 
 #endif

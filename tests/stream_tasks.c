@@ -71,20 +71,6 @@ void close_pair(struct scene *f)
         ck_assert_int_eq(co_stream_close(&f->b), 0);
 }
 
-co_status stream_liner(co_task *t, void *arg)
-{
-    struct stream_liner_frame *f = arg;
-    CO_BEGIN(t, f);
-    CO_AWAIT(f->rc, co_stream_readline(t, f->st, f->buf, sizeof f->buf));
-    if (f->rc > 0)
-        note("%s:%.*s", f->name, f->rc - (f->buf[f->rc - 1] == '\n'),
-             f->buf);
-    else
-        note("%s:%s", f->name, rcs(f->rc));
-    CO_RETURN(f->rc);
-    CO_END;
-}
-
 co_status writer(co_task *t, void *arg)
 {
     struct stream_writer_frame *f = arg;

@@ -53,18 +53,6 @@ struct scene {
 void open_pair(struct scene *f);
 void close_pair(struct scene *f);
 
-/* readline once; logs "<name>:<line without its newline>" or
- * "<name>:<error>", returns the result. */
-struct stream_liner_frame {
-    co_frame co;
-    co_stream *st;
-    const char *name;
-    int rc;
-    char buf[256];
-};
-
-co_status stream_liner(co_task *t, void *arg);
-
 /* Write buf in one co_stream_write; logs "<name>:<result>"; the count
  * that went is stored in *sent_out. */
 struct stream_writer_frame {

@@ -169,8 +169,8 @@ static void open_stream(struct stream_frame *f)
 
 #define SPAWN_LINER(t, f, name_)                                             \
     do {                                                                     \
-        struct liner_frame l_ = { .st = (f)->st, .name = (name_) };          \
-        ck_assert_int_gt(CO_SPAWN((t), &(f)->r, liner, l_), 0);              \
+        struct stream_liner_frame l_ = { .st = (f)->st, .name = (name_) };   \
+        ck_assert_int_gt(CO_SPAWN((t), &(f)->r, stream_liner, l_), 0);       \
     } while (0)
 
 static co_status stream_main(co_task *t, void *arg)
