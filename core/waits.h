@@ -22,7 +22,7 @@
  * runs only takes effect at its next blocking point.
  *
  * THE RULE: the order of a primitive's first steps, the same for every
- * blocking primitive (sync/, net/, core/io.c), all of it in co_wait_begin:
+ * blocking primitive (core/, sync/, net/), all of it in co_wait_begin:
  *
  *   1. self.  A `self` that is NULL or is not the task this thread's
  *      kernel is running (a call from outside the task, or a blocking call
