@@ -32,6 +32,13 @@ typedef struct co_timer_entry {
     uint32_t seq;
 } co_timer_entry;
 
+/* What only some tasks need, kept off the 64-byte header: one record per
+ * task that needs any of it, made on first use (core/task_extra.c). */
+typedef struct co_task_extra {
+    co_waitq joiners;          /* tasks waiting for it to end */
+    uint32_t next_free;        /* on the free list: the next record's index */
+} co_task_extra;
+
 struct co_kernel {
     struct ev_loop *loop;
     ev_prepare scheduler;      /* runs the ready queue before each poll */
@@ -56,11 +63,11 @@ struct co_kernel {
     co_task **doomed;
     co_task *doomed_now;
 
-    /* Queues of joiners, by index (co_task.joinq); index 0 is unused.  A
-     * queue no task uses is on a free list chained by index through its
-     * head.prev. */
-    co_waitq **joinqs;
-    uint32_t joinqs_len, joinqs_cap, joinqs_free;
+    /* Tasks' rarer data (core/task_extra.c), by index (co_task.extra);
+     * index 0 is unused.  A record no task uses is on a free list chained
+     * by index through next_free. */
+    co_task_extra **extras;
+    uint32_t extras_len, extras_cap, extras_free;
 
     co_slab slab;              /* task blocks (core/slab.c) */
     co_pool pool;              /* data in flight (core/pool.c) */
@@ -164,12 +171,24 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
 void co__task_finish(co_kernel *k, co_task *t, int result);
 void co__task_release(co_kernel *k, co_task *t);
 void co__task_release_all(co_kernel *k);
-void co__task_joiners_free_all(co_kernel *k);
 
-/* task.c: the queue of tasks waiting for t to end, or NULL */
+/* task_extra.c: t's record of rarer data, or NULL if it has none yet. */
+static inline co_task_extra *co__task_extra_get(co_kernel *k,
+                                                 const co_task *t)
+{
+    return t->extra ? k->extras[t->extra] : NULL;
+}
+/* The record, made on first use (zeroed, its queue empty); NULL when out
+ * of memory.  Released with the task; all of them freed with the kernel. */
+co_task_extra *co__task_extra_make(co_kernel *k, co_task *t);
+void co__task_extra_release(co_kernel *k, co_task *t);
+void co__task_extra_free_all(co_kernel *k);
+
+/* The queue of tasks waiting for t to end, or NULL */
 static inline co_waitq *co__kernel_joiners(co_kernel *k, const co_task *t)
 {
-    return t->joinq ? k->joinqs[t->joinq] : NULL;
+    co_task_extra *x = co__task_extra_get(k, t);
+    return x ? &x->joiners : NULL;
 }
 
 /* timer_heap.c.  co__timer_heap_reserve makes room for n entries (-ENOMEM);

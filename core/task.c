@@ -50,49 +50,8 @@ static void registry_remove(co_kernel *k, co_task *t)
 /* The queue of tasks waiting for t to end, made on first use. */
 static co_waitq *joiners_of(co_kernel *k, co_task *t)
 {
-    if (t->joinq)
-        return k->joinqs[t->joinq];
-    uint32_t i = k->joinqs_free;
-    if (i) {
-        k->joinqs_free = (uint32_t)(uintptr_t)k->joinqs[i]->head.prev;
-    } else {
-        if (k->joinqs_len == 0)
-            k->joinqs_len = 1;             /* index 0 means "none" */
-        if (k->joinqs_len >= k->joinqs_cap) {
-            uint32_t cap = k->joinqs_cap ? k->joinqs_cap * 2 : 16;
-            co_waitq **a = co__alloc_resize(k->joinqs, cap * sizeof *a);
-            if (!a)
-                return NULL;
-            k->joinqs = a;
-            k->joinqs_cap = cap;
-        }
-        if (!(k->joinqs[k->joinqs_len] = co__alloc(sizeof(co_waitq))))
-            return NULL;
-        i = k->joinqs_len++;
-    }
-    co_waitq_init(k->joinqs[i]);
-    t->joinq = i;
-    return k->joinqs[i];
-}
-
-/* t is being freed: its queue (empty by now) goes on the free list. */
-static void joiners_release(co_kernel *k, co_task *t)
-{
-    if (!t->joinq)
-        return;
-    k->joinqs[t->joinq]->head.prev = (co_link *)(uintptr_t)k->joinqs_free;
-    k->joinqs_free = t->joinq;
-    t->joinq = 0;
-}
-
-/* At kernel free. */
-void co__task_joiners_free_all(co_kernel *k)
-{
-    for (uint32_t i = 1; i < k->joinqs_len; i++)
-        free(k->joinqs[i]);
-    free(k->joinqs);
-    k->joinqs = NULL;
-    k->joinqs_len = k->joinqs_cap = k->joinqs_free = 0;
+    co_task_extra *x = co__task_extra_make(k, t);
+    return x ? &x->joiners : NULL;
 }
 
 /* ------------------------------------------------------------ spawn */
@@ -260,7 +219,7 @@ static void report_crash(co_kernel *k, co_task *t)
 void co__task_release(co_kernel *k, co_task *t)
 {
     registry_remove(k, t);
-    joiners_release(k, t);
+    co__task_extra_release(k, t);
     t->fn = NULL;
     free_block(k, t);
 }

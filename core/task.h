@@ -51,8 +51,8 @@ struct co_task {
                                woken: the wake value; done: the result */
     uint32_t flags;         /* state, cancellation, nocancel depth ... */
     uint32_t slot;          /* index in the kernel's task registry */
-    uint32_t joinq;         /* the kernel's queue of tasks waiting for this
-                               one to end; 0: none yet */
+    uint32_t extra;         /* the kernel's record of this task's rarer
+                               data (its joiners...); 0: none yet */
 };
 
 /* Private: the bits of co_task.flags that the inline fast path reads
