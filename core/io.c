@@ -162,6 +162,7 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
         start(io->priv.kernel->loop, watcher(io, dir));
     io->priv.users++;
     ev_ref(io->priv.kernel->loop);          /* a waiting task keeps it alive */
+    io->priv.kernel->io_waits++;            /* co_kernel_get_stats */
     return co_block(self, &io->priv.waiters[dir], CO_NO_DEADLINE);
 }
 

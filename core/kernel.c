@@ -42,39 +42,60 @@ int64_t co__kernel_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Run cycles until nothing is ready or the budget is spent.  This loop is
- * the task switch, so it is kept to the bare minimum: co__running is only
- * restored once the loop ends (or before a task is finished, whose clean-up
- * may run code that asks for the current task), and a task that suspended
- * while still running (a yield) goes straight back to the tail: the idle
- * watcher is active, as the ready queue was not empty when this began. */
+/* Run one cycle's batch: the task switch, kept to the bare minimum.
+ * co__running is only restored once the loop ends (or before a task is
+ * finished, whose clean-up may run code that asks for the current task),
+ * and a task that suspended while still running (a yield) goes straight
+ * back to the tail: the idle watcher is active, as the ready queue was not
+ * empty when this began.  `diag` is a constant at each call, so this is
+ * two functions: the plain switch, and the one that calls the hooks
+ * (core/diag.c) around each slice. */
+static inline __attribute__((always_inline)) int
+run_batch(co_kernel *k, co_link *batch, co_task **running, const int diag)
+{
+    co_task *const outer = &co__no_task;  /* between tasks */
+    int resumed = 0;
+    do {
+        co_task *t = co__task_of_link(batch);
+        batch = batch->next;
+        *running = t;
+        /* a queued task is READY (0): RUNNING is one bit away */
+        t->flags |= CO_STATE_RUNNING;
+        if (diag)
+            co__diag_running(k, t);
+        int r = t->fn(t, co__task_frame_of(t));
+        if (diag)
+            co__diag_suspended(k, t);
+        if (r != CO_WOULDBLOCK) {
+            *running = outer;
+            co__task_finish(k, t, r);
+        } else if (co__task_state(t) == CO_STATE_RUNNING) {
+            co__kernel_ready_append(k, t);   /* a yield */
+        }
+        resumed++;
+    } while (batch);
+    return resumed;
+}
+
+/* Run cycles until nothing is ready or the budget is spent.  Whether the
+ * hooks are wanted is tested once per cycle, never per switch: hooks
+ * installed by a task take effect from the next cycle. */
 static void run_cycles(co_kernel *k)
 {
     co_task **running = &co__running;  /* the address, computed once */
-    co_task *const outer = &co__no_task;  /* between tasks */
     int resumed = 0;
     while (k->ready_head && resumed < CO_RESUMES_PER_POLL) {
         co_link *batch = k->ready_head;
         k->ready_head = k->ready_tail = NULL;
         k->now_fresh = 0;
         k->cycle++;                 /* the I/O budget's "not suspended" */
-        do {
-            co_task *t = co__task_of_link(batch);
-            batch = batch->next;
-            *running = t;
-            /* a queued task is READY (0): RUNNING is one bit away */
-            t->flags |= CO_STATE_RUNNING;
-            int r = t->fn(t, co__task_frame_of(t));
-            if (r != CO_WOULDBLOCK) {
-                *running = outer;
-                co__task_finish(k, t, r);
-            } else if (co__task_state(t) == CO_STATE_RUNNING) {
-                co__kernel_ready_append(k, t);   /* a yield */
-            }
-            resumed++;
-        } while (batch);
+        int n = __builtin_expect(k->instrumented, 0)
+                    ? run_batch(k, batch, running, 1)
+                    : run_batch(k, batch, running, 0);
+        resumed += n;
+        k->switches += (unsigned)n;    /* co_kernel_get_stats, per cycle */
     }
-    *running = outer;
+    *running = &co__no_task;
 }
 
 static void expire_deadlines(co_kernel *k)

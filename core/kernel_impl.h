@@ -36,6 +36,9 @@ typedef struct co_timer_entry {
  * task that needs any of it, made on first use (core/task_extra.c). */
 typedef struct co_task_extra {
     co_waitq joiners;          /* tasks waiting for it to end */
+    uint64_t cycles;           /* diag.c: slices run while counting */
+    size_t storage_size;       /* task.c: a caller-storage task's
+                                  storage_size (co_task_memory) */
     uint32_t next_free;        /* on the free list: the next record's index */
 } co_task_extra;
 
@@ -46,6 +49,9 @@ struct co_kernel {
     ev_timer timer;            /* armed for the earliest deadline */
 
     co_link *ready_head, *ready_tail;  /* FIFO through link.next */
+    /* diag.c: a hook set is installed or cycles are counted: run_cycles
+     * takes its instrumented copy (tested once per cycle) */
+    int instrumented;
 
     co_timer_entry *heap;
     uint32_t heap_len, heap_cap;
@@ -55,6 +61,11 @@ struct co_kernel {
     uint32_t reg_len, reg_cap;
     uint32_t last_id;
     uint32_t live;             /* tasks not yet done */
+    /* diag.c: the installed hook sets, in installation order (spawn and
+     * a task's end test it: beside `live`, which they write), and the
+     * tasks spawned so far. */
+    struct co_hooks *hooks;
+    uint64_t spawned;
     /* Shutdown (shutdown.c): the tasks alive when it began, newest first,
      * cancelled one at a time; `doomed_now` is the one being cancelled.
      * Beside `live`: every task's end looks at them. */
@@ -106,6 +117,12 @@ struct co_kernel {
      * since libev's own wake-up is skipped while its loop is not polling. */
     int embed_fd;
     int post_signal_fd;
+
+    /* diag.c: cycle counting asked for (co_kernel_count_cycles); the
+     * statistics' counters: switches grows once per scheduler callback,
+     * io_waits once per block on I/O (spawned is beside `live`). */
+    int count_cycles;
+    uint64_t switches, io_waits;
 };
 
 /* The kernel running in this thread (set by co_kernel_run). */
@@ -171,6 +188,19 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
 void co__task_finish(co_kernel *k, co_task *t, int result);
 void co__task_release(co_kernel *k, co_task *t);
 void co__task_release_all(co_kernel *k);
+
+/* diag.c: what task.c and kernel.c call while hooks are installed (or,
+ * for running, cycles are counted). */
+void co__diag_created(co_kernel *k, co_task *t);
+void co__diag_running(co_kernel *k, co_task *t);
+void co__diag_suspended(co_kernel *k, co_task *t);
+void co__diag_terminated(co_kernel *k, co_task *t);
+
+/* task.c: whether t's result is a failure worth a crash report: negative,
+ * not -ECANCELED, not routine for a CO_ROUTINE_NET task. */
+int co__task_failed(const co_task *t);
+/* task.c: the exact bytes of t's block (co_task_memory). */
+size_t co__task_block_size(co_kernel *k, const co_task *t);
 
 /* task_extra.c: t's record of rarer data, or NULL if it has none yet. */
 static inline co_task_extra *co__task_extra_get(co_kernel *k,

@@ -64,6 +64,14 @@ void co__slab_free(co_slab *s, void *block, unsigned cls)
     s->free[cls] = block;
 }
 
+size_t co__slab_bytes(const co_slab *s)
+{
+    size_t n = 0;
+    for (void *c = s->chunks; c; c = *(void **)c)
+        n += CHUNK_BYTES;
+    return n;
+}
+
 void co__slab_destroy(co_slab *s)
 {
     while (s->chunks) {

@@ -31,6 +31,8 @@ typedef struct co_slab {
  * (class 0). */
 void *co__slab_alloc(co_slab *s, size_t size, unsigned *cls);
 void co__slab_free(co_slab *s, void *block, unsigned cls);
+/* The bytes of every chunk (co_kernel_get_stats; walks the chunks). */
+size_t co__slab_bytes(const co_slab *s);
 /* Give every chunk back; blocks still in use become invalid. */
 void co__slab_destroy(co_slab *s);
 

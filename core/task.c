@@ -66,7 +66,10 @@ static co_waitq *joiners_of(co_kernel *k, co_task *t)
  */
 #define MAPPED_MIN ((size_t)64 * 1024)
 #define MAPPED_CLASS 0xffu          /* in the slab-class bits */
-#define MAP_HEADER 16u
+/* A block from malloc or mmap has its length in a header in front of the
+ * task (16 bytes: the task stays aligned), so co_task_memory is exact. */
+#define SIZE_HEADER 16u
+#define MAP_HEADER SIZE_HEADER
 #define PIECE 4096u                 /* what a sparse copy skips at once */
 
 static co_task *map_block(size_t size)
@@ -84,6 +87,15 @@ static void unmap_block(co_task *t)
 {
     char *p = (char *)t - MAP_HEADER;
     munmap(p, *(size_t *)(void *)p);
+}
+
+static co_task *malloc_block(size_t size)
+{
+    char *p = co__alloc(size + SIZE_HEADER);
+    if (!p)
+        return NULL;
+    *(size_t *)(void *)p = size + SIZE_HEADER;
+    return (co_task *)(void *)(p + SIZE_HEADER);
 }
 
 /* Copy src into zeroed dst, skipping the pieces of src that are zero:
@@ -109,7 +121,20 @@ static void free_block(co_kernel *k, co_task *t)
     else if (slab_class)
         co__slab_free(&k->slab, t, slab_class);
     else if (!(t->flags & CO_F_STORAGE))
-        free(t);
+        free((char *)t - SIZE_HEADER);
+}
+
+size_t co__task_block_size(co_kernel *k, const co_task *t)
+{
+    unsigned slab_class = (t->flags & CO_SLAB_MASK) >> CO_SLAB_SHIFT;
+    if (slab_class && slab_class != MAPPED_CLASS)
+        return (size_t)slab_class * CO_SLAB_GRAIN;
+    if (t->flags & CO_F_STORAGE) {
+        co_task_extra *x = co__task_extra_get(k, t);
+        return x ? x->storage_size : 0;
+    }
+    /* malloc or mapped: the length in front */
+    return *(const size_t *)(const void *)((const char *)t - SIZE_HEADER);
 }
 
 int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
@@ -143,7 +168,7 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         flags |= MAPPED_CLASS << CO_SLAB_SHIFT;
     } else if ((t = co__slab_alloc(&k->slab, size, &slab_class))) {
         flags |= (uint32_t)slab_class << CO_SLAB_SHIFT;
-    } else if (!(t = co__alloc(size))) {
+    } else if (!(t = malloc_block(size))) {
         return -ENOMEM;
     }
     if (opts->flags & CO_DAEMON)
@@ -154,7 +179,16 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         flags |= CO_F_ROUTINE_NET;
 
     *t = (co_task){ .fn = fn, .parent_id = parent_id, .flags = flags };
+    /* Caller storage: its size is known only from the caller, so it is
+     * kept in the task's record (co_task_memory). */
+    if (flags & CO_F_STORAGE) {
+        co_task_extra *x = co__task_extra_make(k, t);
+        if (!x)
+            return -ENOMEM;
+        x->storage_size = opts->storage_size;
+    }
     if (registry_add(k, t, opts->name ? opts->name : "task") < 0) {
+        co__task_extra_release(k, t);
         free_block(k, t);
         return -ENOMEM;
     }
@@ -172,7 +206,10 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         k->last_id = 1;
     t->id = k->last_id;
     k->live++;
+    k->spawned++;
     co__kernel_ready_push(k, t);
+    if (__builtin_expect(k->hooks != NULL, 0))
+        co__diag_created(k, t);
     /* A task spawned while the kernel shuts down is cancelled at once. */
     if (k->shutting_down)
         co_task_cancel_nowait(t);
@@ -202,6 +239,11 @@ static int failed(const co_task *t)
         return t->result != -ECONNRESET && t->result != -EPIPE &&
                t->result != -ETIMEDOUT;
     return 1;
+}
+
+int co__task_failed(const co_task *t)
+{
+    return failed(t);
 }
 
 static void report_crash(co_kernel *k, co_task *t)
@@ -240,6 +282,8 @@ void co__task_finish(co_kernel *k, co_task *t, int result)
     co__task_set_state(t, CO_STATE_DONE);
     t->result = result;
     k->live--;
+    if (__builtin_expect(k->hooks != NULL, 0))
+        co__diag_terminated(k, t);
 
     co_waitq *q = co__kernel_joiners(k, t);
     if (q) {

@@ -32,6 +32,7 @@ extern "C" {
 #include "core/errors.h"
 #include "core/io.h"
 #include "core/pool.h"
+#include "core/diag.h"
 #include "net/socket.h"
 #include "net/stream.h"
 #include "net/server.h"
