@@ -57,6 +57,14 @@ int co_kernel_remove_hooks(co_kernel *k, co_hooks *h)
     return 0;
 }
 
+/* At kernel free: the sets still installed are free to go on another
+ * kernel. */
+void co__diag_free(co_kernel *k)
+{
+    while (k->hooks)
+        co_kernel_remove_hooks(k, k->hooks);
+}
+
 /* Each set's callback of one kind; `next` is read first, so a callback
  * may remove its own set. */
 #define CALL_HOOKS(k, t, which)                                              \

@@ -60,7 +60,7 @@ typedef struct co_hooks {
 } co_hooks;
 
 /* Install h on k: 0; -EINVAL for NULL; -EBUSY if h is installed already
- * (on any kernel). */
+ * (on any kernel).  Freeing the kernel removes the sets left on it. */
 CO_API int co_kernel_add_hooks(co_kernel *k, co_hooks *h);
 /* Remove h from k: 0; -EINVAL for NULL; -ENOENT if h is not installed
  * on k. */

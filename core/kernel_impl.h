@@ -195,6 +195,8 @@ void co__diag_created(co_kernel *k, co_task *t);
 void co__diag_running(co_kernel *k, co_task *t);
 void co__diag_suspended(co_kernel *k, co_task *t);
 void co__diag_terminated(co_kernel *k, co_task *t);
+/* diag.c: co_kernel_free's part (uninstalls the sets left). */
+void co__diag_free(co_kernel *k);
 
 /* task.c: whether t's result is a failure worth a crash report: negative,
  * not -ECANCELED, not routine for a CO_ROUTINE_NET task. */

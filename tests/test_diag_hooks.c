@@ -280,6 +280,10 @@ START_TEST(test_diag_hooks_null_policy)
     ck_assert_int_eq(co_block_detector_init(&d, stderr, 0.0 / 0.0), -EINVAL);
     ck_assert_uint_eq(co_block_detector_warnings(NULL), 0);
     co_kernel_free(k);                 /* with a set still installed */
+    /* which is free to go on another kernel */
+    k = co_kernel_new();
+    ck_assert_int_eq(co_kernel_add_hooks(k, &h), 0);
+    co_kernel_free(k);
 }
 END_TEST
 
