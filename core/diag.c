@@ -151,8 +151,8 @@ int co_kernel_get_stats(co_kernel *k, co_kernel_stats *out)
         co_task *t = k->reg[i].task;
         size_t n = co__task_block_size(k, t);
         tasks += n;
-        if ((t->flags & CO_SLAB_MASK) &&
-            (t->flags & CO_SLAB_MASK) != CO_SLAB_MASK)
+        unsigned cls = (t->flags & CO_SLAB_MASK) >> CO_SLAB_SHIFT;
+        if (cls - 1 < CO_SLAB_CLASSES - 1)          /* from the slab */
             slab_used += n;
     }
     /* The kernel's own: its struct and tables, the records of rarer data,

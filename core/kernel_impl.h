@@ -32,13 +32,17 @@ typedef struct co_timer_entry {
     uint32_t seq;
 } co_timer_entry;
 
+/* Distinct caller-storage sizes a kernel remembers (co_kernel.storage_sizes). */
+#define CO_STORAGE_SIZES 16
+
 /* What only some tasks need, kept off the 64-byte header: one record per
  * task that needs any of it, made on first use (core/task_extra.c). */
 typedef struct co_task_extra {
     co_waitq joiners;          /* tasks waiting for it to end */
     uint64_t cycles;           /* diag.c: slices run while counting */
     size_t storage_size;       /* task.c: a caller-storage task's
-                                  storage_size (co_task_memory) */
+                                  storage_size, when the kernel's table of
+                                  sizes was full (co_task_memory) */
     uint32_t next_free;        /* on the free list: the next record's index */
 } co_task_extra;
 
@@ -123,6 +127,13 @@ struct co_kernel {
      * io_waits once per block on I/O (spawned is beside `live`). */
     int count_cycles;
     uint64_t switches, io_waits;
+
+    /* task.c: the sizes of caller storage seen, so that co_task_memory is
+     * exact at no cost per task: a storage task keeps the index (1..) of
+     * its size in its slab-class bits, or 0 if this table was full, and
+     * then its size in its record of rarer data. */
+    size_t storage_sizes[CO_STORAGE_SIZES];
+    uint32_t storage_sizes_len;
 };
 
 /* The kernel running in this thread (set by co_kernel_run). */

@@ -116,23 +116,46 @@ static void copy_sparse(unsigned char *dst, const unsigned char *src,
 static void free_block(co_kernel *k, co_task *t)
 {
     unsigned slab_class = (t->flags & CO_SLAB_MASK) >> CO_SLAB_SHIFT;
-    if (slab_class == MAPPED_CLASS)
-        unmap_block(t);
-    else if (slab_class)
+    if (slab_class - 1 < CO_SLAB_CLASSES - 1)      /* 1..32: the slab */
         co__slab_free(&k->slab, t, slab_class);
+    else if (slab_class == MAPPED_CLASS)
+        unmap_block(t);
     else if (!(t->flags & CO_F_STORAGE))
         free((char *)t - SIZE_HEADER);
+}
+
+/* Caller storage: its size, for co_task_memory, is entry i of the
+ * kernel's table of the sizes seen, and the task's slab-class bits hold
+ * STORAGE_CLASS0 + i -- past the slab's classes, before MAPPED_CLASS -- so
+ * it costs a storage task nothing; 0 once the table is full (the size then
+ * goes in the task's record). */
+#define STORAGE_CLASS0 0xe0u
+_Static_assert(CO_SLAB_CLASSES <= STORAGE_CLASS0 &&
+               STORAGE_CLASS0 + CO_STORAGE_SIZES <= MAPPED_CLASS,
+               "the slab-class bits: slab, storage and mapped apart");
+
+static unsigned storage_class(co_kernel *k, size_t size)
+{
+    for (uint32_t i = 0; i < k->storage_sizes_len; i++)
+        if (k->storage_sizes[i] == size)
+            return STORAGE_CLASS0 + i;
+    if (k->storage_sizes_len == CO_STORAGE_SIZES)
+        return 0;
+    k->storage_sizes[k->storage_sizes_len] = size;
+    return STORAGE_CLASS0 + k->storage_sizes_len++;
 }
 
 size_t co__task_block_size(co_kernel *k, const co_task *t)
 {
     unsigned slab_class = (t->flags & CO_SLAB_MASK) >> CO_SLAB_SHIFT;
-    if (slab_class && slab_class != MAPPED_CLASS)
-        return (size_t)slab_class * CO_SLAB_GRAIN;
     if (t->flags & CO_F_STORAGE) {
+        if (slab_class)
+            return k->storage_sizes[slab_class - STORAGE_CLASS0];
         co_task_extra *x = co__task_extra_get(k, t);
         return x ? x->storage_size : 0;
     }
+    if (slab_class && slab_class != MAPPED_CLASS)
+        return (size_t)slab_class * CO_SLAB_GRAIN;
     /* malloc or mapped: the length in front */
     return *(const size_t *)(const void *)((const char *)t - SIZE_HEADER);
 }
@@ -161,7 +184,8 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
             (uintptr_t)opts->storage % alignof(max_align_t))
             return -EINVAL;
         t = opts->storage;
-        flags |= CO_F_STORAGE;
+        flags |= CO_F_STORAGE |
+                 storage_class(k, opts->storage_size) << CO_SLAB_SHIFT;
     } else if (size >= MAPPED_MIN) {
         if (!(t = map_block(size)))
             return -ENOMEM;
@@ -179,9 +203,8 @@ int co__task_spawn(co_kernel *k, uint32_t parent_id, co_task **out, co_func fn,
         flags |= CO_F_ROUTINE_NET;
 
     *t = (co_task){ .fn = fn, .parent_id = parent_id, .flags = flags };
-    /* Caller storage: its size is known only from the caller, so it is
-     * kept in the task's record (co_task_memory). */
-    if (flags & CO_F_STORAGE) {
+    /* Caller storage whose size found no place in the kernel's table. */
+    if ((flags & (CO_F_STORAGE | CO_SLAB_MASK)) == CO_F_STORAGE) {
         co_task_extra *x = co__task_extra_make(k, t);
         if (!x)
             return -ENOMEM;

@@ -45,7 +45,9 @@ enum {
     CO_NOCANCEL_ONE = 1u << CO_NOCANCEL_SHIFT,
     CO_NOCANCEL_MASK = 0xffu << CO_NOCANCEL_SHIFT,
 
-    CO_SLAB_SHIFT = 24,        /* task memory: 0 malloc, else slab class */
+    CO_SLAB_SHIFT = 24,        /* task memory: 0 malloc, else slab class
+                                  (0xff: mapped; with CO_F_STORAGE, 0 or
+                                  0xe0 + the index of its size: task.c) */
 };
 /* Past INT_MAX, so not an enumerator (ISO C: enumerators are ints). */
 #define CO_SLAB_MASK (0xffu << CO_SLAB_SHIFT)

@@ -262,6 +262,51 @@ static co_status memory_main(co_task *t, void *arg)
     CO_END;
 }
 
+/* More distinct storage sizes than the kernel's table holds (16): the
+ * rest are kept per task, and every one is still exact. */
+#define STORED 20
+static _Alignas(max_align_t) unsigned char stores[STORED][1024];
+static co_task *stored[STORED];
+
+struct storages_main_frame {
+    co_frame co;
+    co_spawn_opts opts;
+    co_kernel_stats st;
+    uint64_t sum;
+    int i, rc;
+};
+
+static co_status storages_main(co_task *t, void *arg)
+{
+    struct storages_main_frame *f = arg;
+    CO_BEGIN(t, f);
+    for (f->i = 0; f->i < STORED; f->i++) {
+        f->opts = (co_spawn_opts){ .storage = stores[f->i],
+                                   .storage_size = 1024 - 16 * f->i };
+        ck_assert_int_gt(co_spawn(t, &stored[f->i], nap, NULL,
+                                  sizeof(struct nap_frame), &f->opts), 0);
+    }
+    f->sum = co_task_memory(t);
+    for (f->i = 0; f->i < STORED; f->i++) {
+        ck_assert_uint_eq(co_task_memory(stored[f->i]), 1024 - 16 * f->i);
+        f->sum += co_task_memory(stored[f->i]);
+    }
+    ck_assert_int_eq(co_kernel_get_stats(co_current_kernel(), &f->st), 0);
+    ck_assert_uint_eq(f->st.memory_tasks, f->sum);
+    for (f->i = 0; f->i < STORED; f->i++) {
+        AWAIT_JOIN(f->rc, t, stored[f->i]);
+        ck_assert_int_eq(f->rc, 0);
+    }
+    CO_END;
+}
+
+START_TEST(test_diag_task_memory_many_storage_sizes)
+{
+    struct storages_main_frame m = { .rc = 0 };
+    RUN(storages_main, m);
+}
+END_TEST
+
 START_TEST(test_diag_task_memory)
 {
     struct memory_main_frame m = { .rc = 0 };
@@ -518,6 +563,7 @@ Suite *diag_stats_suite(void)
     tcase_add_test(tc, test_diag_stats_counts);
     tcase_add_test(tc, test_diag_stats_io_waits);
     tcase_add_test(tc, test_diag_task_memory);
+    tcase_add_test(tc, test_diag_task_memory_many_storage_sizes);
     tcase_add_test(tc, test_diag_stats_memory_is_the_sum);
     tcase_add_test(tc, test_diag_foreach_in_id_order);
     tcase_add_test(tc, test_diag_task_cycles);
