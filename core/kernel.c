@@ -83,17 +83,17 @@ run_batch(co_kernel *k, co_link *batch, co_task **running, const int diag)
 static void run_cycles(co_kernel *k)
 {
     co_task **running = &co__running;  /* the address, computed once */
-    int resumed = 0;
-    while (k->ready_head && resumed < CO_RESUMES_PER_POLL) {
+    /* The slices run so far are counted for co_kernel_get_stats, once per
+     * cycle; the budget is read from the same count. */
+    const uint64_t start = k->switches;
+    while (k->ready_head && k->switches - start < CO_RESUMES_PER_POLL) {
         co_link *batch = k->ready_head;
         k->ready_head = k->ready_tail = NULL;
         k->now_fresh = 0;
         k->cycle++;                 /* the I/O budget's "not suspended" */
-        int n = __builtin_expect(k->instrumented, 0)
-                    ? run_batch(k, batch, running, 1)
-                    : run_batch(k, batch, running, 0);
-        resumed += n;
-        k->switches += (unsigned)n;    /* co_kernel_get_stats, per cycle */
+        k->switches += (unsigned)(__builtin_expect(k->instrumented, 0)
+                                      ? run_batch(k, batch, running, 1)
+                                      : run_batch(k, batch, running, 0));
     }
     *running = &co__no_task;
 }
