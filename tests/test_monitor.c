@@ -69,6 +69,7 @@ struct mon_frame {
     co_task *worker, *early;
     int rc, port;
     const char *at;
+    struct chain_frame cf;          /* the workers' first frame */
     struct console_frame c1, c2;
     char expect[512];
 };
@@ -113,7 +114,8 @@ static co_status ps_main(co_task *t, void *arg)
 {
     struct mon_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_SPAWN(t, &f->worker, chain_outer, (struct chain_frame){ .ev = &f->ev });
+    f->cf.ev = &f->ev;
+    CO_SPAWN(t, &f->worker, chain_outer, f->cf);
     OPEN_CONSOLE(f, &f->c1);
     f->at = CO_HERE; ASK(f, &f->c1, "ps\n");
     /* the header, then one row per task in id order */
@@ -150,11 +152,12 @@ static co_status where_main(co_task *t, void *arg)
 {
     struct mon_frame *f = arg;
     CO_BEGIN(t, f);
+    f->cf.ev = &f->ev;
     /* suspends before the monitor is on: only its place is known */
-    CO_SPAWN(t, &f->early, chain_outer, (struct chain_frame){ .ev = &f->ev });
+    CO_SPAWN(t, &f->early, chain_outer, f->cf);
     CO_YIELD();
     OPEN_CONSOLE(f, &f->c1);
-    CO_SPAWN(t, &f->worker, chain_outer, (struct chain_frame){ .ev = &f->ev });
+    CO_SPAWN(t, &f->worker, chain_outer, f->cf);
     CO_YIELD();                     /* the worker suspends, tracked */
     snprintf(f->c1.cmd_buf, sizeof f->c1.cmd_buf, "where %u\n",
              (unsigned)co_task_id(f->worker));
@@ -204,7 +207,8 @@ static co_status cancel_main(co_task *t, void *arg)
 {
     struct mon_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_SPAWN(t, &f->worker, chain_outer, (struct chain_frame){ .ev = &f->ev });
+    f->cf.ev = &f->ev;
+    CO_SPAWN(t, &f->worker, chain_outer, f->cf);
     OPEN_CONSOLE(f, &f->c1);
     snprintf(f->c1.cmd_buf, sizeof f->c1.cmd_buf, "cancel %u\n",
              (unsigned)co_task_id(f->worker));

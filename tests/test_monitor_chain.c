@@ -40,11 +40,15 @@ static co_status nest(co_task *t, void *arg)
     CO_END;
 }
 
+struct ret_frame { co_frame co; int rc; struct nest_frame n; co_event *ev; };
+
 struct chain_main_frame {
     co_frame co;
     co_event ev;
     co_task *a, *b, *c;
     int rc;
+    struct nest_frame nf, nf20;     /* first frames of the tasks */
+    struct ret_frame rf;
 };
 
 static co_status chain_main(co_task *t, void *arg)
@@ -54,8 +58,10 @@ static co_status chain_main(co_task *t, void *arg)
     co_await_site s[CO_AWAIT_CHAIN_MAX + 4];
     int more = -1, n;
     CO_BEGIN(t, f);
+    f->nf = (struct nest_frame){ .ev = &f->ev, .depth = 2 };
+    f->nf20 = (struct nest_frame){ .ev = &f->ev, .depth = 20 };
     /* untracked: one level, the place only */
-    CO_SPAWN(t, &f->a, nest, (struct nest_frame){ .ev = &f->ev, .depth = 2 });
+    CO_SPAWN(t, &f->a, nest, f->nf);
     CO_YIELD();
     n = co_task_await_chain(f->a, s, CO_AWAIT_CHAIN_MAX, &more);
     ck_assert_int_eq(n, 1);
@@ -64,8 +70,8 @@ static co_status chain_main(co_task *t, void *arg)
     ck_assert_str_eq(s[0].where, at_nest_call);   /* the outermost await */
 
     ck_assert_int_eq(co_kernel_track_awaits(k, 1), 0);
-    CO_SPAWN(t, &f->b, nest, (struct nest_frame){ .ev = &f->ev, .depth = 2 });
-    CO_SPAWN(t, &f->c, nest, (struct nest_frame){ .ev = &f->ev, .depth = 20 });
+    CO_SPAWN(t, &f->b, nest, f->nf);
+    CO_SPAWN(t, &f->c, nest, f->nf20);
     CO_YIELD();
     n = co_task_await_chain(f->b, s, CO_AWAIT_CHAIN_MAX, &more);
     ck_assert_int_eq(n, 3);
@@ -116,7 +122,6 @@ END_TEST
 
 /* A frame's CO_RETURN records where it returned, but it is not a
  * suspension: the chain of the next suspension does not include it. */
-struct ret_frame { co_frame co; int rc; struct nest_frame n; co_event *ev; };
 static co_status returns_then_waits(co_task *t, void *arg)
 {
     struct ret_frame *f = arg;
@@ -137,7 +142,8 @@ static co_status return_main(co_task *t, void *arg)
     co_await_site s[4];
     CO_BEGIN(t, f);
     co_kernel_track_awaits(co_current_kernel(), 1);
-    CO_SPAWN(t, &f->a, returns_then_waits, (struct ret_frame){ .ev = &f->ev });
+    f->rf.ev = &f->ev;
+    CO_SPAWN(t, &f->a, returns_then_waits, f->rf);
     CO_YIELD();
     ck_assert_int_eq(co_task_await_chain(f->a, s, 4, NULL), 3);
     ck_assert_str_eq(s[0].func, "returns_then_waits");
