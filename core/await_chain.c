@@ -13,6 +13,9 @@
  * the hook.  A task runs at most once per scheduling cycle (kernel.c), so
  * a record stamped with another cycle is an older suspension's, and the
  * first call of a new slice starts over: no work at the task switch.
+ * (The stamp is 32 bits: a task that suspends again exactly 2^32 cycles
+ * later would extend its old chain instead of replacing it.  Harmless for
+ * a report, and too rare to pay for at every switch.)
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -94,6 +94,12 @@ static uint32_t parse_id(const char *arg)
 
 struct ps_ctx { co__monitor_reply *r; };
 
+static const char *name_of(const co_task *t)
+{
+    const char *name = co_task_name(t);
+    return name ? name : "?";
+}
+
 static int ps_row(co_task *t, void *arg)
 {
     co__monitor_reply *r = ((struct ps_ctx *)arg)->r;
@@ -103,7 +109,7 @@ static int ps_row(co_task *t, void *arg)
         snprintf(deadline, sizeof deadline, "%.3fs", d);
     const char *where = co_task_where(t);
     co__monitor_printf(r, "%6" PRIu32 "  %-20.20s %-8s %9" PRIu64 " %9s  %s\n",
-                       co_task_id(t), co_task_name(t), co_task_state(t),
+                       co_task_id(t), name_of(t), co_task_state(t),
                        co_task_cycles(t), deadline,
                        where ? where : "-");
     return r->failed;
@@ -132,7 +138,7 @@ static void cmd_where(co_kernel *k, const char *arg, co__monitor_reply *r)
     co_await_site chain[CO_AWAIT_CHAIN_MAX];
     int more = 0;
     int n = co_task_await_chain(t, chain, CO_AWAIT_CHAIN_MAX, &more);
-    co__monitor_printf(r, "task %" PRIu32 " '%s' %s\n", id, co_task_name(t),
+    co__monitor_printf(r, "task %" PRIu32 " '%s' %s\n", id, name_of(t),
                        co_task_state(t));
     if (n <= 0) {
         co__monitor_printf(r, "  (no await chain: the task is %s)\n",
@@ -167,7 +173,7 @@ static void cmd_parents(co_kernel *k, const char *arg, co__monitor_reply *r)
      * ends even if the registry were inconsistent. */
     for (;;) {
         co__monitor_printf(r, "%6" PRIu32 "  %s\n", co_task_id(t),
-                           co_task_name(t));
+                           name_of(t));
         uint32_t pid = co_task_parent_id(t);
         if (pid == 0 || pid >= co_task_id(t))
             break;
@@ -190,10 +196,10 @@ static void cmd_cancel(co_kernel *k, const char *arg, co__monitor_reply *r)
         co__monitor_printf(r, "error: no task %" PRIu32 "\n", id);
     else if (co_task_cancel_nowait(t) == 1)
         co__monitor_printf(r, "task %" PRIu32 " '%s': cancellation "
-                              "requested\n", id, co_task_name(t));
+                              "requested\n", id, name_of(t));
     else
         co__monitor_printf(r, "task %" PRIu32 " '%s': already cancelled\n",
-                           id, co_task_name(t));
+                           id, name_of(t));
 }
 
 static void cmd_stats(co_kernel *k, co__monitor_reply *r)

@@ -323,7 +323,7 @@ static co_status enable_main(co_task *t, void *arg)
     ck_assert_int_eq(co_kernel_enable_monitor(k, "127.0.0.1:70000"), -EINVAL);
     ck_assert_int_eq(co_kernel_enable_monitor(k, "127.0.0.1:x"), -EINVAL);
     ck_assert_int_eq(co_kernel_monitor_port(k), -ENOTCONN);
-    ck_assert_int_eq(co_kernel_enable_monitor(k, "[::1]:0"), 0);
+    ck_assert_int_eq(co_kernel_enable_monitor(k, "localhost:0"), 0);
     ck_assert_int_gt(co_kernel_monitor_port(k), 0);
     ck_assert_int_eq(co_kernel_enable_monitor(k, NULL), -EALREADY);
     CO_END;
