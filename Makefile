@@ -58,7 +58,14 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 # only macros/co.h link without libev or the library.
 EXAMPLES  := $(patsubst %.c,$(BUILD)/%,$(wildcard examples/*.c))
 MACRO_ONLY_EXAMPLES := $(BUILD)/examples/generator
-KERNEL_EXAMPLES := $(filter-out $(MACRO_ONLY_EXAMPLES),$(EXAMPLES))
+# The monitor's console client needs neither: plain sockets, and GNU
+# readline when it is there (tested only when the client is built).
+CLIENT_EXAMPLES := $(BUILD)/examples/monitor
+KERNEL_EXAMPLES := $(filter-out $(MACRO_ONLY_EXAMPLES) $(CLIENT_EXAMPLES),\
+                   $(EXAMPLES))
+HAVE_READLINE = $(shell printf '\043include <stdio.h>\n\043include \
+    <readline/readline.h>\nint main(void){return !readline;}\n' | \
+    $(CC) -x c - -o /dev/null -lreadline >/dev/null 2>&1 && echo 1)
 
 # Every tests/test_*.c defines one suite, listed in tests/test_list.h;
 # test_macros.c is built under both coroutine backends.  The other .c
@@ -134,6 +141,11 @@ $(MACRO_ONLY_EXAMPLES): $(BUILD)/examples/%: examples/%.c $(FLAGS_STAMP) \
                         | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $< -o $@ $(LDFLAGS)
+
+$(CLIENT_EXAMPLES): $(BUILD)/examples/%: examples/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(if $(HAVE_READLINE),-DCO_HAVE_READLINE) \
+	    $< -o $@ $(LDFLAGS) $(if $(HAVE_READLINE),-lreadline)
 
 $(KERNEL_EXAMPLES): $(BUILD)/examples/%: examples/%.c $(BUILD)/libcurio.a \
                     $(FLAGS_STAMP)

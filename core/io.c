@@ -30,7 +30,7 @@
 #include <ev.h>
 #include <stdalign.h>
 
-#include "io.h"
+#include "io_impl.h"
 #include "kernel_impl.h"
 
 _Static_assert(sizeof(ev_io) <= CO__EV_IO_BYTES, "co_io watcher storage");
@@ -53,6 +53,25 @@ static void stop(struct ev_loop *loop, ev_io *w)
         return;
     ev_ref(loop);                  /* ev_io_stop takes its own unref */
     ev_io_stop(loop, w);
+}
+
+/* A task waiting on io keeps the loop alive, unless the io is weak: a
+ * task of the monitor waiting for a console must not hide a deadlock. */
+static void loop_hold(co_io *io)
+{
+    if (!io->priv.weak)
+        ev_ref(io->priv.kernel->loop);
+}
+static void loop_release(co_io *io)
+{
+    if (!io->priv.weak)
+        ev_unref(io->priv.kernel->loop);
+}
+
+void co__io_set_weak(co_io *io)
+{
+    if (io && !io->priv.users)     /* not while a wait holds a ref */
+        io->priv.weak = 1;
 }
 
 static void on_ready(struct ev_loop *loop, ev_io *w, int revents)
@@ -111,7 +130,7 @@ static co_status budget_yield(co_task *self, co_io *io)
     if (rc != CO_WOULDBLOCK)
         return rc;                 /* a timeout or cancellation was due */
     io->priv.users++;
-    ev_ref(io->priv.kernel->loop);
+    loop_hold(io);
     return CO_WOULDBLOCK;
 }
 
@@ -137,7 +156,7 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
             return rc < 0 ? rc : -EINVAL;
         streak_begin(io->priv.kernel, self, 1);
         io->priv.users--;
-        ev_unref(io->priv.kernel->loop);    /* our wait no longer keeps it */
+        loop_release(io);               /* our wait no longer keeps it */
         if (io->priv.closed) {
             if (rc == 0)
                 rc = -EBADF;
@@ -161,7 +180,7 @@ co_status co_io_wait(co_task *self, co_io *io, int dir)
     if (!ev_is_active(watcher(io, dir)))
         start(io->priv.kernel->loop, watcher(io, dir));
     io->priv.users++;
-    ev_ref(io->priv.kernel->loop);          /* a waiting task keeps it alive */
+    loop_hold(io);                          /* a waiting task keeps it alive */
     io->priv.kernel->io_waits++;            /* co_kernel_get_stats */
     return co_block(self, &io->priv.waiters[dir], CO_NO_DEADLINE);
 }

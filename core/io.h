@@ -67,6 +67,8 @@ struct co__io_private {
                                        waits elsewhere, as this direction's
                                        waiter */
     uint8_t closed;
+    uint8_t weak;                   /* its waiters keep no loop alive (the
+                                       monitor's sockets: co__io_set_weak) */
     _Alignas(16) unsigned char watcher[2][CO__EV_IO_BYTES];
 };
 

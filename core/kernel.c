@@ -226,6 +226,7 @@ int co__kernel_enter(co_kernel *k)
     if (co__kernel || k->running)  /* one kernel per thread, as in Curio */
         return -EBUSY;
     co__kernel = k;
+    co__await_tracking = k->track_awaits;  /* the inline hook's flag */
     k->running = 1;
     ev_prepare_start(k->loop, &k->scheduler);
     ev_unref(k->loop);             /* the scheduler alone keeps nothing alive */
@@ -240,6 +241,7 @@ void co__kernel_leave(co_kernel *k)
     ev_timer_stop(k->loop, &k->timer);
     k->running = 0;
     co__kernel = NULL;
+    co__await_tracking = 0;
 }
 
 /* ev_run returns by itself only when no watcher is left that could wake a
@@ -278,6 +280,7 @@ int co_kernel_run(co_kernel *k, co_func main, const void *frame,
         co__kernel_leave(k);
         return rc;
     }
+    co__monitor_run_start(k);      /* after main, which keeps id 1 */
     co__kernel_run_to_end(k);
     rc = k->deadlocked ? -EDEADLK : k->main_result;
     co__task_release_all(k);
@@ -294,6 +297,7 @@ void co_kernel_free(co_kernel *k)
     co__kernel = k;
     co__task_release_all(k);            /* tasks spawned but never run */
     co__kernel = outer;
+    co__monitor_free(k);
     co__diag_free(k);              /* diag.c: hook sets left installed */
     co__task_extra_free_all(k);
     co__slab_destroy(&k->slab);

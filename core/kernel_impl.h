@@ -44,6 +44,16 @@ typedef struct co_task_extra {
                                   storage_size, when the kernel's table of
                                   sizes was full (co_task_memory) */
     uint32_t next_free;        /* on the free list: the next record's index */
+    /* The await chain of its last suspension (core/await_chain.c), made
+     * only while the kernel tracks chains (the monitor): innermost first,
+     * CO_AWAIT_CHAIN_MAX levels at most; `chain_depth` counts them all.
+     * `chain_cycle` is the scheduling cycle it was recorded in: a task
+     * runs at most once per cycle, so another value means a new
+     * suspension.  The array stays with the record when a task ends, for
+     * the next task that reuses it. */
+    struct co_await_site *chain;
+    uint32_t chain_cycle;
+    uint16_t chain_len, chain_depth;
 } co_task_extra;
 
 struct co_kernel {
@@ -101,6 +111,12 @@ struct co_kernel {
     uint32_t eager_cycle;
     unsigned eager_streak;
     unsigned io_budget;
+
+    /* The debug monitor (core/monitor.c), NULL while off; whether await
+     * chains are recorded (mirrored in co__await_tracking while the
+     * kernel runs). */
+    struct co_monitor *monitor;
+    int track_awaits;
 
     co_task *main;
     int main_result;
@@ -226,6 +242,14 @@ static inline co_task_extra *co__task_extra_get(co_kernel *k,
 co_task_extra *co__task_extra_make(co_kernel *k, co_task *t);
 void co__task_extra_release(co_kernel *k, co_task *t);
 void co__task_extra_free_all(co_kernel *k);
+
+/* await_chain.c: drop every recorded chain (tracking turned off). */
+void co__await_chain_drop_all(co_kernel *k);
+
+/* monitor.c: co_kernel_run starts the monitor if it was enabled (or
+ * CURIO_MONITOR says so); co_kernel_free frees it. */
+void co__monitor_run_start(co_kernel *k);
+void co__monitor_free(co_kernel *k);
 
 /* The queue of tasks waiting for t to end, or NULL */
 static inline co_waitq *co__kernel_joiners(co_kernel *k, const co_task *t)

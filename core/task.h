@@ -71,10 +71,35 @@ enum {
  * CO_ON_SUSPEND (never replaced); co.h made it a no-op, and macros expand
  * where they are used, so the include order does not matter. */
 #undef CO__TASK_ON_SUSPEND
-#define CO__TASK_ON_SUSPEND(task, at) co_task_note_where((task), (at))
+#define CO__TASK_ON_SUSPEND(task, at, func)                                  \
+    co__task_note_suspend((task), (at), (func))
+
+/* Private: nonzero while this thread's kernel records await chains
+ * (co_kernel_track_awaits, core/monitor.h), so that a suspension costs one
+ * thread-local load and an untaken branch when nobody looks.  Exported
+ * only for the inline hook below. */
+#ifdef __cplusplus
+CO_API extern thread_local int co__await_tracking
+#else
+CO_API extern _Thread_local int co__await_tracking
+#endif
+    __attribute__((tls_model("initial-exec")));
+CO_API void co__task_chain_note(co_task *t, const char *at, const char *func);
+
 static inline void co_task_note_where(co_task *t, const char *at)
 {
     if (t) t->where = at;
+}
+/* The hook: func is NULL for a CO_RETURN (no suspension): nothing to
+ * chain. */
+static inline void co__task_note_suspend(co_task *t, const char *at,
+                                         const char *func)
+{
+    if (t) {
+        t->where = at;
+        if (__builtin_expect(co__await_tracking, 0) && func)
+            co__task_chain_note(t, at, func);
+    }
 }
 
 /* When a coroutine finishes (CO_END's path), a timeout region that lies in

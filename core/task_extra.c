@@ -34,10 +34,13 @@ co_task_extra *co__task_extra_make(co_kernel *k, co_task *t)
         }
         if (!(k->extras[k->extras_len] = co__alloc(sizeof(co_task_extra))))
             return NULL;
+        k->extras[k->extras_len]->chain = NULL;
         i = k->extras_len++;
     }
     co_task_extra *x = k->extras[i];
+    struct co_await_site *chain = x->chain;    /* kept for reuse */
     memset(x, 0, sizeof *x);
+    x->chain = chain;
     co_waitq_init(&x->joiners);
     t->extra = i;
     return x;
@@ -57,8 +60,10 @@ void co__task_extra_release(co_kernel *k, co_task *t)
 /* At kernel free. */
 void co__task_extra_free_all(co_kernel *k)
 {
-    for (uint32_t i = 1; i < k->extras_len; i++)
+    for (uint32_t i = 1; i < k->extras_len; i++) {
+        free(k->extras[i]->chain);
         free(k->extras[i]);
+    }
     free(k->extras);
     k->extras = NULL;
     k->extras_len = k->extras_cap = k->extras_free = 0;

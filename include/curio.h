@@ -43,6 +43,7 @@ extern "C" {
 #include "sync/condition.h"
 #include "sync/queue.h"
 #include "core/async.h"
+#include "core/monitor.h"
 #include "sync/universal.h"
 
 #ifdef __cplusplus

@@ -139,17 +139,23 @@ typedef struct co_frame {
 /* The kernel's hooks, private: core/task.h #undefs and redefines these (and
  * only these), so a user's hooks above are never replaced.  A macro expands
  * where it is used, so the definition in force at a coroutine body wins. */
-#define CO__TASK_ON_SUSPEND(task, where) ((void)(task), (void)(where))
+#define CO__TASK_ON_SUSPEND(task, where, func)                               \
+    ((void)(task), (void)(where), (void)(func))
 #define CO__TASK_ON_FINISH(task, frame, size, where)                         \
     ((void)(task), (void)(frame), (void)(size), (void)(where))
 
 /* Both, kernel first (so a user's hook already sees co_task_where's new
- * value); statements, so a user's hook may be a `do { } while (0)`. */
-#define CO__ON_SUSPEND(where)                                                \
+ * value); statements, so a user's hook may be a `do { } while (0)`.
+ * The kernel's hook also gets the function: a suspension calls it once per
+ * level of nested awaits, innermost first, with __func__ (the await chain,
+ * core/monitor.h); CO_RETURN, which records where a coroutine returned but
+ * does not suspend, passes NULL instead, a constant the hook folds away. */
+#define CO__ON_SUSPEND_IN(where, func)                                       \
     do {                                                                     \
-        CO__TASK_ON_SUSPEND(co__t, where);                                   \
+        CO__TASK_ON_SUSPEND(co__t, where, func);                             \
         CO_ON_SUSPEND(co__t, where);                                         \
     } while (0)
+#define CO__ON_SUSPEND(where) CO__ON_SUSPEND_IN(where, __func__)
 #define CO__ON_FINISH(where)                                                 \
     do {                                                                     \
         CO__TASK_ON_FINISH(co__t, co__fr, co__fsize, where);                 \
@@ -272,7 +278,7 @@ typedef struct co_frame {
 #define CO_RETURN(v)                                                         \
     do {                                                                     \
         co__f->ret = (v);                                                    \
-        CO__ON_SUSPEND(CO_HERE);                                             \
+        CO__ON_SUSPEND_IN(CO_HERE, (const char *)0);                         \
         co__sel = co__f->in_finally ? CO__SEL_END : CO__SEL_FINALLY;         \
         goto co__top;                                                        \
     } while (0)

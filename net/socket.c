@@ -30,6 +30,7 @@
 
 #include "../core/waits.h"
 #include "../core/alloc_impl.h"
+#include "../core/io_impl.h"
 #include "../core/pool_impl.h"
 #include "socket_impl.h"
 
@@ -736,4 +737,10 @@ co_status co_socket_wait_readable(co_task *self, co_socket *s)
 co_status co_socket_wait_writable(co_task *self, co_socket *s)
 {
     return wait_ready(self, s, CO_IO_WRITE);
+}
+
+void co__socket_set_weak(co_socket *s)
+{
+    if (s)
+        co__io_set_weak(&s->io);
 }

@@ -14,4 +14,8 @@
  * co_socket_wait_readable or _writable, as after any suspension. */
 co_status co__socket_eager(co_task *self, co_socket *s);
 
+/* For the debug monitor (core/monitor.c): a task waiting on s keeps no
+ * kernel loop alive (co__io_set_weak, core/io_impl.h).  NULL: nothing. */
+void co__socket_set_weak(co_socket *s);
+
 #endif /* CO_SOCKET_IMPL_H */

@@ -23,7 +23,8 @@ lib=${1:?usage: exports.sh libcurio.so}
 # CO_ON_FINISH check in core/task.h).  Not API.  co_wait_enter_at is that
 # code's slow path too, but it is public (core/waits.h).
 INLINE_SUPPORT="co__running co__no_task co__task_yield_slow
-co__timeout_panic_open_region co__wait_refuse"
+co__timeout_panic_open_region co__wait_refuse co__await_tracking
+co__task_chain_note"
 
 # What `make install` installs (its rule leaves out *_impl.h).
 headers=$(ls include/*.h macros/*.h core/*.h net/*.h sync/*.h | grep -v '_impl\.h$')

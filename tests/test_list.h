@@ -68,6 +68,8 @@ SUITE(races_outcome)
 SUITE(races_retry)
 SUITE(fairness)
 SUITE(rules)
+SUITE(monitor)
+SUITE(monitor_chain)
 /* tests/test_macros.c, compiled once per coroutine backend */
 SUITE(macros_switch)
 SUITE(macros_labels)
