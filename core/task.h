@@ -85,15 +85,25 @@ static inline void co_task_note_where(co_task *t, const char *at)
  * program compiles into itself; it is not API. */
 _Noreturn CO_API void co__timeout_panic_open_region(co_task *t,
                                                     const char *where);
+/* The same for task groups (core/group.h): a group in the frame that
+ * still has members aborts; a joined one frees the members it kept.  Only
+ * a task with a record of rarer data (`extra`) can run a group, so other
+ * tasks pay one predicted test. */
+CO_API void co__group_check_frame(co_task *t, const void *frame, size_t size,
+                                  const char *at);
 #undef CO__TASK_ON_FINISH
 #define CO__TASK_ON_FINISH(task, frame, size, at)                            \
     co__check_regions((task), (frame), (size), (at))
 static inline void co__check_regions(co_task *t, const void *frame,
                                      size_t size, const char *at)
 {
-    if (t && __builtin_expect(t->timeouts != NULL, 0) &&
+    if (!t)
+        return;
+    if (__builtin_expect(t->timeouts != NULL, 0) &&
         (uintptr_t)(void *)t->timeouts - (uintptr_t)frame < size)
         co__timeout_panic_open_region(t, at);
+    if (__builtin_expect(t->extra != 0, 0))
+        co__group_check_frame(t, frame, size, at);
 }
 
 /* Spawn flags. */
