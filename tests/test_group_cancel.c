@@ -151,6 +151,7 @@ static co_status late_owner(co_task *t, void *arg)
 struct late_main_frame {
     co_frame co;
     co_task *o;
+    struct late_frame lf;
     co_group_wait wait;
     int rc, result;
 };
@@ -159,7 +160,8 @@ static co_status late_main(co_task *t, void *arg)
 {
     struct late_main_frame *f = arg;
     CO_BEGIN(t, f);
-    CO_SPAWN(t, &f->o, late_owner, (struct late_frame){ .wait = f->wait });
+    f->lf.wait = f->wait;
+    CO_SPAWN(t, &f->o, late_owner, f->lf);
     CO_AWAIT(f->rc, co_yield(t));
     /* the owner is in join: waiting for B (ALL), or for B's cleanup
      * (NONE: B was cancelled at once) */

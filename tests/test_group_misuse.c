@@ -214,6 +214,7 @@ static co_status leaves_group_open(co_task *t, void *arg)
 static void run_leaves_group_open(void)
 {
     struct { co_frame co; int rc; } m = { .rc = 0 };
+    memset(&outside_group, 0, sizeof outside_group);
     co_run(leaves_group_open, &m, sizeof m);
 }
 

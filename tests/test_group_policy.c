@@ -50,6 +50,7 @@ struct policy_frame {
     co_group_wait wait;
     int yields[3], value[3];
     co_task *m[3];
+    struct gw_frame w;
     int rc, i;
 };
 
@@ -58,10 +59,11 @@ static co_status policy_main(co_task *t, void *arg)
     struct policy_frame *f = arg;
     CO_BEGIN(t, f);
     ck_assert_int_eq(co_group_init(&f->g, f->wait), 0);
-    for (f->i = 0; f->i < 3; f->i++)
+    for (f->i = 0; f->i < 3; f->i++) {
+        f->w = GW(names[f->i], f->yields[f->i], f->value[f->i]);
         ck_assert_int_gt(CO_GROUP_SPAWN(t, &f->g, &f->m[f->i], group_worker,
-                                        GW(names[f->i], f->yields[f->i],
-                                           f->value[f->i])), 0);
+                                        f->w), 0);
+    }
     CO_FINALLY;
     CO_AWAIT(f->rc, co_group_join(t, &f->g));
     note("join=%s", rcs(f->rc));
