@@ -357,6 +357,8 @@ int co_group_init(co_group *g, co_group_wait wait)
     co_kernel *k = co__kernel;
     co_task *self = co_current_task();
     co_task_extra *x = k && self ? co__task_extra_get(k, self) : NULL;
+    if (x && x->group == g)            /* a member: not its to reset */
+        return -EPERM;
     if (x && g->priv.owner == self) {
         if (g->priv.state != JOINED && has_members(g))
             return -EPERM;

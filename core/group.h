@@ -94,7 +94,8 @@ typedef struct co_group {
 
 /* (Re)initialise: empty, with policy `wait`.  On a group the calling task
  * has joined, first frees the members kept for reading.  0; -EINVAL (NULL,
- * unknown policy); -EPERM if the group has members and was not joined. */
+ * unknown policy); -EPERM if the group has members and was not joined, or
+ * the caller is one of its members. */
 CO_API int co_group_init(co_group *g, co_group_wait wait);
 
 /* co_spawn into the group: `self` is its owner (or becomes it) or one of

@@ -169,7 +169,8 @@ CO_API int co_spawn(co_task *self, co_task **out, co_func fn,
  * failure, and the target is then still yours: -ECANCELED / -ETIMEDOUT if
  * the joining task was cancelled or timed out, -EINVAL for NULL or a
  * detached task, -EDEADLK for joining yourself.  (As pthread_join: the
- * target's result and the join's own outcome never share one value.) */
+ * target's result and the join's own outcome never share one value.)
+ * Joining a member of a task group takes it out of the group. */
 CO_API co_status co_task_join(co_task *self, co_task *target, int *result);
 
 /* Blocking: wait until target ends; 0. The handle stays valid. */
@@ -189,7 +190,8 @@ CO_API co_status co_task_cancel(co_task *self, co_task *target);
 CO_API int co_task_cancel_nowait(co_task *target);
 
 /* Free target as soon as it ends (at once if it already has).  Returns 0,
- * or -EINVAL if it is NULL or already detached. */
+ * or -EINVAL if it is NULL or already detached, -EPERM if it is a member of
+ * a task group (the group frees it: core/group.h). */
 CO_API int co_task_detach(co_task *target);
 
 /* Inspecting a task. */

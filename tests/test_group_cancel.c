@@ -10,6 +10,7 @@
 
 #include "curio.h"
 #include "group_tasks.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
@@ -247,6 +248,31 @@ START_TEST(test_nested_groups_under_a_timeout)
 }
 END_TEST
 
+/* ------------------------------------------------------------ shutdown */
+
+/* main returns while an owner still runs its group: the shutdown cancels
+ * the newest tasks first (the members), then the owner, whose join finds
+ * them finished; nothing leaks, nothing is reported. */
+static co_status shutdown_main(co_task *t, void *arg)
+{
+    struct { co_frame co; co_task *o; int rc; } *f = arg;
+    CO_BEGIN(t, f);
+    CO_SPAWN(t, &f->o, owner, (struct owner_frame){ .body = 10 });
+    CO_AWAIT(f->rc, co_sleep(t, 0.001));
+    note("main ends");
+    CO_END;
+}
+
+START_TEST(test_shutdown_ends_a_running_group)
+{
+    struct { co_frame co; co_task *o; int rc; } m = { .rc = 0 };
+    ck_assert_int_eq(run_capturing_stderr(shutdown_main, &m, sizeof m), 0);
+    ck_assert_str_eq(lg, "main ends B:CANCEL B:cleaned A:CANCEL body=CANCEL "
+                         "join=CANCEL");
+    ck_assert_ptr_null(strstr(captured, "Task Crash"));
+}
+END_TEST
+
 Suite *group_cancel_suite(void)
 {
     Suite *s = suite_create("group_cancel");
@@ -258,6 +284,7 @@ Suite *group_cancel_suite(void)
     tcase_add_test(tc, test_cancel_while_join_waits);
     tcase_add_test(tc, test_cleanup_is_not_cut_short);
     tcase_add_test(tc, test_nested_groups_under_a_timeout);
+    tcase_add_test(tc, test_shutdown_ends_a_running_group);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -137,6 +137,10 @@ static co_status spawner(co_task *t, void *arg)
     ck_assert_int_gt(CO_GROUP_SPAWN(t, shared_group, NULL, group_worker,
                                     GW("child", 2, 7)), 0);
     note("spawned");
+    /* a member may spawn, but not reset, wait on or join its group */
+    ck_assert_int_eq(co_group_init(shared_group, CO_GROUP_ANY), -EPERM);
+    CO_AWAIT(f->rc, co_group_join(t, shared_group));
+    ck_assert_int_eq(f->rc, -EPERM);
     CO_RETURN(1);
     CO_END;
 }
