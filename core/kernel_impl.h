@@ -54,6 +54,14 @@ typedef struct co_task_extra {
     struct co_await_site *chain;
     uint32_t chain_cycle;
     uint16_t chain_len, chain_depth;
+    /* Task groups (core/group.c).  As a member: its group, and its link in
+     * the group's running or done list (task: back from the link to the
+     * task).  As an owner: the groups it runs, chained through their
+     * priv.next, checked when a coroutine holding one returns. */
+    struct co_group *group;
+    co_link in_group;
+    co_task *task;
+    struct co_group *groups;
 } co_task_extra;
 
 struct co_kernel {
@@ -241,6 +249,9 @@ static inline co_task_extra *co__task_extra_get(co_kernel *k,
  * of memory.  Released with the task; all of them freed with the kernel. */
 co_task_extra *co__task_extra_make(co_kernel *k, co_task *t);
 void co__task_extra_release(co_kernel *k, co_task *t);
+/* Make sure the next co__task_extra_make cannot fail: 0 or -ENOMEM (a
+ * group spawns its member only once the member's record is certain). */
+int co__task_extra_reserve(co_kernel *k);
 void co__task_extra_free_all(co_kernel *k);
 
 /* await_chain.c: drop every recorded chain (tracking turned off). */
@@ -257,6 +268,14 @@ static inline co_waitq *co__kernel_joiners(co_kernel *k, const co_task *t)
     co_task_extra *x = co__task_extra_get(k, t);
     return x ? &x->joiners : NULL;
 }
+
+/* group.c: task t, a member of x->group, has ended (from co__task_finish,
+ * after its joiners had their turn); a member collected by co_task_join
+ * or freed leaves its group (leave); a task ends still running groups
+ * (owner_ended). */
+void co__group_member_done(co_kernel *k, co_task *t, co_task_extra *x);
+void co__group_leave(co_kernel *k, co_task *t);
+void co__group_owner_ended(co_kernel *k, co_task *t, co_task_extra *x);
 
 /* timer_heap.c.  co__timer_heap_reserve makes room for n entries (-ENOMEM);
  * spawn reserves one per live task, so co__timer_heap_insert never fails. */

@@ -323,6 +323,15 @@ void co__task_finish(co_kernel *k, co_task *t, int result)
             }
         }
     }
+    if (q) {
+        /* A group member tells its group (after its joiners: one of them
+         * may have collected it); a group owner's groups must be done. */
+        co_task_extra *x = co__task_extra_get(k, t);
+        if (x->group)
+            co__group_member_done(k, t, x);
+        if (x->groups)
+            co__group_owner_ended(k, t, x);
+    }
     if (t == k->main) {
         k->main_result = result;
         k->main_done = 1;
@@ -398,6 +407,8 @@ co_status co_task_join(co_task *self, co_task *target, int *result)
     if (co__task_state(target) == CO_STATE_DONE) {
         if (result)
             *result = target->result;
+        if (target->extra)             /* a group member leaves its group */
+            co__group_leave(co__kernel, target);
         co__task_release(co__kernel, target);
         return 0;
     }
@@ -464,6 +475,9 @@ int co_task_detach(co_task *t)
     co_kernel *k = co__kernel;
     if (gone(t) || !k || (t->flags & CO_F_DETACHED))
         return -EINVAL;
+    co_task_extra *x = co__task_extra_get(k, t);
+    if (x && x->group)                 /* its group frees it */
+        return -EPERM;
     t->flags |= CO_F_DETACHED;
     if (co__task_state(t) == CO_STATE_DONE) {
         if (failed(t) && !(t->flags & CO_F_DAEMON))  /* daemons: already */

@@ -110,15 +110,25 @@ static inline void co__task_note_suspend(co_task *t, const char *at,
  * program compiles into itself; it is not API. */
 _Noreturn CO_API void co__timeout_panic_open_region(co_task *t,
                                                     const char *where);
+/* The same for task groups (core/group.h): a group in the frame that
+ * still has members aborts; a joined one frees the members it kept.  Only
+ * a task with a record of rarer data (`extra`) can run a group, so other
+ * tasks pay one predicted test. */
+CO_API void co__group_check_frame(co_task *t, const void *frame, size_t size,
+                                  const char *at);
 #undef CO__TASK_ON_FINISH
 #define CO__TASK_ON_FINISH(task, frame, size, at)                            \
     co__check_regions((task), (frame), (size), (at))
 static inline void co__check_regions(co_task *t, const void *frame,
                                      size_t size, const char *at)
 {
-    if (t && __builtin_expect(t->timeouts != NULL, 0) &&
+    if (!t)
+        return;
+    if (__builtin_expect(t->timeouts != NULL, 0) &&
         (uintptr_t)(void *)t->timeouts - (uintptr_t)frame < size)
         co__timeout_panic_open_region(t, at);
+    if (__builtin_expect(t->extra != 0, 0))
+        co__group_check_frame(t, frame, size, at);
 }
 
 /* Spawn flags. */
@@ -184,7 +194,8 @@ CO_API int co_spawn(co_task *self, co_task **out, co_func fn,
  * failure, and the target is then still yours: -ECANCELED / -ETIMEDOUT if
  * the joining task was cancelled or timed out, -EINVAL for NULL or a
  * detached task, -EDEADLK for joining yourself.  (As pthread_join: the
- * target's result and the join's own outcome never share one value.) */
+ * target's result and the join's own outcome never share one value.)
+ * Joining a member of a task group takes it out of the group. */
 CO_API co_status co_task_join(co_task *self, co_task *target, int *result);
 
 /* Blocking: wait until target ends; 0. The handle stays valid. */
@@ -204,7 +215,8 @@ CO_API co_status co_task_cancel(co_task *self, co_task *target);
 CO_API int co_task_cancel_nowait(co_task *target);
 
 /* Free target as soon as it ends (at once if it already has).  Returns 0,
- * or -EINVAL if it is NULL or already detached. */
+ * or -EINVAL if it is NULL or already detached, -EPERM if it is a member of
+ * a task group (the group frees it: core/group.h). */
 CO_API int co_task_detach(co_task *target);
 
 /* Inspecting a task. */

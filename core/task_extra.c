@@ -8,11 +8,43 @@
  * are reused through a free list, so a server that joins a task per
  * connection allocates only as many as are in use at once.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc_impl.h"
 #include "kernel_impl.h"
+
+/* A new record's index, or 0 when out of memory. */
+static uint32_t new_record(co_kernel *k)
+{
+    if (k->extras_len == 0)
+        k->extras_len = 1;             /* index 0 means "none" */
+    if (k->extras_len >= k->extras_cap) {
+        uint32_t cap = k->extras_cap ? k->extras_cap * 2 : 16;
+        co_task_extra **a = co__alloc_resize(k->extras, cap * sizeof *a);
+        if (!a)
+            return 0;
+        k->extras = a;
+        k->extras_cap = cap;
+    }
+    if (!(k->extras[k->extras_len] = co__alloc(sizeof(co_task_extra))))
+        return 0;
+    k->extras[k->extras_len]->chain = NULL;    /* made by await_chain.c */
+    return k->extras_len++;
+}
+
+int co__task_extra_reserve(co_kernel *k)
+{
+    if (k->extras_free)
+        return 0;
+    uint32_t i = new_record(k);
+    if (!i)
+        return -ENOMEM;
+    k->extras[i]->next_free = 0;
+    k->extras_free = i;
+    return 0;
+}
 
 co_task_extra *co__task_extra_make(co_kernel *k, co_task *t)
 {
@@ -21,27 +53,15 @@ co_task_extra *co__task_extra_make(co_kernel *k, co_task *t)
     uint32_t i = k->extras_free;
     if (i) {
         k->extras_free = k->extras[i]->next_free;
-    } else {
-        if (k->extras_len == 0)
-            k->extras_len = 1;             /* index 0 means "none" */
-        if (k->extras_len >= k->extras_cap) {
-            uint32_t cap = k->extras_cap ? k->extras_cap * 2 : 16;
-            co_task_extra **a = co__alloc_resize(k->extras, cap * sizeof *a);
-            if (!a)
-                return NULL;
-            k->extras = a;
-            k->extras_cap = cap;
-        }
-        if (!(k->extras[k->extras_len] = co__alloc(sizeof(co_task_extra))))
-            return NULL;
-        k->extras[k->extras_len]->chain = NULL;
-        i = k->extras_len++;
+    } else if (!(i = new_record(k))) {
+        return NULL;
     }
     co_task_extra *x = k->extras[i];
     struct co_await_site *chain = x->chain;    /* kept for reuse */
     memset(x, 0, sizeof *x);
     x->chain = chain;
     co_waitq_init(&x->joiners);
+    x->task = t;
     t->extra = i;
     return x;
 }

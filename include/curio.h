@@ -28,6 +28,7 @@ extern "C" {
 #include "core/embed.h"
 #include "core/timeout.h"
 #include "core/cancel.h"
+#include "core/group.h"
 #include "core/waits.h"
 #include "core/errors.h"
 #include "core/io.h"

@@ -20,11 +20,11 @@ lib=${1:?usage: exports.sh libcurio.so}
 
 # The co__ names exported only because inline code in the installed
 # headers, compiled into programs, refers to them (core/fastpath.h, the
-# CO_ON_FINISH check in core/task.h).  Not API.  co_wait_enter_at is that
+# CO_ON_FINISH checks in core/task.h: timeout regions and task groups).  Not API.  co_wait_enter_at is that
 # code's slow path too, but it is public (core/waits.h).
 INLINE_SUPPORT="co__running co__no_task co__task_yield_slow
 co__timeout_panic_open_region co__wait_refuse co__await_tracking
-co__task_chain_note"
+co__task_chain_note co__group_check_frame"
 
 # What `make install` installs (its rule leaves out *_impl.h).
 headers=$(ls include/*.h macros/*.h core/*.h net/*.h sync/*.h | grep -v '_impl\.h$')

@@ -7,5 +7,7 @@
 #include "../select.h"
 
 Suite *fault_suite(void);
+/* test_fault_group.c: task groups out of memory */
+void fault_group_tcase(Suite *s);
 
 #endif

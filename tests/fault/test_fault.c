@@ -699,5 +699,6 @@ Suite *fault_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_sweep_every_allocation);
     suite_add_tcase(s, tc);
+    fault_group_tcase(s);
     return s;
 }
