@@ -108,17 +108,18 @@ static int ps_row(co_task *t, void *arg)
     if (isfinite(d))
         snprintf(deadline, sizeof deadline, "%.3fs", d);
     const char *where = co_task_where(t);
-    co__monitor_printf(r, "%6" PRIu32 "  %-20.20s %-8s %9" PRIu64 " %9s  %s\n",
+    co__monitor_printf(r, "%6" PRIu32 "  %-20.20s %-8s %9" PRIu64
+                       " %9s %7zu  %s\n",
                        co_task_id(t), name_of(t), co_task_state(t),
-                       co_task_cycles(t), deadline,
+                       co_task_cycles(t), deadline, co_task_memory(t),
                        where ? where : "-");
     return r->failed;
 }
 
 static void cmd_ps(co_kernel *k, co__monitor_reply *r)
 {
-    co__monitor_printf(r, "%6s  %-20s %-8s %9s %9s  %s\n", "id", "name",
-                       "state", "cycles", "deadline", "where");
+    co__monitor_printf(r, "%6s  %-20s %-8s %9s %9s %7s  %s\n", "id", "name",
+                       "state", "cycles", "deadline", "bytes", "where");
     struct ps_ctx c = { r };
     co_kernel_foreach_task(k, ps_row, &c);
 }
@@ -222,7 +223,7 @@ static void cmd_stats(co_kernel *k, co__monitor_reply *r)
 static void cmd_help(co__monitor_reply *r)
 {
     co__monitor_printf(r,
-        "ps             every task: id, name, state, cycles, deadline, "
+        "ps             every task: id, name, state, cycles, deadline, bytes, "
         "where\n"
         "where N        the awaits task N is suspended in, outermost first\n"
         "parents N      task N, its parent, its parent's parent ...\n"

@@ -7,11 +7,12 @@
  * sends a line and reads until the prompt that ends every answer.  The
  * monitor listens on port 0 (a free port), never on 48802.
  *
- * Values only the real diagnostics give (cycles, deadlines, statistics)
- * are not asserted: core/diag.h is a stand-in on this branch.
+ * Values come from core/diag.h: a row's bytes are co_task_memory, and
+ * `stats` says what co_kernel_get_stats says.
  */
 #define _DEFAULT_SOURCE             /* setenv */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,10 @@ static co_status ps_main(co_task *t, void *arg)
     ck_assert(console_row(f->c1.buf, co_task_id(f->worker), "chain_outer",
                           "blocked", at_outer));
     ck_assert_str_eq(co_task_where(f->worker), at_outer);
+    /* its row's bytes: co_task_memory, just before where it waits */
+    snprintf(f->expect, sizeof f->expect, "%zu  %s",
+             co_task_memory(f->worker), at_outer);
+    ck_assert_ptr_nonnull(strstr(f->c1.buf, f->expect));
     /* the monitor's own tasks are listed too */
     ck_assert_ptr_nonnull(strstr(f->c1.buf, "  monitor "));
     ck_assert(console_row(f->c1.buf, 0, "monitor console", "running",
@@ -260,9 +265,16 @@ static co_status bad_input_main(co_task *t, void *arg)
     ck_assert_str_eq(f->c1.buf, "");
     ASK(f, &f->c1, "he\n");
     ck_assert_ptr_nonnull(strstr(f->c1.buf, "where N"));
-    ASK(f, &f->c1, "stats\n");              /* format only: see the top */
+    ASK(f, &f->c1, "stats\n");
     ck_assert_ptr_nonnull(strstr(f->c1.buf, "tasks_alive "));
     ck_assert_ptr_nonnull(strstr(f->c1.buf, "memory_kernel "));
+    {   /* what the kernel counts (no task was spawned since the answer) */
+        co_kernel_stats st;
+        ck_assert_int_eq(co_kernel_get_stats(co_current_kernel(), &st), 0);
+        snprintf(f->expect, sizeof f->expect, "tasks_spawned  %" PRIu64 "\n",
+                 st.tasks_spawned);
+        ck_assert_ptr_nonnull(strstr(f->c1.buf, f->expect));
+    }
     co_socket_close(&f->c1.sock);
     CO_END;
 }
