@@ -90,6 +90,20 @@ static uint32_t parse_id(const char *arg)
     return (uint32_t)v;
 }
 
+/* The task a command's argument names, or NULL after the error line
+ * (usage, or no such live task) has been written. */
+static co_task *task_arg(co_kernel *k, const char *cmd, const char *arg,
+                         co__monitor_reply *r)
+{
+    uint32_t id = parse_id(arg);
+    co_task *t = id ? find_task(k, id) : NULL;
+    if (!id)
+        co__monitor_printf(r, "error: usage: %s TASK-ID\n", cmd);
+    else if (!t)
+        co__monitor_printf(r, "error: no task %" PRIu32 "\n", id);
+    return t;
+}
+
 /* ------------------------------------------------------------ commands */
 
 struct ps_ctx { co__monitor_reply *r; };
@@ -126,16 +140,10 @@ static void cmd_ps(co_kernel *k, co__monitor_reply *r)
 
 static void cmd_where(co_kernel *k, const char *arg, co__monitor_reply *r)
 {
-    uint32_t id = parse_id(arg);
-    co_task *t = id ? find_task(k, id) : NULL;
-    if (!id) {
-        co__monitor_printf(r, "error: usage: where TASK-ID\n");
+    co_task *t = task_arg(k, "where", arg, r);
+    if (!t)
         return;
-    }
-    if (!t) {
-        co__monitor_printf(r, "error: no task %" PRIu32 "\n", id);
-        return;
-    }
+    uint32_t id = co_task_id(t);
     co_await_site chain[CO_AWAIT_CHAIN_MAX];
     int more = 0;
     int n = co_task_await_chain(t, chain, CO_AWAIT_CHAIN_MAX, &more);
@@ -160,16 +168,9 @@ static void cmd_where(co_kernel *k, const char *arg, co__monitor_reply *r)
 
 static void cmd_parents(co_kernel *k, const char *arg, co__monitor_reply *r)
 {
-    uint32_t id = parse_id(arg);
-    co_task *t = id ? find_task(k, id) : NULL;
-    if (!id) {
-        co__monitor_printf(r, "error: usage: parents TASK-ID\n");
+    co_task *t = task_arg(k, "parents", arg, r);
+    if (!t)
         return;
-    }
-    if (!t) {
-        co__monitor_printf(r, "error: no task %" PRIu32 "\n", id);
-        return;
-    }
     /* Ids grow with spawn order, so a parent's id is smaller: the walk
      * ends even if the registry were inconsistent. */
     for (;;) {
@@ -189,13 +190,11 @@ static void cmd_parents(co_kernel *k, const char *arg, co__monitor_reply *r)
 
 static void cmd_cancel(co_kernel *k, const char *arg, co__monitor_reply *r)
 {
-    uint32_t id = parse_id(arg);
-    co_task *t = id ? find_task(k, id) : NULL;
-    if (!id)
-        co__monitor_printf(r, "error: usage: cancel TASK-ID\n");
-    else if (!t)
-        co__monitor_printf(r, "error: no task %" PRIu32 "\n", id);
-    else if (co_task_cancel_nowait(t) == 1)
+    co_task *t = task_arg(k, "cancel", arg, r);
+    if (!t)
+        return;
+    uint32_t id = co_task_id(t);
+    if (co_task_cancel_nowait(t) == 1)
         co__monitor_printf(r, "task %" PRIu32 " '%s': cancellation "
                               "requested\n", id, name_of(t));
     else
