@@ -44,6 +44,7 @@ extern "C" {
 #include "sync/condition.h"
 #include "sync/queue.h"
 #include "core/async.h"
+#include "core/async_thread.h"
 #include "core/monitor.h"
 #include "sync/universal.h"
 
