@@ -195,6 +195,7 @@ END_TEST
 /* ------------------------------------------------------------ lock, queue */
 
 static co_lock *shared_lock;
+static char slots[128];        /* the queue's items point into it */
 static co_queue *shared_queue;
 
 static int locker(co_thread *th, void *arg)
@@ -230,10 +231,10 @@ static co_status lock_main(co_task *t, void *arg)
     ck_assert_int_eq(co_lock_release(t, &f->lock), 0);
     CO_AWAIT(f->rc, co_sleep(t, 0.02));
     ck_assert_int_eq(co_lock_locked(&f->lock), 0);
-    CO_AWAIT(f->rc, co_queue_put(t, &f->q, (char *)0 + 100));
+    CO_AWAIT(f->rc, co_queue_put(t, &f->q, &slots[100]));
     CO_AWAIT(f->rc, co_sleep(t, 0.02));    /* let the thread take it */
     CO_AWAIT(f->rc, co_queue_get(t, &f->q, &f->item));
-    note("main:got=%d", (int)((char *)f->item - (char *)0));
+    note("main:got=%d", (int)((char *)f->item - slots));
     CO_AWAIT(f->rc, co_task_join(t, f->h[0], &f->result));
     note("result=%d", f->result);
     ck_assert_int_eq(co_queue_free(&f->q), 0);
