@@ -75,6 +75,7 @@ SUITE(group_members)
 SUITE(group_cancel)
 SUITE(group_misuse)
 SUITE(async_thread)
+SUITE(async_thread_edges)
 /* tests/test_macros.c, compiled once per coroutine backend */
 SUITE(macros_switch)
 SUITE(macros_labels)
