@@ -117,10 +117,11 @@ static co_status backing(co_task *t, void *arg)
 {
     struct backing_frame *f = arg;
     co_thread *th = f->th;
+    int st;
     CO_BEGIN(t, f);
     co_disable_cancellation(t);
     for (;;) {
-        int st = state_of(th);
+        st = state_of(th);
         if (st == EXITED)
             break;
         if (st == ASKED) {
