@@ -30,6 +30,7 @@
 #include <stdlib.h>
 
 #include "async.h"
+#include "alloc_impl.h"
 #include "async_thread.h"
 #include "cancel.h"
 #include "kernel.h"
@@ -169,7 +170,7 @@ int co_spawn_thread(co_task *self, co_task **out, co_thread_fn fn, void *arg)
         *out = NULL;
     if (!self || !fn || !co_current_kernel())
         return -EINVAL;
-    co_thread *th = calloc(1, sizeof *th);
+    co_thread *th = co__alloc_zeroed(1, sizeof *th);
     if (!th)
         return -ENOMEM;
     if (pthread_mutex_init(&th->lock, NULL) != 0) {
