@@ -46,6 +46,7 @@ extern "C" {
 #include "core/async.h"
 #include "core/monitor.h"
 #include "sync/universal.h"
+#include "core/thread_pool.h"
 
 #ifdef __cplusplus
 }

@@ -74,6 +74,8 @@ SUITE(group_policy)
 SUITE(group_members)
 SUITE(group_cancel)
 SUITE(group_misuse)
+SUITE(thread_pool)
+SUITE(thread_resolve)
 /* tests/test_macros.c, compiled once per coroutine backend */
 SUITE(macros_switch)
 SUITE(macros_labels)
