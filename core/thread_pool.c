@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "alloc_impl.h"
 #include "kernel_impl.h"
@@ -77,7 +78,12 @@ typedef struct co__worker {
     pthread_t th;
     struct co_thread_pool *pool;
     struct co__worker *next;
+    int exited;                /* ended while idle: to be joined (lock) */
 } co__worker;
+
+/* An idle thread ends after this long without work (a burst of calls
+ * should not leave 64 threads behind for the program's lifetime). */
+#define CO__THREAD_IDLE_NS (30 * 1000000000LL)
 
 struct co_thread_pool {
     co_kernel *kernel;
@@ -88,6 +94,7 @@ struct co_thread_pool {
     co__lane *lanes;
     co__worker *workers;       /* every thread started, for the join */
     int nthreads, nidle, max, stopping;
+    int64_t idle_ns;           /* see CO__THREAD_IDLE_NS */
     co__job *all, *free;       /* kernel thread */
 };
 
@@ -138,15 +145,36 @@ static co__job *lane_next(struct co_thread_pool *p, co__lane *lane)
 
 /* ------------------------------------------------------------ workers */
 
+static struct timespec idle_deadline(int64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ns += ts.tv_nsec;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}
+
 static void *worker_main(void *arg)
 {
-    struct co_thread_pool *p = arg;
+    co__worker *w = arg;
+    struct co_thread_pool *p = w->pool;
     pthread_mutex_lock(&p->lock);
     for (;;) {
+        struct timespec until = idle_deadline(p->idle_ns);
+        int idle_end = 0;
         while (!p->head && !p->stopping && p->nthreads <= p->max) {
             p->nidle++;
-            pthread_cond_wait(&p->work, &p->lock);
+            int rc = pthread_cond_timedwait(&p->work, &p->lock, &until);
             p->nidle--;
+            if (rc == ETIMEDOUT && !p->head) {
+                idle_end = 1;
+                break;
+            }
+        }
+        if (idle_end) {                /* the kernel joins it (reap) */
+            w->exited = 1;
+            break;
         }
         if (p->stopping || p->nthreads > p->max)   /* bound lowered */
             break;
@@ -181,7 +209,8 @@ static int start_worker(struct co_thread_pool *p)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&w->th, NULL, worker_main, p);
+    w->exited = 0;
+    int rc = pthread_create(&w->th, NULL, worker_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         free(w);
@@ -191,6 +220,23 @@ static int start_worker(struct co_thread_pool *p)
     p->workers = w;
     p->nthreads++;
     return 0;
+}
+
+/* Under the lock: join the threads that ended while idle.  Each set
+ * `exited` and released the lock as its last steps, so the joins are
+ * immediate. */
+static void reap(struct co_thread_pool *p)
+{
+    for (co__worker **l = &p->workers; *l;) {
+        co__worker *w = *l;
+        if (!w->exited) {
+            l = &w->next;
+            continue;
+        }
+        *l = w->next;
+        pthread_join(w->th, NULL);
+        free(w);
+    }
 }
 
 /* ------------------------------------------------------------ the pool */
@@ -206,11 +252,19 @@ static struct co_thread_pool *pool_of(co_kernel *k)
         free(p);
         return NULL;
     }
-    if (pthread_cond_init(&p->work, NULL) != 0) {
+    pthread_condattr_t a;              /* idle deadlines: monotonic */
+    int rc = pthread_condattr_init(&a);
+    if (rc == 0) {
+        pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+        rc = pthread_cond_init(&p->work, &a);
+        pthread_condattr_destroy(&a);
+    }
+    if (rc != 0) {
         pthread_mutex_destroy(&p->lock);
         free(p);
         return NULL;
     }
+    p->idle_ns = CO__THREAD_IDLE_NS;
     p->kernel = k;
     p->max = CO_THREADS_DEFAULT_MAX;
     return k->threads = p;
@@ -226,6 +280,17 @@ int co_kernel_set_max_threads(co_kernel *k, int n)
     pthread_mutex_lock(&p->lock);
     p->max = n;
     pthread_cond_broadcast(&p->work);  /* idle threads over it end */
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+int co__thread_pool_set_idle(co_kernel *k, double seconds)
+{
+    struct co_thread_pool *p = k ? pool_of(k) : NULL;
+    if (!p || !(seconds > 0))
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    p->idle_ns = (int64_t)(seconds * 1e9);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
@@ -305,6 +370,7 @@ static int submit(struct co_thread_pool *p, co__job *j, int serial)
         p->lanes = lane;
         j->lane = lane;
     }
+    reap(p);
     fifo_push(&p->head, &p->tail, j);
     p->npending++;
     int rc = 0;

@@ -14,4 +14,8 @@ struct co_thread_pool;
  * cleanup callbacks, free the pool. */
 void co__thread_pool_free(co_kernel *k);
 
+/* For the tests: how long an idle worker waits for work before it ends
+ * (30 s by default).  0 or -EINVAL. */
+int co__thread_pool_set_idle(co_kernel *k, double seconds);
+
 #endif /* CO_THREAD_POOL_IMPL_H */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "curio.h"
+#include "core/thread_pool_impl.h"
 #include "log.h"
 #include "suites.h"
 
@@ -410,6 +411,41 @@ START_TEST(test_free_joins_threads)
 }
 END_TEST
 
+/* Idle threads end after a while (here 0.05 s), and the pool makes new
+ * ones for the next calls. */
+static int threads_before;
+
+struct idle_frame { co_frame co; co_thread_call call; int rc; };
+
+static co_status idle_main(co_task *t, void *arg)
+{
+    struct idle_frame *f = arg;
+    CO_BEGIN(t, f);
+    ck_assert_int_eq(co__thread_pool_set_idle(co_current_kernel(), 0.05), 0);
+    co_thread_call_init(&f->call, sleep_ms, (void *)1, NULL);
+    CO_AWAIT(f->rc, co_run_in_thread(t, &f->call));
+    note("first=%d threads=%d", f->rc,
+         co_kernel_thread_count(co_current_kernel()));
+    CO_AWAIT(f->rc, co_sleep(t, 0.3));
+    note("idle=%d gone=%d", co_kernel_thread_count(co_current_kernel()),
+         count_threads() == threads_before);
+    co_thread_call_init(&f->call, sleep_ms, (void *)2, NULL);
+    CO_AWAIT(f->rc, co_run_in_thread(t, &f->call));
+    note("again=%d/%ld threads=%d", f->rc, (long)f->call.result,
+         co_kernel_thread_count(co_current_kernel()));
+    CO_END;
+}
+
+START_TEST(test_idle_threads_end)
+{
+    threads_before = count_threads();
+    struct idle_frame f = { 0 };
+    ck_assert_int_eq(co_run(idle_main, &f, sizeof f), 0);
+    ck_assert_str_eq(lg, "first=0 threads=1 idle=0 gone=1 again=0/2 threads=1");
+    ck_assert_int_eq(count_threads(), threads_before);
+}
+END_TEST
+
 /* ------------------------------------------------------------ suite */
 
 Suite *thread_pool_suite(void)
@@ -426,6 +462,7 @@ Suite *thread_pool_suite(void)
     tcase_add_test(tc, test_pool_bound);
     tcase_add_test(tc, test_cancel_queued_call);
     tcase_add_test(tc, test_free_joins_threads);
+    tcase_add_test(tc, test_idle_threads_end);
     suite_add_tcase(s, tc);
     return s;
 }
