@@ -8,7 +8,7 @@
  * threads runs fn(arg) and the task gets its result.  Callers beyond the
  * pool's size wait, first come first served.  The threads end when the
  * kernel is freed (co_kernel_free joins them, so a call still running
- * delays it until that call returns).
+ * delays it until that call returns); a thread idle for 30 s ends sooner.
  *
  *     static intptr_t slow_sum(void *arg) { ...blocking work...; return n; }
  *
