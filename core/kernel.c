@@ -297,6 +297,7 @@ void co_kernel_free(co_kernel *k)
     co__kernel = k;
     co__task_release_all(k);            /* tasks spawned but never run */
     co__kernel = outer;
+    co__thread_pool_free(k);       /* joins the workers; before async */
     co__monitor_free(k);
     co__diag_free(k);              /* diag.c: hook sets left installed */
     co__task_extra_free_all(k);

@@ -13,6 +13,7 @@
 #include "pool_impl.h"
 #include "slab_impl.h"
 #include "task_impl.h"
+#include "thread_pool_impl.h"
 #include "timeout.h"
 #include "waits.h"
 
@@ -125,6 +126,9 @@ struct co_kernel {
      * kernel runs). */
     struct co_monitor *monitor;
     int track_awaits;
+
+    /* The worker threads (core/thread_pool.c), NULL until first used. */
+    struct co_thread_pool *threads;
 
     co_task *main;
     int main_result;

@@ -47,6 +47,7 @@ extern "C" {
 #include "core/async_thread.h"
 #include "core/monitor.h"
 #include "sync/universal.h"
+#include "core/thread_pool.h"
 
 #ifdef __cplusplus
 }

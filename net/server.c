@@ -35,6 +35,7 @@
 #include "../core/task_impl.h"
 #include "../core/timeout.h"
 #include "server.h"
+#include "socket_impl.h"
 
 #define BACKOFF_SECONDS 0.1
 
@@ -429,11 +430,26 @@ static co_status connect_to(co_task *self, co_socket **sock, int addr_rc,
     return rc;
 }
 
+/* A host name is resolved first (net/resolve.c).  While the lookup runs
+ * *sock is NULL, while the connect runs it is not: that is how a
+ * re-evaluation knows which of the two woke it. */
 co_status co_open_connection(co_task *self, co_socket **sock,
                              const char *host, int port)
 {
     co_sockaddr addr;
-    int rc = co_sockaddr_inet(&addr, AF_UNSPEC, host, port);
+    int rc;
+    if (co_wait_resumed(self) && sock) {
+        if (*sock)                                     /* connecting */
+            return connect_to(self, sock, 0, NULL);  /* addr unused */
+        if ((rc = co__resolve_finish(self, &addr)) != 0)   /* looked up */
+            return rc;
+        return connect_to(self, sock, 0, &addr);       /* a fresh connect */
+    }
+    rc = co_sockaddr_inet(&addr, AF_UNSPEC, host, port);
+    if (rc == -ENOTSUP && sock) {
+        *sock = NULL;               /* on every failure (server.h) */
+        return co__resolve_start(self, AF_UNSPEC, host, port);
+    }
     if (rc == 0 && (!host || !*host))
         rc = -EINVAL;               /* "any address" is not a destination */
     return connect_to(self, sock, rc, &addr);

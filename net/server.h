@@ -240,9 +240,10 @@ CO_API co_status co_server_wait_ready(co_task *self, co_server_frame *server);
  * socket (yours to close).  On failure *sock is NULL and nothing is left
  * open: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, -ECANCELED ...
  *
- * host is a numeric IPv4 or IPv6 address, or "localhost".  Other host names
- * are not resolved yet -- resolving blocks, and would stall every task until
- * the thread pool exists to run it -- and give -ENOTSUP.
+ * host is a numeric IPv4 or IPv6 address or a host name, resolved as
+ * co_sockaddr_resolve does (on a worker thread: other tasks run on; a
+ * cancellation or timeout during the lookup returns at once): -ENXIO for
+ * a name that does not exist.
  *
  * `sock` must point into the calling coroutine's frame: it holds the socket
  * while the connection is under way.  Bound it with a timeout region:

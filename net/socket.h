@@ -66,13 +66,25 @@ CO_API int co_socket_fd(const co_socket *s);
 
 /*
  * Fill *addr from a numeric host ("127.0.0.1", "::1", "0.0.0.0", "" or NULL
- * for any address, "localhost") and a port.  Host names other than
- * "localhost" are not resolved yet (resolving would block the loop until
- * the thread pool exists): -ENOTSUP.  -EINVAL for a bad address or port.
- * family AF_UNSPEC picks the host's family (IPv4 for NULL/"").
+ * for any address, "localhost") and a port.  It never blocks, so other
+ * host names are not resolved here: -ENOTSUP (co_sockaddr_resolve does).
+ * -EINVAL for a bad address or port.  family AF_UNSPEC picks the host's
+ * family (IPv4 for NULL/"").
  */
 CO_API int co_sockaddr_inet(co_sockaddr *addr, int family, const char *host,
                             int port);
+/*
+ * Blocking: the same for any host, names included: a name is resolved
+ * with getaddrinfo(3) on the kernel's worker threads (core/thread_pool.h),
+ * so a slow resolver stalls no other task; numeric hosts are answered at
+ * once.  *addr (in the caller's frame: it is written by the evaluation
+ * that returns 0) is the first address found.  -ENXIO for a name that
+ * does not exist (or has no address of that family), -EAGAIN for a
+ * temporary failure of the resolver, -EINVAL, -ECANCELED, -ETIMEDOUT
+ * (released at once: the lookup finishes on its thread and is dropped).
+ */
+CO_API co_status co_sockaddr_resolve(co_task *self, co_sockaddr *addr,
+                                     int family, const char *host, int port);
 /* A Unix-domain address; -ENAMETOOLONG if the path does not fit. */
 CO_API int co_sockaddr_unix(co_sockaddr *addr, const char *path);
 /* The port of an AF_INET / AF_INET6 address, or -EINVAL. */

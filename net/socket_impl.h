@@ -18,4 +18,11 @@ co_status co__socket_eager(co_task *self, co_socket *s);
  * kernel loop alive (co__io_set_weak, core/io_impl.h).  NULL: nothing. */
 void co__socket_set_weak(co_socket *s);
 
+/* net/resolve.c, for co_open_connection: start resolving host on the
+ * worker threads (CO_WOULDBLOCK, or an error); on the re-evaluation after
+ * the task was woken, finish: 0 with *addr, or the lookup's error, or
+ * -ECANCELED / -ETIMEDOUT. */
+int co__resolve_start(co_task *self, int family, const char *host, int port);
+int co__resolve_finish(co_task *self, co_sockaddr *addr);
+
 #endif /* CO_SOCKET_IMPL_H */

@@ -76,6 +76,8 @@ SUITE(group_cancel)
 SUITE(group_misuse)
 SUITE(async_thread)
 SUITE(async_thread_edges)
+SUITE(thread_pool)
+SUITE(thread_resolve)
 /* tests/test_macros.c, compiled once per coroutine backend */
 SUITE(macros_switch)
 SUITE(macros_labels)

@@ -41,9 +41,11 @@ static co_status refused_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_open_connection(t, &f->s1, "localhost", f->port));
     ck_assert_int_eq(f->rc, -ECONNREFUSED);
     co_socket_close(&f->s2);
-    /* names are not resolved; "any address" is no destination */
-    CO_AWAIT(f->rc, co_open_connection(t, &f->s1, "example.com", 80));
-    ck_assert_int_eq(f->rc, -ENOTSUP);
+    /* a name that does not exist (the resolver may also be unreachable);
+     * "any address" is no destination */
+    CO_AWAIT(f->rc, co_open_connection(t, &f->s1, "no-such-host.invalid", 80));
+    ck_assert(f->rc == -ENXIO || f->rc == -EAGAIN);
+    ck_assert_ptr_null(f->s1);
     CO_AWAIT(f->rc, co_open_connection(t, &f->s1, "", 80));
     ck_assert_int_eq(f->rc, -EINVAL);
     CO_AWAIT(f->rc, co_open_connection(t, &f->s1, "127.0.0.1", 70000));
