@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "group_tasks.h"
@@ -43,34 +42,4 @@ co_status group_worker(co_task *t, void *arg)
         note("%s:cleaned", f->name);
     }
     CO_END;
-}
-
-void group_expect_abort(void (*fn)(void), const char *const *texts)
-{
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    fflush(stderr);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    static char said[4096];
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(fds[0], said + len, sizeof said - 1 - len)) > 0)
-        len += (size_t)n;
-    said[len] = '\0';
-    close(fds[0]);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-                  "no abort; stderr: <<%s>>", said);
-    for (; *texts; texts++)
-        ck_assert_msg(strstr(said, *texts), "no \"%s\" in <<%s>>", *texts,
-                      said);
 }

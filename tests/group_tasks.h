@@ -27,8 +27,5 @@ co_status group_worker(co_task *t, void *arg);
 
 void group_setup(void);
 
-/* Run fn in a child process with stderr captured: it must die of SIGABRT
- * having said every one of texts (NULL ends the list). */
-void group_expect_abort(void (*fn)(void), const char *const *texts);
 
 #endif

@@ -3,8 +3,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -89,4 +91,34 @@ co_status stream_liner(co_task *t, void *arg)
         note("%s:%s", f->name, rcs(f->rc));
     CO_RETURN(f->rc);
     CO_END;
+}
+
+void expect_abort(void (*fn)(void), const char *const *texts)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    static char said[4096];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], said + len, sizeof said - 1 - len)) > 0)
+        len += (size_t)n;
+    said[len] = '\0';
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                  "no abort; stderr: <<%s>>", said);
+    for (; *texts; texts++)
+        ck_assert_msg(strstr(said, *texts), "no \"%s\" in <<%s>>", *texts,
+                      said);
 }

@@ -54,4 +54,9 @@ struct stream_liner_frame {
 
 co_status stream_liner(co_task *t, void *arg);
 
+/* Run fn in a child process with its stderr captured; assert that it died
+ * of SIGABRT and that what it said contains every one of `texts` (NULL
+ * ends the list).  Independent of Check's fork mode. */
+void expect_abort(void (*fn)(void), const char *const *texts);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "curio.h"
 #include "group_tasks.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
@@ -196,7 +197,7 @@ START_TEST(test_group_left_open_by_a_coroutine_aborts)
     const char *const texts[] = {
         "still has members when the coroutine holding it finishes at "
         "tests/test_group_misuse.c:", "CO_FINALLY", NULL };
-    group_expect_abort(run_leaky_parent, texts);
+    expect_abort(run_leaky_parent, texts);
 }
 END_TEST
 
@@ -222,7 +223,7 @@ START_TEST(test_group_open_at_task_end_aborts)
 {
     const char *const texts[] = { "still has members when its task ends",
                                   NULL };
-    group_expect_abort(run_leaves_group_open, texts);
+    expect_abort(run_leaves_group_open, texts);
 }
 END_TEST
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "curio.h"
+#include "helpers.h"
 #include "log.h"
 #include "suites.h"
 
@@ -352,40 +353,6 @@ END_TEST
 
 /* ------------------------------------------------------------ safety rails */
 
-#include <sys/wait.h>
-
-/* Run fn in a child process with its stderr captured; assert that it died
- * of SIGABRT and that what it said contains every one of `texts` (NULL
- * ends the list).  Independent of Check's fork mode. */
-static void expect_abort(void (*fn)(void), const char *const *texts)
-{
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    fflush(stderr);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    static char said[4096];
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(fds[0], said + len, sizeof said - 1 - len)) > 0)
-        len += (size_t)n;
-    said[len] = '\0';
-    close(fds[0]);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-                  "no abort; stderr: <<%s>>", said);
-    for (; *texts; texts++)
-        ck_assert_msg(strstr(said, *texts), "no \"%s\" in <<%s>>", *texts,
-                      said);
-}
 
 /* The out-of-order abort names both regions: the one ended and the one
  * still open inside it, each where it began. */
