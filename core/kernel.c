@@ -296,8 +296,10 @@ void co_kernel_free(co_kernel *k)
     co_kernel *outer = co__kernel;
     co__kernel = k;
     co__task_release_all(k);            /* tasks spawned but never run */
+    /* Joins the workers, before async; the cleanups of their calls run
+     * in k (a file's give its blocks back to k's pool). */
+    co__thread_pool_free(k);
     co__kernel = outer;
-    co__thread_pool_free(k);       /* joins the workers; before async */
     co__monitor_free(k);
     co__diag_free(k);              /* diag.c: hook sets left installed */
     co__task_extra_free_all(k);

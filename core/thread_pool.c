@@ -63,6 +63,8 @@ struct co__job {
     int in_use;                /* kernel thread: not on the free list */
     int done;                  /* kernel thread: the post has run */
     int abandoned;             /* kernel thread: its task went without it */
+    int detached;              /* no task ever waited (co__thread_pool_start):
+                                  run even if the pool ends first */
     co_post post;
 };
 
@@ -478,6 +480,24 @@ static co_status run(co_task *self, co_thread_call *call, int serial,
     return co_block(self, &j->q, CO_NO_DEADLINE);
 }
 
+/* A call nobody waits for: abandoned from the start, so on_done (or the
+ * pool's end) hands the result to `done`. */
+int co__thread_pool_start(co_kernel *k, co_thread_call_fn fn, void *arg,
+                          co_thread_call_cleanup done)
+{
+    struct co_thread_pool *p = k ? pool_of(k) : NULL;
+    co_thread_call c;
+    co_thread_call_init(&c, fn, arg, done);
+    co__job *j = p ? new_job(p, &c) : NULL;
+    if (!j)
+        return -ENOMEM;
+    j->abandoned = j->detached = 1;
+    int rc = submit(p, j, 0);
+    if (rc < 0)
+        recycle(p, j);
+    return rc;
+}
+
 co_status co_run_in_thread(co_task *self, co_thread_call *call)
 {
     return run(self, call, 0, "co_run_in_thread");
@@ -504,13 +524,21 @@ void co__thread_pool_free(co_kernel *k)
         pthread_join(w->th, NULL);
         free(w);
     }
-    /* No thread left: results nobody took go to their cleanup. */
+    /* No thread left: results nobody took go to their cleanup.  A call
+     * no task waited for and no thread started yet -- a file's write
+     * behind, which its writer was told had gone -- runs here, in the
+     * kernel's thread, rather than be lost; one a task abandoned is
+     * dropped. */
     for (co__job *j = p->all, *next; j; j = next) {
         next = j->next_all;
         co_kernel_unpost(k, &j->post);
-        if (j->in_use && j->cleanup)
-            j->cleanup(j->arg, j->state == JOB_FINISHED ? j->result
-                                                        : -ECANCELED);
+        if (j->in_use) {
+            intptr_t r = j->state == JOB_FINISHED ? j->result : -ECANCELED;
+            if (j->state == JOB_QUEUED && j->detached)
+                r = j->fn(j->arg);
+            if (j->cleanup)
+                j->cleanup(j->arg, r);
+        }
         free(j);
     }
     while (p->lanes) {

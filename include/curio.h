@@ -36,6 +36,7 @@ extern "C" {
 #include "core/diag.h"
 #include "net/socket.h"
 #include "net/stream.h"
+#include "net/file.h"
 #include "net/server.h"
 #include "sync/event.h"
 #include "sync/lock.h"

@@ -35,6 +35,12 @@
  * task is blocked in one (`users`); the last of them frees it.  The stream
  * keeps its pointer to the closed socket for them: they finish their wait
  * on it, which frees the socket in turn.
+ *
+ * Files.  A file stream (net/file.h) has a `file` instead of a socket:
+ * where a socket stream receives, sends or waits for readiness, it asks
+ * the file (net/file_impl.h), whose pieces of I/O run on worker threads
+ * and land in this buffer; the operations are the same code.  A file
+ * stream is also kept until its last piece has landed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -45,6 +51,7 @@
 #include "../core/waits.h"
 #include "../core/alloc_impl.h"
 #include "../core/pool_impl.h"
+#include "file_impl.h"
 #include "socket_impl.h"
 #include "stream.h"
 
@@ -52,13 +59,17 @@
  * in a chunk borrowed from the pool for the one system call. */
 #define GATHER_BYTES CO_POOL_CHUNK
 
+/* 56 bytes on 64-bit hosts, as before files came: rcap and rscan are
+ * 32 bits (bufsize <= INT_MAX), making room for `file`, so an idle
+ * connection costs no more. */
 struct co_stream {
-    co_socket *sock;
+    co_socket *sock;        /* NULL for a file */
+    co__file *file;         /* a file stream's file, else NULL */
     unsigned char *rbuf;    /* a pool block while bytes are buffered, else
                                NULL */
-    size_t rcap;            /* the most it may buffer (the longest line) */
     size_t rstart, rend;    /* buffered: rbuf[rstart .. rend) */
-    size_t rscan;           /* rbuf[rstart .. rstart + rscan) has no '\n' */
+    uint32_t rcap;          /* the most it may buffer (the longest line) */
+    uint32_t rscan;         /* rbuf[rstart .. rstart + rscan) has no '\n' */
     uint32_t users;         /* tasks blocked in an operation on us */
     uint8_t eof;            /* a receive returned 0 */
     uint8_t closed;
@@ -82,9 +93,44 @@ int co_stream_new(co_stream **out, co_socket *s, size_t bufsize)
     if (!st)
         return -ENOMEM;
     st->sock = s;
-    st->rcap = bufsize ? bufsize : CO_STREAM_DEFAULT_BUFSIZE;
+    st->rcap = (uint32_t)(bufsize ? bufsize : CO_STREAM_DEFAULT_BUFSIZE);
     *out = st;
     return 0;
+}
+
+int co__stream_new_file(co_stream **out, co__file *f, size_t bufsize)
+{
+    if (!out || !f || bufsize > INT_MAX)
+        return -EINVAL;
+    co_stream *st = co__alloc_zeroed(1, sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    st->file = f;
+    st->rcap = (uint32_t)(bufsize ? bufsize : CO_STREAM_DEFAULT_BUFSIZE);
+    co__file_attach(f, st);
+    *out = st;
+    return 0;
+}
+
+co__file *co__stream_file(const co_stream *st)
+{
+    return st ? st->file : NULL;
+}
+
+/* Free a closed stream once no task is in an operation on it and, for a
+ * file, no piece is on a thread (it lands in the stream). */
+static void release(co_stream *st)
+{
+    if (st->users || (st->file && co__file_busy(st->file)))
+        return;
+    if (st->file)
+        co__file_free(st->file);
+    free(st);
+}
+
+void co__stream_release(co_stream *st)
+{
+    release(st);
 }
 
 static void free_buffer(co_stream *st)
@@ -106,13 +152,17 @@ int co_stream_close(co_stream **stp)
         return -EBADF;              /* at the close has not yet returned */
     st->closed = 1;
     free_buffer(st);
-    /* Wakes our blocked tasks with -EBADF; the socket's memory stays until
-     * they have finished their wait on it (in stream_enter), so st->sock is
-     * left pointing at it. */
-    co_socket *sock = st->sock;
-    int rc = co_socket_close(&sock);
-    if (st->users == 0)
-        free(st);
+    int rc;
+    if (st->file) {
+        rc = co__file_close(st->file);
+    } else {
+        /* Wakes our blocked tasks with -EBADF; the socket's memory stays
+         * until they have finished their wait on it (in stream_enter), so
+         * st->sock is left pointing at it. */
+        co_socket *sock = st->sock;
+        rc = co_socket_close(&sock);
+    }
+    release(st);
     return rc;
 }
 
@@ -124,6 +174,49 @@ co_socket *co_stream_socket(const co_stream *st)
 size_t co_stream_buffered(const co_stream *st)
 {
     return st ? st->rend - st->rstart : 0;
+}
+
+/* ------------------------------------------------------------ files */
+
+size_t co__stream_unread(const co_stream *st)
+{
+    return st->rend - st->rstart;
+}
+
+void co__stream_drop(co_stream *st)
+{
+    free_buffer(st);
+    st->eof = 0;
+}
+
+/* The piece asked for no more than the room after the buffered bytes,
+ * and while it was on its thread readers could only take bytes (or the
+ * whole buffer): it fits, once the buffered bytes are moved to the
+ * front. */
+void co__stream_landed(co_stream *st, void *block, intptr_t n)
+{
+    if (n <= 0 || st->closed) {
+        if (n == 0)
+            st->eof = 1;
+        co__pool_give(block);
+        return;
+    }
+    if (st->rbuf && st->rstart == st->rend)
+        free_buffer(st);
+    if (!st->rbuf) {                    /* the piece becomes the buffer */
+        st->rbuf = block;
+        st->rstart = st->rscan = 0;
+        st->rend = (size_t)n;
+        return;
+    }
+    if (co__pool_block_size(st->rbuf) - st->rend < (size_t)n) {
+        memmove(st->rbuf, st->rbuf + st->rstart, st->rend - st->rstart);
+        st->rend -= st->rstart;
+        st->rstart = 0;
+    }
+    memcpy(st->rbuf + st->rend, block, (size_t)n);
+    st->rend += (size_t)n;
+    co__pool_give(block);
 }
 
 /* ------------------------------------------------------------ protocol */
@@ -163,6 +256,10 @@ static void adopt(co_stream *st, co_bytes *in, int n)
  */
 static int served_from_buffer(co_task *self, co_stream *st, int *rc)
 {
+    if (st->file) {         /* its every piece suspends the task anyway */
+        *rc = 0;
+        return 0;
+    }
     *rc = co__socket_eager(self, st->sock);
     if (*rc == CO_WOULDBLOCK)
         st->users++;                /* as blocked() */
@@ -179,15 +276,19 @@ static int served_from_buffer(co_task *self, co_stream *st, int *rc)
  * allocate a new buffer), or -EBUSY while the fd is lent to blocking
  * code (co_stream_blocking_begin).  A re-evaluation after our own
  * suspension: finish the socket wait we were suspended in (direction
- * `dir`); its failure (-ECANCELED, -ETIMEDOUT, -EBADF) is ours, and after
- * a close the last task out frees the stream.
+ * `dir`), or the file's; its failure (-ECANCELED, -ETIMEDOUT, -EBADF) is
+ * ours, and after a close the last task out frees the stream.  A file's
+ * own operation (seek ...) that has completed returns CO__FILE_DONE with
+ * *result.  The end of a file is not final: a fresh call reads again.
  */
 static int stream_enter(co_task *self, co_stream *st, int args_ok, int dir,
-                        int *rc, const char *func)
+                        int *rc, int64_t *result, const char *func)
 {
     if (!co_wait_resumed(self)) {
         if (co__wait_begin(self, st && args_ok, rc, func))
             return 1;
+        if (st->file)
+            st->eof = 0;
         if (st->closed)
             *rc = -EBADF;
         else if (st->handed_out)    /* the fd blocks: it would stall us all */
@@ -206,8 +307,10 @@ static int stream_enter(co_task *self, co_stream *st, int args_ok, int dir,
     }
     st->users--;
     co_bytes in = { 0 };
-    int received = dir == CO_IO_READ && st->awaiting_bytes;
-    if (received) {
+    int received = !st->file && dir == CO_IO_READ && st->awaiting_bytes;
+    if (st->file) {
+        *rc = co__file_resume(self, st->file, result);
+    } else if (received) {
         st->awaiting_bytes = 0;
         *rc = receive_bytes(self, st, &in);
     } else {
@@ -222,11 +325,10 @@ static int stream_enter(co_task *self, co_stream *st, int args_ok, int dir,
         co_bytes_free(&in);
         if (*rc >= 0)
             *rc = -EBADF;
-        if (st->users == 0)
-            free(st);
+        release(st);
         return 1;
     }
-    if (*rc < 0)
+    if (*rc < 0 || *rc == CO__FILE_DONE)
         return 1;
     if (received)                       /* the receive we waited for */
         adopt(st, &in, *rc);
@@ -234,11 +336,22 @@ static int stream_enter(co_task *self, co_stream *st, int args_ok, int dir,
     return 0;
 }
 
-/* Return this when a socket primitive suspended us. */
+/* Return this when a socket primitive (or the file) suspended us. */
 static co_status blocked(co_stream *st)
 {
     st->users++;
     return CO_WOULDBLOCK;
+}
+
+int co__stream_enter_file_op(co_task *self, co_stream *st, int args_ok,
+                             int *rc, int64_t *result, const char *func)
+{
+    return stream_enter(self, st, args_ok, CO_IO_WRITE, rc, result, func);
+}
+
+co_status co__stream_blocked(co_stream *st)
+{
+    return blocked(st);
 }
 
 /* ------------------------------------------------------------ the buffer */
@@ -248,7 +361,7 @@ static void take(co_stream *st, void *buf, size_t n)
 {
     memcpy(buf, st->rbuf + st->rstart, n);
     st->rstart += n;
-    st->rscan = st->rscan > n ? st->rscan - n : 0;
+    st->rscan = st->rscan > n ? (uint32_t)(st->rscan - n) : 0;
     if (st->rstart == st->rend)
         free_buffer(st);            /* nothing buffered: nothing held */
 }
@@ -268,19 +381,23 @@ static size_t buffered_line(co_stream *st, size_t limit)
     unsigned char *nl = memchr(base + st->rscan, '\n', span - st->rscan);
     if (nl)
         return (size_t)(nl - base) + 1;
-    st->rscan = span;
+    st->rscan = (uint32_t)span;       /* span <= rcap */
     return 0;
 }
 
 /*
  * Receive into the free space after the buffered bytes, making room first
  * (the caller has fewer than rcap bytes buffered).  The count, 0 at end of
- * stream (remembered), a negative errno, or CO_WOULDBLOCK.
+ * stream (remembered), a negative errno, or CO_WOULDBLOCK.  A file only
+ * starts its piece (CO_WOULDBLOCK): it lands in the buffer.
  */
 static co_status fill(co_task *self, co_stream *st)
 {
     if (st->rbuf && st->rstart == st->rend)
         free_buffer(st);
+    if (!st->rbuf && st->file)
+        return co__file_fill(self, st->file, min_size(st->rcap,
+                                                      CO_POOL_CHUNK));
     if (!st->rbuf) {
         co_bytes in = { 0 };
         int n = receive_bytes(self, st, &in);
@@ -310,6 +427,8 @@ static co_status fill(co_task *self, co_stream *st)
         st->rbuf = b;
         room = bigger - st->rend;
     }
+    if (st->file)
+        return co__file_fill(self, st->file, min_size(room, CO_POOL_CHUNK));
     int n = co_socket_recv(self, st->sock, st->rbuf + st->rend, room, 0);
     if (n > 0)
         st->rend += (size_t)n;
@@ -318,8 +437,16 @@ static co_status fill(co_task *self, co_stream *st)
     return n;
 }
 
-/* Receive straight into the caller's buffer (the stream's is empty): for
- * reads at least as big as the stream's buffer, saving a copy. */
+/* Whether a read of len bytes into an empty buffer should receive
+ * straight into the caller's buffer, saving a copy: one at least as big
+ * as the stream's buffer.  Not from a file: its piece lands later, when
+ * the caller's buffer may be gone. */
+static int direct(const co_stream *st, size_t len)
+{
+    return len >= st->rcap && !st->file;
+}
+
+/* Receive straight into the caller's buffer (the stream's is empty). */
 static co_status recv_direct(co_task *self, co_stream *st, void *buf,
                              size_t len)
 {
@@ -335,7 +462,8 @@ co_status co_stream_read(co_task *self, co_stream *st, void *buf,
                          size_t maxlen)
 {
     int rc;
-    if (stream_enter(self, st, buf || !maxlen, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, buf || !maxlen, CO_IO_READ, &rc, NULL,
+                     __func__))
         return rc;
     maxlen = min_size(maxlen, INT_MAX);
     if (maxlen == 0)
@@ -349,7 +477,7 @@ co_status co_stream_read(co_task *self, co_stream *st, void *buf,
         }
         if (st->eof)
             return 0;
-        if (maxlen >= st->rcap) {
+        if (direct(st, maxlen)) {
             rc = recv_direct(self, st, buf, maxlen);
             return rc == CO_WOULDBLOCK ? blocked(st) : rc;
         }
@@ -367,7 +495,7 @@ co_status co_stream_read_exactly(co_task *self, co_stream *st, void *buf,
     int rc, args_ok = st && got && (buf || !n);
     if (args_ok && !co_wait_resumed(self))  /* a fresh call */
         *got = 0;
-    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, NULL, __func__))
         return rc;
     unsigned char *out = buf;
     for (;;) {
@@ -381,7 +509,7 @@ co_status co_stream_read_exactly(co_task *self, co_stream *st, void *buf,
         if (st->eof)
             return -EPIPE;
         size_t want = n - *got;
-        if (want >= st->rcap) {
+        if (direct(st, want)) {
             rc = recv_direct(self, st, out + *got, want);
             if (rc > 0)
                 *got += (size_t)rc;
@@ -399,7 +527,8 @@ co_status co_stream_readline(co_task *self, co_stream *st, void *buf,
                              size_t maxlen)
 {
     int rc;
-    if (stream_enter(self, st, buf && maxlen, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, buf && maxlen, CO_IO_READ, &rc, NULL,
+                     __func__))
         return rc;
     size_t limit = min_size(maxlen, st->rcap);     /* rcap <= INT_MAX */
     for (;;) {
@@ -430,7 +559,7 @@ co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
     int rc, args_ok = st && got && (buf || !maxlen);
     if (args_ok && !co_wait_resumed(self))
         *got = 0;
-    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, NULL, __func__))
         return rc;
     unsigned char *out = buf;
     for (;;) {
@@ -446,7 +575,7 @@ co_status co_stream_readall(co_task *self, co_stream *st, void *buf,
         if (st->eof)
             return 0;
         size_t room = maxlen - *got;
-        if (room >= st->rcap) {
+        if (direct(st, room)) {
             rc = recv_direct(self, st, out + *got, room);
             if (rc > 0)
                 *got += (size_t)rc;
@@ -472,7 +601,7 @@ co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
     int rc, args_ok = st && got && nlines && (buf || !maxlen);
     if (args_ok && !co_wait_resumed(self))
         *got = *nlines = 0;
-    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_READ, &rc, NULL, __func__))
         return rc;
     unsigned char *out = buf;
     for (;;) {
@@ -506,17 +635,25 @@ co_status co_stream_readlines(co_task *self, co_stream *st, void *buf,
 
 /* ------------------------------------------------------------ writing */
 
+/* Send up to len bytes: to the socket, or handed to the file's thread. */
+static co_status send_some(co_task *self, co_stream *st, const void *buf,
+                           size_t len)
+{
+    if (st->file)
+        return co__file_send(self, st->file, buf, len);
+    return co_socket_send(self, st->sock, buf, len, 0);
+}
+
 co_status co_stream_write(co_task *self, co_stream *st, const void *buf,
                           size_t len, size_t *sent)
 {
     int rc, args_ok = st && sent && (buf || !len);
     if (args_ok && !co_wait_resumed(self))
         *sent = 0;
-    if (stream_enter(self, st, args_ok, CO_IO_WRITE, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_WRITE, &rc, NULL, __func__))
         return rc;
     while (*sent < len) {
-        rc = co_socket_send(self, st->sock, (const char *)buf + *sent,
-                            len - *sent, 0);
+        rc = send_some(self, st, (const char *)buf + *sent, len - *sent);
         if (rc == CO_WOULDBLOCK)
             return blocked(st);
         if (rc < 0)
@@ -565,7 +702,7 @@ co_status co_stream_writelines(co_task *self, co_stream *st,
     int args_ok = resumed || iov_ok(st, sent, iov, iovcnt);
     if (args_ok && !resumed)
         *sent = 0;
-    if (stream_enter(self, st, args_ok, CO_IO_WRITE, &rc, __func__))
+    if (stream_enter(self, st, args_ok, CO_IO_WRITE, &rc, NULL, __func__))
         return rc;
     for (;;) {
         /* where *sent has got to: piece i, offset skip */
@@ -585,7 +722,7 @@ co_status co_stream_writelines(co_task *self, co_stream *st,
             len = gather(gathered, iov, iovcnt, i, skip);
             p = gathered;
         }
-        rc = co_socket_send(self, st->sock, p, len, 0);
+        rc = send_some(self, st, p, len);
         co__pool_give(gathered);
         if (rc == CO_WOULDBLOCK)
             return blocked(st);
@@ -595,13 +732,17 @@ co_status co_stream_writelines(co_task *self, co_stream *st,
     }
 }
 
+/* A socket stream's flush is never suspended: only a fresh call's checks
+ * (-EBADF, -EBUSY).  A file's waits for its writes behind. */
 co_status co_stream_flush(co_task *self, co_stream *st)
 {
     int rc;
-    /* Never suspended: only a fresh call's checks (-EBADF, -EBUSY). */
-    if (stream_enter(self, st, 1, CO_IO_WRITE, &rc, __func__))
+    if (stream_enter(self, st, 1, CO_IO_WRITE, &rc, NULL, __func__))
         return rc;
-    return 0;
+    if (!st->file)
+        return 0;
+    rc = co__file_drain(self, st->file);
+    return rc == CO_WOULDBLOCK ? blocked(st) : rc;
 }
 
 /* ------------------------------------------------------------ blocking */
@@ -623,6 +764,12 @@ int co_stream_blocking_begin(co_stream *st)
      * operation would find the fd blocking, or its data taken. */
     if (st->handed_out || st->users || st->rend != st->rstart)
         return -EBUSY;
+    if (st->file) {                 /* a file's fd is blocking already */
+        int fd = co__file_fd_idle(st->file);
+        if (fd >= 0)
+            st->handed_out = 1;
+        return fd;
+    }
     int rc = co_socket_set_blocking(st->sock, 1);
     if (rc < 0)
         return rc;
@@ -634,6 +781,10 @@ int co_stream_blocking_end(co_stream *st)
 {
     if (!st || !st->handed_out)
         return -EINVAL;
+    if (st->file) {
+        st->handed_out = 0;
+        return 0;
+    }
     /* If the fd cannot be made non-blocking, it stays lent: stream
      * operations must not block the kernel's thread in a system call. */
     int rc = co_socket_set_blocking(st->sock, 0);

@@ -45,6 +45,10 @@ const char *rcs(int rc)
     case -ENAMETOOLONG: return "ENAMETOOLONG";
     case -ECONNRESET: return "ECONNRESET";
     case -ECONNREFUSED: return "ECONNREFUSED";
+    case -ENOENT: return "ENOENT";
+    case -EEXIST: return "EEXIST";
+    case -ENOSPC: return "ENOSPC";
+    case -ESPIPE: return "ESPIPE";
     }
     i = (i + 1) % 8;
     snprintf(buf[i], sizeof buf[i], "%d", rc);
