@@ -21,11 +21,13 @@
  * `mine`, and keeps the slot until it has taken the result (or has left:
  * then the landing frees the slot).
  *
- * While a piece is on a thread (`running`) the kernel is held: its tasks
- * waiting for the piece are not deadlocked, and a program whose main task
- * ends with a write still behind runs until it has landed.  The file (and
- * its stream) is freed only once no piece runs: the landing of a closed
- * file's last piece closes its fd and frees them.
+ * While a piece is on a thread (`running`) the kernel is held, so its
+ * tasks waiting for the piece are not taken for deadlocked.  A program
+ * whose tasks have all ended with a write still behind loses nothing:
+ * co_kernel_free finishes the pieces the pool has not (it runs a queued
+ * one itself), and they land then.  The file (and its stream) is freed
+ * only once no piece runs: the landing of a closed file's last piece
+ * closes its fd and frees them.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -78,6 +78,11 @@ struct co_stream {
     uint8_t handed_out;     /* the fd is lent to blocking code */
 };
 
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct co_stream) <= 56,
+               "an idle connection's stream stays at 56 bytes");
+#endif
+
 static size_t min_size(size_t a, size_t b)
 {
     return a < b ? a : b;
