@@ -252,6 +252,16 @@ int co__file_fd_idle(const co__file *f)
 
 /* ------------------------------------------------------------ for stream.c */
 
+/* A pool block for a piece: NULL with -ENOBUFS (the pool at its bound) or
+ * -ENOMEM (room, but no memory) in *rc. */
+static unsigned char *take_block(size_t len, int *rc)
+{
+    unsigned char *b = co__pool_try_take(len);
+    if (!b)
+        *rc = co__pool_has_room() ? -ENOMEM : -ENOBUFS;
+    return b;
+}
+
 /* The slot is taken: wait for it. */
 static co_status wait_slot(co_task *self, co__file *f)
 {
@@ -265,11 +275,12 @@ co_status co__file_fill(co_task *self, co__file *f, size_t len)
         return e;
     if (f->busy)
         return wait_slot(self, f);
-    unsigned char *b = co__pool_try_take(len);
+    int rc;
+    unsigned char *b = take_block(len, &rc);
     if (!b)
-        return -ENOBUFS;
+        return rc;
     f->op = (piece){ .kind = OP_READ, .block = b, .len = len };
-    int rc = start(f);
+    rc = start(f);
     if (rc < 0) {
         f->op.block = NULL;
         co__pool_give(b);
@@ -287,13 +298,14 @@ co_status co__file_send(co_task *self, co__file *f, const void *buf,
     if (f->busy)
         return wait_slot(self, f);
     size_t n = len < CO_POOL_CHUNK ? len : CO_POOL_CHUNK;
-    unsigned char *b = co__pool_try_take(n);
+    int rc;
+    unsigned char *b = take_block(n, &rc);
     if (!b)
-        return -ENOBUFS;
+        return rc;
     memcpy(b, buf, n);
     f->op = (piece){ .kind = OP_WRITE, .block = b, .len = n,
                      .unread = unread(f) };
-    int rc = start(f);
+    rc = start(f);
     if (rc < 0) {
         f->op.block = NULL;
         co__pool_give(b);

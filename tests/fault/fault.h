@@ -9,5 +9,7 @@
 Suite *fault_suite(void);
 /* test_fault_group.c: task groups out of memory */
 void fault_group_tcase(Suite *s);
+/* test_fault_file.c: async files out of memory */
+void fault_file_tcase(Suite *s);
 
 #endif

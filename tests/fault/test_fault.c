@@ -700,5 +700,6 @@ Suite *fault_suite(void)
     tcase_add_test(tc, test_sweep_every_allocation);
     suite_add_tcase(s, tc);
     fault_group_tcase(s);
+    fault_file_tcase(s);
     return s;
 }
