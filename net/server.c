@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +31,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "../core/alloc_impl.h"
 #include "../core/cancel.h"
 #include "../core/errors.h"
 #include "../core/task_impl.h"
@@ -179,16 +181,13 @@ static int check_config(const co_server_frame *f, int is_unix)
     return 0;
 }
 
-/* Make, bind and listen; fill in the address.  Nothing blocks. */
-static int open_listener(co_server_frame *f, int is_unix)
+/* Make, bind and listen at addr; fill in the address.  Nothing blocks. */
+static int open_listener(co_server_frame *f, int is_unix,
+                         const co_sockaddr *addr)
 {
-    co_sockaddr addr;
-    int rc = is_unix ? co_sockaddr_unix(&addr, f->path)
-                     : co_sockaddr_inet(&addr, f->family, f->host, f->port);
-    if (rc < 0)
-        return rc;
     co_socket *s;
-    if ((rc = co_socket_new(&s, addr.ss.ss_family, SOCK_STREAM, 0)) < 0)
+    int rc = co_socket_new(&s, addr->ss.ss_family, SOCK_STREAM, 0);
+    if (rc < 0)
         return rc;
     const int on = 1;
     if (!is_unix && !(f->flags & CO_SERVER_NO_REUSEADDR))
@@ -196,7 +195,7 @@ static int open_listener(co_server_frame *f, int is_unix)
     if (rc == 0 && !is_unix && (f->flags & CO_SERVER_REUSEPORT))
         rc = co_socket_setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
     if (rc == 0)
-        rc = co_socket_bind(s, &addr);
+        rc = co_socket_bind(s, addr);
     if (rc == 0 && is_unix) {
         struct stat st;
         if (stat(f->path, &st) == 0) {   /* to remove it later, if ours */
@@ -220,6 +219,23 @@ static int open_listener(co_server_frame *f, int is_unix)
     return 0;
 }
 
+/* The server's host is a name, to be resolved first (listen_on_name). */
+static int host_is_name(const co_server_frame *f, int is_unix)
+{
+    co_sockaddr addr;
+    return !is_unix &&
+           co_sockaddr_inet(&addr, f->family, f->host, f->port) == -ENOTSUP;
+}
+
+/* Listen at the path, or the numeric address, the server was given. */
+static int open_listener_given(co_server_frame *f, int is_unix)
+{
+    co_sockaddr addr;
+    int rc = is_unix ? co_sockaddr_unix(&addr, f->path)
+                     : co_sockaddr_inet(&addr, f->family, f->host, f->port);
+    return rc < 0 ? rc : open_listener(f, is_unix, &addr);
+}
+
 static void close_listener(co_server_frame *f, int is_unix)
 {
     if (!f->priv.listener)
@@ -230,6 +246,38 @@ static void close_listener(co_server_frame *f, int is_unix)
         st.st_dev == f->priv.path_dev && st.st_ino == f->priv.path_ino)
         unlink(f->path);
     f->priv.path_ino = 0;
+}
+
+/* An error that says only that this kind of address cannot be used from
+ * this machine (no IPv6, an address that is not ours, no route): another
+ * of a name's addresses may do, and its error says more. */
+static int unusable_here(int rc)
+{
+    return rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL || rc == -ENETUNREACH;
+}
+
+/*
+ * Blocking: listen on the first address of the server's host name that
+ * this machine can listen on, the name being resolved on the worker
+ * threads (net/resolve.c).  Any other error (-EADDRINUSE, -EACCES) ends
+ * the setup there: it is about the port, and binding the name's next
+ * address instead would hide a server from the clients that find the
+ * first.
+ */
+static co_status listen_on_name(co_task *self, co_server_frame *f)
+{
+    if (!co_wait_resumed(self))
+        return co__resolve_start(self, f->family, f->host, f->port);
+    co__addrs *a;
+    int rc = co__resolve_finish(self, &a);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < a->count; i++)
+        if ((rc = open_listener(f, 0, &a->addr[i])) == 0 ||
+            !unusable_here(rc))
+            break;
+    free(a);
+    return rc;
 }
 
 /* Errors accept returns for want of resources: wait and try again. */
@@ -273,8 +321,13 @@ static co_status serve(co_task *t, co_server_frame *f, int is_unix)
     f->accepted = f->backoffs = 0;
     f->bound_port = 0;
     if ((f->priv.rc = check_config(f, is_unix)) < 0 ||
-        (f->priv.rc = co_check_cancellation(t)) < 0 ||
-        (f->priv.rc = open_listener(f, is_unix)) < 0)
+        (f->priv.rc = co_check_cancellation(t)) < 0)
+        CO_RETURN(f->priv.rc);
+    if (host_is_name(f, is_unix))
+        CO_AWAIT(f->priv.rc, listen_on_name(t, f));
+    else
+        f->priv.rc = open_listener_given(f, is_unix);
+    if (f->priv.rc < 0)
         CO_RETURN(f->priv.rc);
     f->priv.state = STATE_LISTENING;
     co_waitq_wake_all(&f->priv.ready, f->bound_port);
@@ -430,25 +483,96 @@ static co_status connect_to(co_task *self, co_socket **sock, int addr_rc,
     return rc;
 }
 
-/* A host name is resolved first (net/resolve.c).  While the lookup runs
- * *sock is NULL, while the connect runs it is not: that is how a
- * re-evaluation knows which of the two woke it. */
+/* Make a socket for a's next address and start connecting it. */
+static co_status attempt(co_task *self, co__addrs *a)
+{
+    const co_sockaddr *to = &a->addr[a->next];
+    int rc = co_socket_new(&a->sock, to->ss.ss_family, SOCK_STREAM, 0);
+    return rc < 0 ? rc : co_socket_connect(self, a->sock, to);
+}
+
+/*
+ * Connect to a's addresses in turn, from a->next, until one takes: a
+ * primitive on the record a lookup made (or "localhost"'s).  While an
+ * attempt is under way *sock holds the record, which owns the attempt's
+ * socket: the caller's frame is the one place that survives the
+ * suspension, and the record must be found again to carry on or to free.
+ * The record is freed when the call ends, whatever its result.
+ *
+ * The result is the first connection, or the last address's error --
+ * unless that error only says its kind of address is unusable from here
+ * (no IPv6: ::1 after 127.0.0.1 for "localhost"), and an earlier address
+ * said more (-ECONNREFUSED).  A cancellation or a timeout ends it at
+ * once: the next address is not tried.
+ */
+static co_status dial(co_task *self, co_socket **sock, co__addrs *a,
+                      int resumed)
+{
+    int rc = resumed ? co_socket_connect(self, a->sock, &a->addr[a->next])
+                     : attempt(self, a);
+    while (rc != 0 && rc != CO_WOULDBLOCK) {
+        co_socket_close(&a->sock);
+        if (!a->err || !unusable_here(rc) || unusable_here(a->err))
+            a->err = rc;
+        if (++a->next == a->count) {
+            rc = a->err;
+            break;
+        }
+        if (co_wait_enter(self, &rc))  /* cancelled, timed out: no more */
+            break;
+        rc = attempt(self, a);
+    }
+    if (rc == CO_WOULDBLOCK) {
+        *sock = (co_socket *)(void *)a;
+        return rc;
+    }
+    *sock = a->sock;                /* connected, or NULL */
+    free(a);
+    return rc;
+}
+
+/* A fresh dial: nothing tried yet. */
+static co_status dial_first(co_task *self, co_socket **sock, co__addrs *a)
+{
+    a->next = a->err = 0;
+    a->sock = NULL;
+    return dial(self, sock, a, 0);
+}
+
+/*
+ * A host name is resolved first (net/resolve.c), and "localhost" stands
+ * for two addresses too: their addresses are tried in turn (dial).  The
+ * host tells a re-evaluation which path the call took (it must not
+ * change, THE RULE); on the path of names, *sock is NULL while the lookup
+ * runs and holds dial's record while it connects.
+ */
 co_status co_open_connection(co_task *self, co_socket **sock,
                              const char *host, int port)
 {
     co_sockaddr addr;
-    int rc;
+    co__addrs *a;
+    int rc = co_sockaddr_inet(&addr, AF_UNSPEC, host, port);
+    int named = rc == -ENOTSUP || (rc == 0 && co__resolve_is_localhost(host));
     if (co_wait_resumed(self) && sock) {
-        if (*sock)                                     /* connecting */
-            return connect_to(self, sock, 0, NULL);  /* addr unused */
-        if ((rc = co__resolve_finish(self, &addr)) != 0)   /* looked up */
+        if (!named)                                   /* connecting */
+            return connect_to(self, sock, 0, NULL);   /* addr unused */
+        if (*sock)                                    /* dialing */
+            return dial(self, sock, (co__addrs *)(void *)*sock, 1);
+        if ((rc = co__resolve_finish(self, &a)) != 0) /* looked up */
             return rc;
-        return connect_to(self, sock, 0, &addr);       /* a fresh connect */
+        return dial_first(self, sock, a);
     }
-    rc = co_sockaddr_inet(&addr, AF_UNSPEC, host, port);
-    if (rc == -ENOTSUP && sock) {
+    if (named && sock) {
         *sock = NULL;               /* on every failure (server.h) */
-        return co__resolve_start(self, AF_UNSPEC, host, port);
+        if (rc == -ENOTSUP)
+            return co__resolve_start(self, AF_UNSPEC, host, port);
+        if (co_wait_begin(self, 1, &rc))
+            return rc;
+        if (!(a = co__alloc(sizeof *a)))
+            return -ENOMEM;
+        a->count = co__resolve_localhost(a->addr, CO_SOCKADDR_RESOLVE_MAX,
+                                         AF_UNSPEC, port);
+        return dial_first(self, sock, a);
     }
     if (rc == 0 && (!host || !*host))
         rc = -EINVAL;               /* "any address" is not a destination */

@@ -137,8 +137,11 @@ struct co_server_frame {
     co_frame co;
 
     /* ---- configuration: set before starting ---- */
-    const char *host;           /* TCP: a numeric address or "localhost";
-                                   NULL or "": any IPv4 address */
+    const char *host;           /* TCP: a numeric address, "localhost"
+                                   (127.0.0.1; ::1 for AF_INET6) or a
+                                   host name (resolved during setup, see
+                                   co_tcp_server); NULL or "": any IPv4
+                                   address */
     int port;                   /* TCP: 0 lets the system choose (the chosen
                                    port: co_server_wait_ready, bound_port) */
     int family;                 /* TCP: AF_UNSPEC (the host's), AF_INET,
@@ -204,9 +207,20 @@ CO_API int co_server_routine_error(int result);
  * The servers: coroutines on a co_server_frame.  Spawn one (CO_SPAWN) or
  * await it (CO_AWAIT_CALL).  They run until cancelled and then return
  * -ECANCELED, after their handlers have ended and the listening socket is
- * closed.  Setup errors come back at once, before anything is accepted:
- * -EINVAL (no handler, handler_frame_size too small, no path...),
- * -ENOTSUP (a host name: see co_open_connection), -EADDRINUSE, -EACCES ...
+ * closed.  Setup errors come back before anything is accepted: -EINVAL
+ * (no handler, handler_frame_size too small, no path, a malformed
+ * address...), -EADDRINUSE, -EACCES ...
+ *
+ * A TCP server's host may be a name: the server resolves it during setup
+ * as co_sockaddr_resolve_all does (on a worker thread; other tasks run
+ * on, and a cancellation during the lookup ends the server at once) and
+ * listens on the first of its addresses this machine can listen on.  An
+ * address that is not this machine's, or of a family it lacks, is skipped
+ * (-EADDRNOTAVAIL, -EAFNOSUPPORT, -ENETUNREACH); any other error ends the
+ * setup with it (-EADDRINUSE, -EACCES: about the port, which the next
+ * address would only hide).  -ENXIO for a name that does not exist,
+ * -EAGAIN if the resolver failed for now.  co_server_wait_ready returns
+ * once the lookup is over and the server listens.
  */
 CO_API co_status co_tcp_server(co_task *self, void *frame);
 CO_API co_status co_unix_server(co_task *self, void *frame);
@@ -240,13 +254,23 @@ CO_API co_status co_server_wait_ready(co_task *self, co_server_frame *server);
  * socket (yours to close).  On failure *sock is NULL and nothing is left
  * open: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, -ECANCELED ...
  *
- * host is a numeric IPv4 or IPv6 address or a host name, resolved as
- * co_sockaddr_resolve does (on a worker thread: other tasks run on; a
- * cancellation or timeout during the lookup returns at once): -ENXIO for
- * a name that does not exist.
+ * host is a numeric IPv4 or IPv6 address, "localhost", or a host name,
+ * resolved as co_sockaddr_resolve_all does (on a worker thread: other
+ * tasks run on): -ENXIO for a name that does not exist, -EAGAIN if the
+ * resolver failed for now.  A name's addresses (at most
+ * CO_SOCKADDR_RESOLVE_MAX), and "localhost"'s (127.0.0.1, then ::1), are
+ * tried in turn, in the resolver's order, until one connects.  If none
+ * does, the result is the last address's error -- unless that error only
+ * says its kind of address is unusable from this machine (-EAFNOSUPPORT,
+ * -EADDRNOTAVAIL, -ENETUNREACH: no IPv6, say) and an earlier address
+ * failed otherwise: then that earlier error (-ECONNREFUSED).  A
+ * cancellation or timeout, during the lookup or any attempt, returns at
+ * once without trying the addresses left.  Each attempt takes as long as
+ * the system's connect does: bound the whole with a timeout region.
  *
- * `sock` must point into the calling coroutine's frame: it holds the socket
- * while the connection is under way.  Bound it with a timeout region:
+ * `sock` must point into the calling coroutine's frame: it holds the
+ * call's state while the connection is under way (not a socket you may
+ * use before the call has returned 0).  Bound it with a timeout region:
  *     co_timeout_after(t, &f->to, 5.0);
  *     CO_AWAIT(f->rc, co_open_connection(t, &f->sock, "127.0.0.1", 25000));
  *     f->rc = co_timeout_end(t, &f->to, f->rc);

@@ -67,22 +67,37 @@ CO_API int co_socket_fd(const co_socket *s);
 /*
  * Fill *addr from a numeric host ("127.0.0.1", "::1", "0.0.0.0", "" or NULL
  * for any address, "localhost") and a port.  It never blocks, so other
- * host names are not resolved here: -ENOTSUP (co_sockaddr_resolve does).
- * -EINVAL for a bad address or port.  family AF_UNSPEC picks the host's
- * family (IPv4 for NULL/"").
+ * host names are not resolved here: -ENOTSUP (co_sockaddr_resolve and
+ * co_sockaddr_resolve_all do).  -EINVAL for a bad address or port.  family
+ * AF_UNSPEC picks the host's family (IPv4 for NULL/"", 127.0.0.1 for
+ * "localhost").
  */
 CO_API int co_sockaddr_inet(co_sockaddr *addr, int family, const char *host,
                             int port);
+
+/* The most addresses a lookup keeps: enough for a host with a few IPv4 and
+ * a few IPv6 addresses; a name with more gives its first ones. */
+#define CO_SOCKADDR_RESOLVE_MAX 8
+
 /*
- * Blocking: the same for any host, names included: a name is resolved
- * with getaddrinfo(3) on the kernel's worker threads (core/thread_pool.h),
- * so a slow resolver stalls no other task; numeric hosts are answered at
- * once.  *addr (in the caller's frame: it is written by the evaluation
- * that returns 0) is the first address found.  -ENXIO for a name that
- * does not exist (or has no address of that family), -EAGAIN for a
- * temporary failure of the resolver, -EINVAL, -ECANCELED, -ETIMEDOUT
- * (released at once: the lookup finishes on its thread and is dropped).
+ * Blocking: the addresses of any host, in the resolver's order, into
+ * addrs[0..max): the number stored (1 or more, at most max and
+ * CO_SOCKADDR_RESOLVE_MAX).  A name is resolved with getaddrinfo(3) on the
+ * kernel's worker threads (core/thread_pool.h), so a slow resolver stalls
+ * no other task; a numeric host is answered at once, as is "localhost":
+ * 127.0.0.1 then ::1 (of the family asked for), without a lookup, as RFC
+ * 6761 recommends.  addrs (in the caller's frame) is written by the
+ * evaluation that returns.  -ENXIO for a name that does not exist (or has
+ * no address of that family), -EAGAIN for a temporary failure of the
+ * resolver, -EINVAL (NULL addrs, max < 1, a malformed address or port),
+ * -ECANCELED, -ETIMEDOUT (released at once: the lookup finishes on its
+ * thread and is dropped).
  */
+CO_API co_status co_sockaddr_resolve_all(co_task *self, co_sockaddr *addrs,
+                                         int max, int family,
+                                         const char *host, int port);
+/* Blocking: the same, keeping the first address only: 0 with *addr (for
+ * "localhost", 127.0.0.1 unless family is AF_INET6), or the same errors. */
 CO_API co_status co_sockaddr_resolve(co_task *self, co_sockaddr *addr,
                                      int family, const char *host, int port);
 /* A Unix-domain address; -ENAMETOOLONG if the path does not fit. */

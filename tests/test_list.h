@@ -78,6 +78,7 @@ SUITE(async_thread)
 SUITE(async_thread_edges)
 SUITE(thread_pool)
 SUITE(thread_resolve)
+SUITE(thread_resolve_all)
 SUITE(file_io)
 SUITE(file_cancel)
 /* tests/test_macros.c, compiled once per coroutine backend */
