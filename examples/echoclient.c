@@ -4,7 +4,8 @@
  *
  * Usage: echoclient [HOST [PORT]]     (default 127.0.0.1 25000)
  *
- * HOST is a numeric address or "localhost" (names are not resolved yet).
+ * HOST is a numeric address or a name (resolved on the worker threads;
+ * every address it stands for is tried in turn).
  * Start build/examples/echoserv or build/examples/echoserv2 first.
  */
 #include <errno.h>
