@@ -12,9 +12,12 @@
  *                    same calls one at a time to one pthread worker and
  *                    waits for each result.
  *   many tasks       MANY_TASKS tasks make MANY_CALLS calls each, all at
- *                    once, on the default pool (it grows to its 64
- *                    threads, checked).  Reference: the same calls on a
- *                    pool of 64 pthreads, fed by one caller thread.
+ *                    once, on the default pool.  It starts a thread
+ *                    whenever more calls wait than threads idle, up to its
+ *                    bound of 64: all 64 here, fewer where its threads
+ *                    keep up (about 40 under TSan); the output says
+ *                    how many.  Reference: the same calls on a pool of 64
+ *                    pthreads, fed by one caller thread.
  *   block_in_thread  LANE_TASKS tasks make LANE_CALLS calls each of the
  *                    same function with co_block_in_thread, which runs
  *                    them one at a time on one thread (checked: the pool
@@ -93,13 +96,15 @@ static long long caller_sum(long calls)
     return (long long)calls * (calls + 1) / 2;
 }
 
-/* One figure: `tasks` callers of `calls` calls each, on `threads` threads
- * (the pool's size that the run checks, or the reference's). */
+/* One figure: `tasks` callers of `calls` calls each. */
 struct thread_case {
     int block;                  /* co_block_in_thread, not co_run_in_thread */
     int tasks;
     long calls;
-    int threads;
+    int threads;                /* the reference's threads */
+    int exact;                  /* the pool must have as many, no more, no
+                                   fewer (else: at most as many) */
+    int seen;                   /* out: the pool's threads, last run */
 };
 
 /* ------------------------------------------------------------ curio */
@@ -184,7 +189,7 @@ static co_status bench_main(co_task *t, void *arg)
 /* One run on a new kernel: ns per call. */
 static double curio_ns(void *arg)
 {
-    const struct thread_case *c = arg;
+    struct thread_case *c = arg;
     struct shared s = { .c = c };
     int64_t elapsed = 0;
     int threads = 0;
@@ -196,8 +201,11 @@ static double curio_ns(void *arg)
     if (s.sum != c->tasks * caller_sum(c->calls))
         bench_fail("results add up to %lld, not %lld", s.sum,
                    c->tasks * caller_sum(c->calls));
-    if (threads != c->threads)
-        bench_fail("the pool ran %d threads, not %d", threads, c->threads);
+    if (c->exact ? threads != c->threads
+                 : threads < 1 || threads > c->threads)
+        bench_fail("the pool ran %d threads, not %s%d", threads,
+                   c->exact ? "" : "1 to ", c->threads);
+    c->seen = threads;
     return (double)elapsed / ((double)c->tasks * (double)c->calls);
 }
 
@@ -328,12 +336,12 @@ static double ref_ns(void *arg)
 /* ------------------------------------------------------------ figures */
 
 /* The reference and the subject, interleaved; one row. */
-static void measure(const struct thread_case *c, const char *metric,
+static void measure(struct thread_case *c, const char *metric,
                     const char *ref_name, double target)
 {
     bench_case cases[2] = {
-        { ref_name, ref_ns, (void *)c },
-        { metric, curio_ns, (void *)c },
+        { ref_name, ref_ns, c },
+        { metric, curio_ns, c },
     };
     bench_stat s[2];
     bench_interleave(cases, 2, BENCH_RUNS, s);
@@ -358,13 +366,15 @@ static int pin_to_one_cpu(void)
 
 int main(void)
 {
-    static const struct thread_case round_trip = {
-        .block = 0, .tasks = 1, .calls = ROUND_TRIPS, .threads = 1 };
-    static const struct thread_case many = {
+    static struct thread_case round_trip = {
+        .block = 0, .tasks = 1, .calls = ROUND_TRIPS, .threads = 1,
+        .exact = 1 };
+    static struct thread_case many = {
         .block = 0, .tasks = MANY_TASKS, .calls = MANY_CALLS,
-        .threads = CO_THREADS_DEFAULT_MAX };
-    static const struct thread_case lane = {
-        .block = 1, .tasks = LANE_TASKS, .calls = LANE_CALLS, .threads = 1 };
+        .threads = CO_THREADS_DEFAULT_MAX, .exact = 0 };
+    static struct thread_case lane = {
+        .block = 1, .tasks = LANE_TASKS, .calls = LANE_CALLS, .threads = 1,
+        .exact = 1 };
     char metric[96], ref_name[32];
     int cpu = pin_to_one_cpu();
 
@@ -381,6 +391,7 @@ int main(void)
     snprintf(ref_name, sizeof ref_name, "pthread-pool-%d",
              CO_THREADS_DEFAULT_MAX);
     measure(&many, metric, ref_name, BENCH_NO_TARGET);
+    printf("       (the pool ran %d threads in its last run)\n", many.seen);
     snprintf(metric, sizeof metric,
              "block_in_thread, %d tasks x %d calls, 1 thread", LANE_TASKS,
              LANE_CALLS);

@@ -321,9 +321,9 @@ static co_status hasher(co_task *t, void *arg)
         CO_RETURN(0);
     co_thread_call_init(&f->call, hash_file, f->job, free_job);
     CO_AWAIT(f->rc, co_run_in_thread(t, &f->call));
-    if (f->rc == -ECANCELED) {      /* released; the thread has the job */
-        f->job = NULL;              /* and free_job frees it */
-        CO_RETURN(0);
+    if (f->rc == -ECANCELED) {      /* released at once: the job is */
+        f->job = NULL;              /* free_job's, now or once the */
+        CO_RETURN(0);               /* thread is done with it */
     }
     if (f->rc == 0) {
         for (int i = 0; i < 32; i++)
