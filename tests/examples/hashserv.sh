@@ -117,13 +117,18 @@ try:
         fail("the big file was hashed before the second connection's ping "
              "was answered: nothing shows the loop kept serving")
 
-    # A client that hangs up mid-hash.  Its pong comes once the server
-    # has read the hash line, and the hash task has started by the time
-    # the server sees the hang-up: its call is queued or running.
+    # A client that hangs up mid-hash.  The first pong comes once the
+    # server has read the hash line and started its task; to answer the
+    # second ping, sent after that pong, the handler had to wait for it,
+    # and the hash task ran meanwhile: its call is queued or running when
+    # the server sees the hang-up.
     c3 = Client(port)
     c3.send("hash %s/big\nping\n" % d)
     if c3.line() != "pong":
         fail("no pong on the third connection")
+    c3.send("ping\n")
+    if c3.line() != "pong":
+        fail("no second pong on the third connection")
     c3.close()
 
     if c1.line() != want[d + "/big"]:
