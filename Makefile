@@ -81,7 +81,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 # The micro-benchmarks, in the order `make bench` runs them; each is
 # bench/NAME.c + bench/bench.c.  Other sources in bench/ are not programs
 # of that kind (bench.c, the echo load generator, bench/ref/).
-BENCHES   := $(patsubst %,$(BUILD)/bench/%,switch spawn sync tasks universal)
+BENCHES   := $(patsubst %,$(BUILD)/bench/%,switch spawn sync tasks universal \
+                                    threads)
 
 DEB_PACKAGES := libev-dev check pkg-config
 
@@ -190,7 +191,8 @@ $(FAULT_BIN): $(FAULT_TEST_OBJS) $(BUILD)/fault/libcurio-fault.a
 # function such as test_recv_timeout, a suite such as socket_io, or a glob
 # of either, several separated by spaces: see tests/main.c) in whichever
 # runner has them (set -f: the shell leaves the globs to the runners).  A
-# runner with none of them exits 77.
+# runner with none of them exits 77.  Without TEST, the whole check also
+# runs the examples' own checks (tests/examples/*.sh) on $(BUILD)'s build.
 TEST ?=
 ifeq ($(TEST),)
 check: all $(TEST_BIN) $(FAULT_BIN)
@@ -201,6 +203,7 @@ check: all $(TEST_BIN) $(FAULT_BIN)
 	@bash tests/compile_fail/run.sh $(CC) $(CFLAGS)
 	@bash tests/exports.sh $(BUILD)/libcurio.so
 	@CC="$(CC)" bash tests/docs_check.sh .
+	@bash tests/examples/hashserv.sh $(BUILD)/examples/hashserv
 else
 check: $(TEST_BIN) $(FAULT_BIN)
 	@set -f; found=0; for bin in $(TEST_BIN) $(FAULT_BIN); do \
