@@ -454,7 +454,21 @@ static int finish(co_task *self, co__job *j, co_thread_call *call)
     }
     else
         j->abandoned = 1;              /* on_done cleans up */
+    if (j->cleanup)
+        call->arg = NULL;              /* the cleanup's now */
     co_wait_enter(self, &rc);
+    return rc;
+}
+
+/* A call refused before it reached the pool: its cleanup takes arg at
+ * once, as it would have once abandoned, so that an error from
+ * co_run_in_thread always means the same thing for arg. */
+static int refused(co_thread_call *call, int rc)
+{
+    if (call && call->cleanup) {
+        call->cleanup(call->arg, -ECANCELED);
+        call->arg = NULL;
+    }
     return rc;
 }
 
@@ -466,15 +480,15 @@ static co_status run(co_task *self, co_thread_call *call, int serial,
     if (co_wait_resumed(self) && call && (q = co_wait_solo_queue(self)))
         return finish(self, (co__job *)(void *)q, call);   /* q is first */
     if (co__wait_begin(self, call && call->fn, &rc, func))
-        return rc;
+        return refused(call, rc);
     co_kernel *k = co_current_kernel();
     struct co_thread_pool *p = pool_of(k);
     co__job *j = p ? new_job(p, call) : NULL;
     if (!j)
-        return -ENOMEM;
+        return refused(call, -ENOMEM);
     if ((rc = submit(p, j, serial)) < 0) {
         recycle(p, j);
-        return rc;
+        return refused(call, rc);
     }
     co_kernel_hold(k);                 /* a thread will post: no deadlock */
     return co_block(self, &j->q, CO_NO_DEADLINE);

@@ -27,7 +27,14 @@
  * ran), in the kernel's thread (or in co_kernel_free), so nothing the
  * function made leaks: cleanup owns arg once its caller has gone.  `arg`
  * must stay valid until then: what the thread reads through it is the
- * caller's business.  The call record itself is not: the pool copied
+ * caller's business.
+ *
+ * Who owns arg afterwards, in one rule: a call with a cleanup that did not
+ * complete -- released early, or refused at once (a cancellation already
+ * due, -ENOMEM, -EAGAIN, -EINVAL for a NULL fn: the cleanup is then called
+ * before co_run_in_thread returns) -- has handed arg to its cleanup, and
+ * the evaluation that returns sets call->arg to NULL.  So after the await,
+ * `call->arg != NULL` says arg is still the caller's.  The call record itself is not: the pool copied
  * what it needs when the call was made, and the thread never sees the
  * record, so it may go with its frame (or be a local: a completing
  * evaluation needs only a record to write the result into).

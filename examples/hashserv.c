@@ -314,16 +314,13 @@ static co_status hasher(co_task *t, void *arg)
 {
     struct hasher_frame *f = arg;
     CO_BEGIN(t, f);
-    /* Already cancelled (the client left before this task first ran):
-     * co_run_in_thread would refuse at once without taking the job,
-     * which must not be mistaken for a call abandoned below. */
-    if ((f->rc = co_check_cancellation(t)) < 0)
-        CO_RETURN(0);
     co_thread_call_init(&f->call, hash_file, f->job, free_job);
     CO_AWAIT(f->rc, co_run_in_thread(t, &f->call));
-    if (f->rc == -ECANCELED) {      /* released at once: the job is */
-        f->job = NULL;              /* free_job's, now or once the */
-        CO_RETURN(0);               /* thread is done with it */
+    if (!f->call.arg) {             /* not completed (cancelled, refused):
+                                       the job is free_job's, now or once
+                                       the thread is done with it */
+        f->job = NULL;
+        CO_RETURN(0);
     }
     if (f->rc == 0) {
         for (int i = 0; i < 32; i++)

@@ -576,8 +576,5 @@ co_status co_aopen(co_task *self, co_stream **st, const char *path,
     o->flags = flags;
     memcpy(o->path, path, n);
     co_thread_call_init(&c, open_run, o, open_drop);
-    rc = co_run_in_thread(self, &c);
-    if (rc != CO_WOULDBLOCK)            /* refused (no memory, no thread) */
-        free(o);
-    return rc;
+    return co_run_in_thread(self, &c);  /* refused: open_drop freed o */
 }

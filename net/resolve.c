@@ -140,10 +140,7 @@ int co__resolve_start(co_task *self, int family, const char *host, int port)
     l->port = port;
     co_thread_call c;
     co_thread_call_init(&c, lookup_run, l, lookup_drop);
-    int rc = co_run_in_thread(self, &c);
-    if (rc != CO_WOULDBLOCK)           /* refused (cancelled, no memory) */
-        free(l);
-    return rc;
+    return co_run_in_thread(self, &c);  /* refused: lookup_drop freed l */
 }
 
 int co__resolve_finish(co_task *self, co__addrs **out)

@@ -246,6 +246,49 @@ START_TEST(test_results_and_errors)
 }
 END_TEST
 
+/* ------------------------------------------------------------ ownership */
+
+struct own_frame { co_frame co; co_thread_call call; co_timeout to;
+                   int x, rc; };
+
+/* After the await, call.arg says who owns arg: the caller (completed) or
+ * the cleanup (released early, or refused at once). */
+static co_status own_main(co_task *t, void *arg)
+{
+    struct own_frame *f = arg;
+    CO_BEGIN(t, f);
+    co_thread_call_init(&f->call, give_arg, &f->x, count_cleanup);
+    CO_AWAIT(f->rc, co_run_in_thread(t, &f->call));
+    note("done=%s mine=%d cleanups=%d", rcs(f->rc), f->call.arg == &f->x,
+         atomic_load(&cleanups));
+    co_thread_call_init(&f->call, sleep_ms, (void *)100, count_cleanup);
+    co_timeout_after(t, &f->to, 0.02);
+    CO_AWAIT(f->rc, co_run_in_thread(t, &f->call));
+    f->rc = co_timeout_end(t, &f->to, f->rc);
+    note("released=%s mine=%d cleanups=%d", rcs(f->rc), f->call.arg != NULL,
+         atomic_load(&cleanups));
+    co_task_cancel_nowait(t);                   /* due at the next call */
+    co_thread_call_init(&f->call, give_arg, &f->x, count_cleanup);
+    CO_AWAIT(f->rc, co_run_in_thread(t, &f->call));
+    note("refused=%s mine=%d cleanups=%d result=%ld", rcs(f->rc),
+         f->call.arg != NULL, atomic_load(&cleanups),
+         atomic_load(&cleanup_result));
+    CO_END;
+}
+
+START_TEST(test_who_owns_arg)
+{
+    struct own_frame f = { 0 };
+    ck_assert_int_eq(co_run(own_main, &f, sizeof f), 0);
+    /* the released call's cleanup comes once its 100 ms are over: after
+     * the refused one's, at the latest in co_kernel_free */
+    ck_assert_str_eq(lg, "done=0 mine=1 cleanups=0 "
+                         "released=TIMEOUT mine=0 cleanups=0 "
+                         "refused=CANCEL mine=0 cleanups=1 result=-125");
+    ck_assert_int_eq(atomic_load(&cleanups), 2);
+}
+END_TEST
+
 /* ------------------------------------------------------------ limits */
 
 static atomic_int running_now, running_max, calls_made;
@@ -458,6 +501,7 @@ Suite *thread_pool_suite(void)
     tcase_add_test(tc, test_cancel_releases_at_once);
     tcase_add_test(tc, test_timeout_releases_at_once);
     tcase_add_test(tc, test_results_and_errors);
+    tcase_add_test(tc, test_who_owns_arg);
     tcase_add_test(tc, test_block_in_thread_one_thread);
     tcase_add_test(tc, test_pool_bound);
     tcase_add_test(tc, test_cancel_queued_call);
