@@ -430,6 +430,50 @@ START_TEST(test_readers_take_turns)
 }
 END_TEST
 
+/* ------------------------------------------------------------ lending */
+
+struct lend_frame {
+    co_frame co;
+    co_stream *file;
+    int fd, rc, n;
+    char buf[16];
+};
+
+/* A file's fd is lent to blocking code only with nothing buffered, and
+ * the stream refuses meanwhile. */
+static co_status lend_main(co_task *t, void *arg)
+{
+    struct lend_frame *f = arg;
+    CO_BEGIN(t, f);
+    CO_AWAIT(f->rc, co_aopen(t, &f->file, path_a, "r"));
+    CO_AWAIT(f->n, co_stream_read(t, f->file, f->buf, 2));
+    note("buffered=%s", rcs(co_stream_blocking_begin(f->file)));
+    CO_AWAIT(f->n, co_stream_read(t, f->file, f->buf, sizeof f->buf));
+    f->fd = co_stream_blocking_begin(f->file);
+    note("lent=%d", f->fd >= 0);
+    f->n = (int)read(f->fd, f->buf, sizeof f->buf);   /* blocking code */
+    note("direct=%.*s", f->n, f->buf);
+    CO_AWAIT(f->n, co_stream_read(t, f->file, f->buf, sizeof f->buf));
+    note("while=%s", rcs(f->n));
+    note("end=%d", co_stream_blocking_end(f->file));
+    note("again=%s", rcs(co_stream_blocking_end(f->file)));
+    CO_AWAIT(f->n, co_stream_read(t, f->file, f->buf, sizeof f->buf));
+    note("after=%d", f->n);
+    CO_AWAIT(f->rc, co_file_close(t, &f->file));
+    CO_END;
+}
+
+START_TEST(test_blocking_lend)
+{
+    put_file(path_a, "abcd", 4);
+    struct lend_frame f = { 0 };
+    RUN(lend_main, f);
+    /* the stream read the whole file ahead: the fd is at its end */
+    ck_assert_str_eq(lg, "buffered=EBUSY lent=1 direct= while=EBUSY "
+                         "end=0 again=EINVAL after=0");
+}
+END_TEST
+
 /* ------------------------------------------------------------ suite */
 
 static void setup(void)
@@ -455,6 +499,7 @@ Suite *file_io_suite(void)
     tcase_add_test(tc, test_end_is_not_final);
     tcase_add_test(tc, test_any_stream_code);
     tcase_add_test(tc, test_readers_take_turns);
+    tcase_add_test(tc, test_blocking_lend);
     suite_add_tcase(s, tc);
     return s;
 }
