@@ -80,6 +80,8 @@ SUITE(thread_pool)
 SUITE(thread_resolve)
 SUITE(file_io)
 SUITE(file_cancel)
+SUITE(subprocess_proc)
+SUITE(subprocess_run)
 /* tests/test_macros.c, compiled once per coroutine backend */
 SUITE(macros_switch)
 SUITE(macros_labels)
