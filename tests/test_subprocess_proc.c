@@ -286,6 +286,7 @@ struct wait_frame {
     co_frame co;
     co_process *p;
     co_task *w;
+    struct waiter_frame wf;
     co_timeout to;
     int rc;
 };
@@ -302,7 +303,8 @@ static co_status wait_main(co_task *t, void *arg)
     note("wait=%s running=%d alive=%d", rcs(f->rc),
          co_process_returncode(f->p) == CO_PROC_RUNNING,
          kill(co_process_pid(f->p), 0) == 0);
-    CO_SPAWN(t, &f->w, waiter, (struct waiter_frame){ .p = f->p });
+    f->wf = (struct waiter_frame){ .p = f->p };
+    CO_SPAWN(t, &f->w, waiter, f->wf);
     CO_AWAIT(f->rc, co_sleep(t, 0.05));
     CO_AWAIT(f->rc, co_process_wait(t, f->p));
     note("second=%s", rcs(f->rc));
@@ -327,6 +329,7 @@ struct close_frame {
     co_frame co;
     co_process *p;
     co_task *w;
+    struct waiter_frame wf;
     pid_t pid;
     int rc;
 };
@@ -341,7 +344,8 @@ static co_status close_main(co_task *t, void *arg)
         .argv = ARGV("sleep", "30"), .in = CO_PROC_PIPE,
         .out = CO_PROC_PIPE }), 0);
     f->pid = co_process_pid(f->p);
-    CO_SPAWN(t, &f->w, waiter, (struct waiter_frame){ .p = f->p });
+    f->wf = (struct waiter_frame){ .p = f->p };
+    CO_SPAWN(t, &f->w, waiter, f->wf);
     CO_AWAIT(f->rc, co_sleep(t, 0.05));
     f->rc = co_process_close(&f->p);
     note("close=%d null=%d", f->rc, f->p == NULL);
