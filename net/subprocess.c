@@ -15,15 +15,24 @@
  * kernel and at the mercy of any other code that reaps.  The pidfd also
  * keeps the pid from being reused until we reap, so waitpid(pid) and
  * signals through the pidfd can never reach a stranger.
+ *
+ * Without pidfds (a kernel before 5.3, some sandboxes, valgrind, which
+ * does not know the system call) a wait polls instead: waitpid(WNOHANG),
+ * then a sleep on the process's own queue that doubles from 1 ms to
+ * 50 ms.  Slower to notice an exit, but the same everywhere else; an
+ * unreaped child keeps its pid, so kill(2) is as safe as the pidfd.
  */
 /* posix_spawn_file_actions_addchdir_np / _addclosefrom_np, syscall(2) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,10 +57,18 @@ struct co_process {
     co_io io;               /* first: release() casts back.  The pidfd. */
     co_stream *pipes[3];    /* the parent's ends; NULL: none, or closed */
     pid_t pid;
-    int pidfd;
+    int pidfd;              /* -1: no pidfds, the wait polls */
     int returncode;         /* CO_PROC_RUNNING until reaped */
     uint8_t reaped;         /* nothing left to reap (or someone else did) */
+    /* Polling (pidfd -1): the waiter's queue, the next interval, and the
+     * tasks inside a wait (the memory outlives them, as an io's does). */
+    uint8_t closed;
+    uint16_t users;
+    int64_t poll_ns;
+    co_waitq pollq;
 };
+
+enum { POLL_FIRST_NS = 1000000, POLL_MAX_NS = 50000000 };
 
 static void release(co_io *io)
 {
@@ -74,12 +91,11 @@ static int pidfd_open_(pid_t pid)
 static int signal_child(co_process *p, int sig)
 {
 #ifdef SYS_pidfd_send_signal
-    if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) == 0)
-        return 0;
-    return -errno;
-#else
-    return kill(p->pid, sig) == 0 ? 0 : -errno;
+    if (p->pidfd >= 0)
+        return syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) == 0
+                   ? 0 : -errno;
 #endif
+    return kill(p->pid, sig) == 0 ? 0 : -errno;   /* unreaped: still ours */
 }
 
 static void set_status(co_process *p, int status)
@@ -251,6 +267,49 @@ static int plan_lift(struct plan *pl)
     return 0;
 }
 
+/* Whether path names a file, relative to cwd (if set) when relative. */
+static int exists_at(const char *cwd, const char *dir, size_t dlen,
+                     const char *name)
+{
+    char buf[PATH_MAX];
+    int n;
+    if (cwd && (dlen ? dir[0] != '/' : name[0] != '/'))
+        n = snprintf(buf, sizeof buf, "%s/%.*s%s%s", cwd, (int)dlen, dir,
+                     dlen ? "/" : "", name);
+    else
+        n = snprintf(buf, sizeof buf, "%.*s%s%s", (int)dlen, dir,
+                     dlen ? "/" : "", name);
+    return n < 0 || (size_t)n >= sizeof buf || access(buf, F_OK) == 0;
+}
+
+/*
+ * The two failures users meet most -- no such program, no such cwd --
+ * checked before the spawn, so that they are -ENOENT wherever
+ * posix_spawn cannot report the child's exec failure (valgrind runs the
+ * child as a plain fork, and the spawn then "succeeds" with a child that
+ * exits 127).  posix_spawn has the last word on everything else.
+ */
+static int preflight(const co_process_opts *o)
+{
+    const char *name = o->argv[0];
+    if (o->cwd && access(o->cwd, F_OK) < 0)
+        return -errno;
+    if (strchr(name, '/'))
+        return exists_at(o->cwd, "", 0, name) ? 0 : -ENOENT;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";         /* posix_spawnp's default */
+    for (const char *dir = path;; dir++) {
+        const char *end = strchr(dir, ':');
+        size_t dlen = end ? (size_t)(end - dir) : strlen(dir);
+        if (exists_at(o->cwd, dir, dlen, name))
+            return 0;
+        if (!end)
+            return -ENOENT;
+        dir = end;
+    }
+}
+
 static int spawn_child(pid_t *pid, const co_process_opts *o,
                        const struct plan *pl)
 {
@@ -311,7 +370,7 @@ int co_process_spawn(co_process **out, const co_process_opts *opts)
         return -ENOMEM;
     struct plan pl = { .devnull = -1, .from_fd = -1 };
     pid_t pid = -1;
-    int rc = 0;
+    int rc = preflight(opts);
     for (int i = 0; i < 3 && rc == 0; i++)
         rc = plan_fd(p, &pl, opts, i);
     if (rc == 0)
@@ -322,8 +381,10 @@ int co_process_spawn(co_process **out, const co_process_opts *opts)
     if (rc == 0) {
         p->pid = pid;
         p->returncode = CO_PROC_RUNNING;
+        co_waitq_init(&p->pollq);
         if ((p->pidfd = pidfd_open_(pid)) < 0) {
-            rc = -errno;
+            if (errno != ENOSYS)
+                rc = -errno;
         } else if ((rc = co_io_init(&p->io, p->pidfd, release)) < 0) {
             close(p->pidfd);
         }
@@ -393,6 +454,39 @@ int co_process_kill(co_process *p)
     return co_process_send_signal(p, SIGKILL);
 }
 
+/* Without a pidfd: sleep on the process's queue for the next interval
+ * (a close wakes it with -EBADF).  One waiter, as with the pidfd. */
+static co_status poll_wait(co_task *self, co_process *p)
+{
+    int rc = 0;
+    if (co_wait_resumed(self)) {
+        co_wait_enter(self, &rc);       /* 0: the interval is over */
+        p->users--;
+        if (p->closed) {
+            if (p->users == 0)
+                free(p);
+            return rc < 0 ? rc : -EBADF;
+        }
+        if (rc < 0)
+            return rc;
+    } else {
+        if (co_wait_begin(self, 1, &rc))
+            return rc;
+        if (!co_waitq_empty(&p->pollq))
+            return -EBUSY;
+        p->poll_ns = POLL_FIRST_NS;
+    }
+    if (reap(p, 0, &rc))
+        return rc;
+    int64_t interval = p->poll_ns;
+    if (p->poll_ns < POLL_MAX_NS / 2)
+        p->poll_ns *= 2;
+    else
+        p->poll_ns = POLL_MAX_NS;
+    p->users++;
+    return co_block(self, &p->pollq, co_now_ns() + interval);
+}
+
 /*
  * Built on co_io_wait, which applies THE RULE (a NULL p is handed down as
  * a NULL io).  The pidfd's readiness hint starts "ready", so a fresh wait
@@ -402,6 +496,8 @@ int co_process_kill(co_process *p)
 co_status co_process_wait(co_task *self, co_process *p)
 {
     int rc;
+    if (p && p->pidfd < 0)
+        return poll_wait(self, p);
     if (co_wait_resumed(self)) {
         /* Any failure may mean the process was closed and freed meanwhile
          * (co_io_wait released it): p must not be touched then. */
@@ -439,6 +535,13 @@ int co_process_close(co_process **pp)
         reap(p, 1, &rc);
     }
     int fd = p->pidfd;
+    if (fd < 0) {                   /* polling: free once no waiter is in */
+        p->closed = 1;
+        co_waitq_wake_all(&p->pollq, -EBADF);
+        if (p->users == 0)
+            free(p);
+        return 0;
+    }
     co_io_close(&p->io);            /* frees p once no waiter is inside */
     close(fd);
     return 0;

@@ -32,9 +32,10 @@
  * (waitpid on its own pid, which the open pidfd keeps from being reused):
  * code elsewhere in the program that reaps any child (waitpid(-1), a
  * SIGCHLD handler that does, SIGCHLD set to SIG_IGN) takes the exit status
- * away, and the wait then returns -ECHILD.  On a kernel without pidfds
- * co_process_spawn fails with -ENOSYS (the child it started is killed and
- * reaped first).
+ * away, and the wait then returns -ECHILD.  Where pidfd_open(2) is
+ * missing (ENOSYS: Linux before 5.3, some sandboxes, valgrind) the wait
+ * polls waitpid instead, sleeping 1 ms, then 2, 4 ... up to 50 ms between
+ * tries: an exit is noticed later, everything else is the same.
  *
  * What the child gets.  Only fds 0, 1 and 2, set up as the options say:
  * every fd the library makes is close-on-exec, and the child closes
@@ -113,8 +114,9 @@ typedef struct co_process_opts {
  * 0; -EINVAL (NULL, no argv[0], a bad mode, a CO_PROC_FD fd < 0, no
  * kernel), -EBADF (a CO_PROC_FD fd that is not open); the error of
  * starting the program, synchronously: -ENOENT (no such program, or no
- * such cwd), -EACCES, -ENOEXEC ...; -EMFILE, -ENOMEM, -EAGAIN; -ENOSYS
- * (no pidfds).  On failure nothing is left behind: no process, no fd.
+ * such cwd), -EACCES, -ENOEXEC ...; -EMFILE, -ENOMEM, -EAGAIN (then the
+ * child that was started is killed and reaped).  On failure nothing is
+ * left behind: no process, no fd.
  */
 CO_API int co_process_spawn(co_process **out, const co_process_opts *opts);
 
