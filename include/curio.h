@@ -37,6 +37,7 @@ extern "C" {
 #include "net/socket.h"
 #include "net/stream.h"
 #include "net/file.h"
+#include "net/subprocess.h"
 #include "net/server.h"
 #include "sync/event.h"
 #include "sync/lock.h"
