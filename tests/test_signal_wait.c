@@ -39,6 +39,10 @@ static int same_disposition(const struct sigaction *a,
     if (a->sa_handler != b->sa_handler ||
         ((a->sa_flags ^ b->sa_flags) & ~FLAG_RESTORER))
         return 0;
+    /* The mask of SIG_DFL / SIG_IGN means nothing (and ThreadSanitizer
+     * reports its own there). */
+    if (a->sa_handler == SIG_DFL || a->sa_handler == SIG_IGN)
+        return 1;
     for (int s = 1; s < 32; s++)
         if (sigismember(&a->sa_mask, s) != sigismember(&b->sa_mask, s))
             return 0;
