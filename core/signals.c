@@ -352,11 +352,16 @@ static void default_on(co_kernel *k)
     struct sigaction cur;
     int ok = hub.users[SIGINT] ? atomic_load(&hub.int_was_default)
              : sigaction(SIGINT, NULL, &cur) == 0 && is_default(&cur);
-    if (ok && hub_use(SIGINT) == 0) {
+    if (ok) {
+        /* marked first: a Ctrl-C right after the install finds us */
         atomic_store(&s->ctrlc, 0);
         atomic_store(&s->sigint_default, 1);
-        s->default_on = 1;
-        s->ctrlc_done = 0;
+        if (hub_use(SIGINT) == 0) {
+            s->default_on = 1;
+            s->ctrlc_done = 0;
+        } else {
+            atomic_store(&s->sigint_default, 0);
+        }
     }
     pthread_mutex_unlock(&hub.lock);
 }
@@ -434,6 +439,8 @@ static int make(struct co__signal_handle *h, const int *signals, size_t n,
         if (!watchable(signals[i]))
             return -EINVAL;
     int rc;
+    if (cap > (SIZE_MAX - sizeof(struct co__signal_watch)) / sizeof(int))
+        return -ENOMEM;             /* (a 32-bit size_t) */
     struct co__signal_watch *w =
         co__alloc_zeroed(1, sizeof *w + cap * sizeof(int));
     if (!w)
