@@ -202,6 +202,7 @@ check: all $(TEST_BIN) $(FAULT_BIN)
 	$(FAULT_BIN)
 	@bash tests/compile_fail/run.sh $(CC) $(CFLAGS)
 	@bash tests/exports.sh $(BUILD)/libcurio.so
+	@bash tests/examples_sigint.sh $(BUILD)/examples
 	@CC="$(CC)" bash tests/docs_check.sh .
 	@bash tests/examples/hashserv.sh $(BUILD)/examples/hashserv
 else

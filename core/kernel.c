@@ -24,6 +24,7 @@
 #include "alloc_impl.h"
 #include "io.h"
 #include "kernel_impl.h"
+#include "signals_impl.h"
 
 /* Resumes per ev_prepare callback before I/O is polled again. A cycle is
  * never split, so this bounds I/O starvation without a clock read. */
@@ -281,7 +282,9 @@ int co_kernel_run(co_kernel *k, co_func main, const void *frame,
         return rc;
     }
     co__monitor_run_start(k);      /* after main, which keeps id 1 */
+    co__signal_run_begin(k);       /* signals.c: Ctrl-C cancels main */
     co__kernel_run_to_end(k);
+    co__signal_run_end(k);         /* SIGINT as it was */
     rc = k->deadlocked ? -EDEADLK : k->main_result;
     co__task_release_all(k);
     co__shutdown_done(k);
@@ -301,6 +304,7 @@ void co_kernel_free(co_kernel *k)
     co__thread_pool_free(k);
     co__kernel = outer;
     co__monitor_free(k);
+    co__signal_free(k);            /* signals.c: watchers stop, dispositions back */
     co__diag_free(k);              /* diag.c: hook sets left installed */
     co__task_extra_free_all(k);
     co__slab_destroy(&k->slab);

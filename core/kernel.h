@@ -29,7 +29,9 @@ CO_API int co_kernel_spawn(co_kernel *k, co_task **out, co_func fn,
  * arguments; -EBUSY if this thread already runs a kernel (a kernel is run
  * from outside any task: one kernel per thread, as in Curio) or k runs in
  * another thread.  A kernel can be run again after a run has returned.
- * To advance a kernel from another loop instead, see embed.h.
+ * Meanwhile Ctrl-C (SIGINT) cancels main (signals.h says when, and how
+ * to turn it off).  To advance a kernel from another loop instead, see
+ * embed.h.
  */
 CO_API int co_kernel_run(co_kernel *k, co_func main, const void *frame,
                          size_t frame_size);

@@ -130,6 +130,12 @@ struct co_kernel {
     /* The worker threads (core/thread_pool.c), NULL until first used. */
     struct co_thread_pool *threads;
 
+    /* core/signals.c: the kernel's entry in the signal hub, NULL until a
+     * watcher or a run's Ctrl-C default needs it; co_kernel_set_sigint(k,
+     * 0) was called. */
+    struct co__signal_kernel *signals;
+    int sigint_off;
+
     co_task *main;
     int main_result;
     int running, main_done, deadlocked;

@@ -12,7 +12,7 @@
  *   where N       task N's chain of nested awaits, outermost first
  *   parents N     task N, its parent, its parent's parent ...
  *   cancel N      request task N's cancellation
- *   signal NAME   (signals are not supported yet: says so)
+ *   signal NAME   send signal NAME (INT, SIGTERM, 10...) to the process
  *   stats         the kernel's statistics (core/diag.h)
  *   help, quit
  *

@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc_impl.h"
 #include "diag.h"
 #include "errors.h"
 #include "monitor_impl.h"
+#include "signals_impl.h"
 
 void co__monitor_printf(co__monitor_reply *r, const char *fmt, ...)
 {
@@ -202,6 +204,29 @@ static void cmd_cancel(co_kernel *k, const char *arg, co__monitor_reply *r)
                            id, name_of(t));
 }
 
+/* Send the signal to the process, as `kill -NAME <pid>` from a shell
+ * would: whoever watches it (co_signal_event, co_signal_queue, Ctrl-C's
+ * default for SIGINT) gets it, else its disposition applies. */
+static void cmd_signal(const char *arg, co__monitor_reply *r)
+{
+    int sig = co__signal_by_name(arg);
+    if (!sig) {
+        co__monitor_printf(r, "error: unknown signal '%.32s'\n", arg);
+        return;
+    }
+    const char *name = co__signal_name(sig);
+    if (kill(getpid(), sig) < 0) {
+        co__monitor_printf(r, "error: signal: %s\n", co_strerror(-errno));
+        return;
+    }
+    if (name)
+        co__monitor_printf(r, "sent %s to process %ld\n", name,
+                           (long)getpid());
+    else
+        co__monitor_printf(r, "sent signal %d to process %ld\n", sig,
+                           (long)getpid());
+}
+
 static void cmd_stats(co_kernel *k, co__monitor_reply *r)
 {
     co_kernel_stats s;
@@ -227,7 +252,8 @@ static void cmd_help(co__monitor_reply *r)
         "where N        the awaits task N is suspended in, outermost first\n"
         "parents N      task N, its parent, its parent's parent ...\n"
         "cancel N       cancel task N\n"
-        "signal NAME    send a signal (not supported yet)\n"
+        "signal NAME    send signal NAME (INT, SIGUSR1, 15...) to the "
+        "process\n"
         "stats          the kernel's statistics\n"
         "help           this list\n"
         "quit           close this console\n"
@@ -306,9 +332,7 @@ int co__monitor_execute(co_kernel *k, const char *line, size_t len,
     case C_WHERE:   cmd_where(k, arg, r); break;
     case C_PARENTS: cmd_parents(k, arg, r); break;
     case C_CANCEL:  cmd_cancel(k, arg, r); break;
-    case C_SIGNAL:
-        co__monitor_printf(r, "error: signals are not supported yet\n");
-        break;
+    case C_SIGNAL:  cmd_signal(arg, r); break;
     case C_STATS:   cmd_stats(k, r); break;
     case C_HELP:    cmd_help(r); break;
     case C_QUIT:    return 1;

@@ -26,6 +26,9 @@
  *
  * PORT defaults to 25000.  With --clients N it exits by itself once N
  * clients have come and gone.  --quiet: no joined/left announcements.
+ * Ctrl-C stops it cleanly: co_run cancels the main task, the server
+ * (core/signals.h); every client's handler is cancelled, leaves the room
+ * and closes its connection; it says "chat: stopped" and exits 0.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -235,7 +238,8 @@ static const char usage[] =
     "A chat server: every line a client sends goes to the other clients.\n"
     "  PORT         port to listen on (default 25000)\n"
     "  --clients N  exit once N clients have come and gone\n"
-    "  --quiet      no joined/left announcements\n";
+    "  --quiet      no joined/left announcements\n"
+    "Ctrl-C stops it cleanly (exit status 0).\n";
 
 int main(int argc, char **argv)
 {
@@ -258,5 +262,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat: %s\n", co_strerror(rc));
         return 1;
     }
+    printf("chat: stopped\n");       /* Ctrl-C, or --clients N done */
     return 0;
 }

@@ -40,8 +40,11 @@
  * Usage: echoserv [PORT] [--clients N]
  *
  * PORT defaults to 25000.  Try it with examples/echoclient, or
- * `nc localhost 25000`.  Ctrl-C kills it (signal handling comes later);
- * with --clients N it exits by itself once N clients have come and gone.
+ * `nc localhost 25000`.  Ctrl-C stops it cleanly: co_run cancels the main
+ * task (core/signals.h), whose cleanup closes the listening socket, the
+ * clients' tasks are cancelled and close theirs, and it says "echoserv:
+ * stopped" and exits 0 (a second Ctrl-C while that runs ends it at once).
+ * With --clients N it exits by itself once N clients have come and gone.
  * examples/echoserv2.c is the same server written with co_tcp_server.
  */
 #include <errno.h>
@@ -138,7 +141,8 @@ static const char usage[] =
     "usage: echoserv [PORT] [--clients N]\n"
     "An echo server (Curio's README, with bare sockets).\n"
     "  PORT         port to listen on (default 25000)\n"
-    "  --clients N  exit once N clients have come and gone\n";
+    "  --clients N  exit once N clients have come and gone\n"
+    "Ctrl-C stops it cleanly (exit status 0).\n";
 
 int main(int argc, char **argv)
 {
@@ -158,5 +162,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "echoserv: %s\n", co_strerror(rc));
         return 1;
     }
+    printf("echoserv: stopped\n");   /* Ctrl-C, or --clients N done */
     return 0;
 }

@@ -34,6 +34,7 @@ extern "C" {
 #include "core/io.h"
 #include "core/pool.h"
 #include "core/diag.h"
+#include "core/signals.h"
 #include "net/socket.h"
 #include "net/stream.h"
 #include "net/file.h"
