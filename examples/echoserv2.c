@@ -19,8 +19,10 @@
  *
  * Usage: echoserv2 [PORT] [--clients N]
  *
- * PORT defaults to 25000.  Ctrl-C kills it (signal handling comes later);
- * with --clients N it exits by itself once N clients have come and gone.
+ * PORT defaults to 25000.  Ctrl-C stops it: the kernel cancels main, so
+ * the server ends its clients' tasks and closes its socket before
+ * co_run returns; with --clients N it exits by itself once N clients have
+ * come and gone.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -24,8 +24,12 @@ within() {
     done
     return 1
 }
+# The job is a forked shell until it has exec'd the example, and that
+# shell catches SIGINT too: so the process must be the example already
+# (its /proc exe), and catch SIGINT.
 catches_sigint() {
     local mask
+    [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$exe" ] || return 1
     mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
     [ -n "$mask" ] && (( 0x$mask & 2 ))
 }
@@ -34,6 +38,7 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 for name in echoserv chat; do
     bin="$dir/$name"
     [ -x "$bin" ] || { echo "examples_sigint.sh: no $bin"; fail=1; continue; }
+    exe=$(readlink -f "$bin")
     "$bin" 0 >"$out" 2>&1 &
     pid=$!
     if ! within 1000 catches_sigint "$pid"; then
