@@ -90,31 +90,32 @@ static size_t min_size(size_t a, size_t b)
 
 /* ------------------------------------------------------------ lifetime */
 
-int co_stream_new(co_stream **out, co_socket *s, size_t bufsize)
+/* A stream over a socket or a file (exactly one of them). */
+static int stream_new(co_stream **out, co_socket *s, co__file *f,
+                      size_t bufsize)
 {
-    if (!out || !s || bufsize > INT_MAX)
+    if (!out || !(s || f) || bufsize > INT_MAX)
         return -EINVAL;
     co_stream *st = co__alloc_zeroed(1, sizeof *st);
     if (!st)
         return -ENOMEM;
     st->sock = s;
+    st->file = f;
     st->rcap = (uint32_t)(bufsize ? bufsize : CO_STREAM_DEFAULT_BUFSIZE);
+    if (f)
+        co__file_attach(f, st);
     *out = st;
     return 0;
 }
 
+int co_stream_new(co_stream **out, co_socket *s, size_t bufsize)
+{
+    return stream_new(out, s, NULL, bufsize);
+}
+
 int co__stream_new_file(co_stream **out, co__file *f, size_t bufsize)
 {
-    if (!out || !f || bufsize > INT_MAX)
-        return -EINVAL;
-    co_stream *st = co__alloc_zeroed(1, sizeof *st);
-    if (!st)
-        return -ENOMEM;
-    st->file = f;
-    st->rcap = (uint32_t)(bufsize ? bufsize : CO_STREAM_DEFAULT_BUFSIZE);
-    co__file_attach(f, st);
-    *out = st;
-    return 0;
+    return stream_new(out, NULL, f, bufsize);
 }
 
 co__file *co__stream_file(const co_stream *st)
