@@ -81,6 +81,8 @@ SUITE(thread_resolve)
 SUITE(thread_resolve_all)
 SUITE(file_io)
 SUITE(file_cancel)
+SUITE(process_run)
+SUITE(process_kill)
 /* tests/test_macros.c, compiled once per coroutine backend */
 SUITE(macros_switch)
 SUITE(macros_labels)
