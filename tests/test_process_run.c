@@ -5,9 +5,11 @@
  * zombie) outlives the kernel.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "curio.h"
@@ -185,6 +187,50 @@ START_TEST(test_errors)
     ck_assert_str_eq(lg, "null=EINVAL nofn=EINVAL noin=EINVAL workers=0 "
                          "edom=-33/-33 out=1 min=-34 "
                          "cancelled=CANCEL then_null=EINVAL workers=1");
+    assert_no_workers_left();
+}
+END_TEST
+
+/* No descriptor for the pipes: the call fails with -EMFILE, and the next
+ * one, with descriptors again, works. */
+/* Room for one more descriptor: not for a pipe. */
+static void limit_to_one_more(const struct rlimit *old)
+{
+    int fd = open("/dev/null", O_RDONLY);   /* the lowest free number */
+    close(fd);
+    struct rlimit low = { (rlim_t)fd + 1, old->rlim_max };
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+}
+
+struct nofd_main {
+    co_frame co;
+    co_process_call call;
+    struct rlimit old;
+    int rc;
+};
+
+static co_status nofd_main(co_task *t, void *arg)
+{
+    struct nofd_main *f = arg;
+    CO_BEGIN(t, f);
+    getrlimit(RLIMIT_NOFILE, &f->old);
+    limit_to_one_more(&f->old);
+    co_process_call_init(&f->call, whoami, NULL, 0);
+    CO_AWAIT(f->rc, co_run_in_process(t, &f->call));
+    setrlimit(RLIMIT_NOFILE, &f->old);
+    note("nofd=%s workers=%d", rcs(f->rc),
+         co_kernel_process_count(co_current_kernel()));
+    CO_AWAIT(f->rc, co_run_in_process(t, &f->call));
+    note("then=%s", rcs(f->rc));
+    remember_pid((pid_t)f->call.result);
+    CO_END;
+}
+
+START_TEST(test_no_descriptors)
+{
+    struct nofd_main f = { 0 };
+    RUN(nofd_main, f);
+    ck_assert_str_eq(lg, "nofd=-24 workers=0 then=0");   /* -EMFILE */
     assert_no_workers_left();
 }
 END_TEST
@@ -377,6 +423,7 @@ Suite *process_run_suite(void)
     tcase_add_test(tc, test_ticker_runs_while_worker_computes);
     tcase_add_test(tc, test_bytes_round_trip);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_no_descriptors);
     tcase_add_test(tc, test_more_calls_than_workers);
     tcase_add_test(tc, test_bound_moves);
     tcase_add_test(tc, test_no_worker_outlives_kernel);
