@@ -46,6 +46,14 @@ struct call_frame {
 };
 co_status one_call(co_task *t, void *arg);
 
+/* Spawn one_call on a frame built in `proto` (a frame's member: CO_SPAWN
+ * takes a frame whose initializers are not all constants by name). */
+#define SPAWN_CALL(t, out, proto, ...)                                      \
+    do {                                                                    \
+        (proto) = (struct call_frame){ __VA_ARGS__ };                       \
+        CO_SPAWN((t), (out), one_call, (proto));                            \
+    } while (0)
+
 /* Blocking, in a task: poll (every 10 ms, for up to 5 s) until process pid
  * no longer exists, not even as a zombie.  1 if it went. */
 struct gone_frame { co_frame co; pid_t pid; int i, rc; };

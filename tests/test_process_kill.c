@@ -30,6 +30,7 @@ struct kill_main {
     co_task *caller;
     struct call_frame who;
     struct gone_frame gone;
+    struct call_frame proto;
     double secs, start;
     pid_t first;
     int rc, result;
@@ -47,10 +48,9 @@ static co_status kill_main(co_task *t, void *arg)
     f->first = (pid_t)f->who.result;    /* the worker the next call gets */
 
     f->secs = 5;
-    CO_SPAWN(t, &f->caller, one_call,
-             (struct call_frame){ .name = "call", .fn = f->fn, .in = &f->secs,
-                                  .in_len = sizeof f->secs,
-                                  .within = f->how == BY_TIMEOUT ? 0.3 : 0 });
+    SPAWN_CALL(t, &f->caller, f->proto, .name = "call", .fn = f->fn,
+               .in = &f->secs, .in_len = sizeof f->secs,
+               .within = f->how == BY_TIMEOUT ? 0.3 : 0);
     f->start = now_s();
     if (f->how == BY_CANCEL) {
         CO_AWAIT(f->rc, co_sleep(t, 0.3));
@@ -149,7 +149,7 @@ END_TEST
 struct killed_main {
     co_frame co;
     co_task *caller;
-    struct call_frame who;
+    struct call_frame who, proto;
     double secs;
     pid_t first;
     int rc, result;
@@ -164,9 +164,8 @@ static co_status killed_main(co_task *t, void *arg)
     CO_AWAIT_CALL(f->rc, one_call, &f->who);
     f->first = (pid_t)f->who.result;
     f->secs = 5;
-    CO_SPAWN(t, &f->caller, one_call,
-             (struct call_frame){ .name = "call", .fn = spin, .in = &f->secs,
-                                  .in_len = sizeof f->secs });
+    SPAWN_CALL(t, &f->caller, f->proto, .name = "call", .fn = spin,
+               .in = &f->secs, .in_len = sizeof f->secs);
     CO_AWAIT(f->rc, co_sleep(t, 0.2));
     kill(f->first, SIGKILL);
     CO_AWAIT(f->rc, co_task_join(t, f->caller, &f->result));
@@ -195,13 +194,6 @@ END_TEST
 /* A call waiting for a worker that is cancelled leaves the busy worker
  * alone; a waiter handed a worker but cancelled before it ran passes the
  * worker on to the next waiter, unharmed. */
-struct wait_main {
-    co_frame co;
-    co_task *a, *b, *c, *d;
-    double secs;
-    int rc, result;
-};
-
 /* A: the first call, which cancels B as soon as its call returns -- after
  * the pool has handed its worker to B, before B has run. */
 struct a_frame {
@@ -220,16 +212,25 @@ static co_status task_a(co_task *t, void *arg)
     CO_END;
 }
 
+struct wait_main {
+    co_frame co;
+    co_task *a, *b, *c, *d;
+    struct a_frame a_proto;
+    double secs;
+    int rc, result;
+};
+
 static co_status wait_main(co_task *t, void *arg)
 {
     struct wait_main *f = arg;
     CO_BEGIN(t, f);
     co_kernel_set_max_processes(co_current_kernel(), 1);
     f->secs = 0.3;
-    CO_SPAWN(t, &f->a, task_a,
-             (struct a_frame){ .c = { .name = "a", .fn = spin, .in = &f->secs,
-                                      .in_len = sizeof f->secs },
-                               .b = &f->b });
+    f->a_proto = (struct a_frame){ .c = { .name = "a", .fn = spin,
+                                          .in = &f->secs,
+                                          .in_len = sizeof f->secs },
+                                   .b = &f->b };
+    CO_SPAWN(t, &f->a, task_a, f->a_proto);
     CO_SPAWN(t, &f->d, one_call,
              (struct call_frame){ .name = "d", .fn = whoami });
     CO_SPAWN(t, &f->b, one_call,

@@ -41,6 +41,7 @@ static double call_took;
 struct tick_main {
     co_frame co;
     co_task *ticker;
+    struct ticker_frame tf;
     struct call_frame c;
     double secs, start;
     int ticks, rc;
@@ -50,7 +51,8 @@ static co_status tick_main(co_task *t, void *arg)
 {
     struct tick_main *f = arg;
     CO_BEGIN(t, f);
-    CO_SPAWN(t, &f->ticker, ticker, (struct ticker_frame){ .ticks = &f->ticks });
+    f->tf = (struct ticker_frame){ .ticks = &f->ticks };
+    CO_SPAWN(t, &f->ticker, ticker, f->tf);
     f->secs = 1.2;
     f->c = (struct call_frame){ .name = "spin", .fn = spin, .in = &f->secs,
                                 .in_len = sizeof f->secs };
@@ -260,6 +262,7 @@ static co_status sampler(co_task *t, void *arg)
 struct many_main {
     co_frame co;
     co_task *tasks[NCALLS], *sampler;
+    struct call_frame proto;
     double secs, start;
     int i, rc, result[NCALLS];
     pid_t pids[NCALLS];
@@ -277,9 +280,8 @@ static co_status many_main(co_task *t, void *arg)
     f->secs = 0.2;
     f->start = now_s();
     for (f->i = 0; f->i < NCALLS; f->i++)
-        CO_SPAWN(t, &f->tasks[f->i], one_call,
-                 (struct call_frame){ .name = "c", .fn = spin, .in = &f->secs,
-                                      .in_len = sizeof f->secs });
+        SPAWN_CALL(t, &f->tasks[f->i], f->proto, .name = "c", .fn = spin,
+                   .in = &f->secs, .in_len = sizeof f->secs);
     for (f->i = 0; f->i < NCALLS; f->i++) {
         CO_AWAIT(f->rc, co_task_join(t, f->tasks[f->i], &f->result[f->i]));
         f->pids[f->i] = (pid_t)((struct call_frame *)
@@ -315,6 +317,7 @@ END_TEST
 struct bound_main {
     co_frame co;
     co_task *tasks[3];
+    struct call_frame proto;
     struct gone_frame gone;
     double secs;
     int i, rc, result;
@@ -330,9 +333,8 @@ static co_status bound_main(co_task *t, void *arg)
     co_kernel_set_max_processes(co_current_kernel(), 1);
     f->secs = 0.3;
     for (f->i = 0; f->i < 3; f->i++)
-        CO_SPAWN(t, &f->tasks[f->i], one_call,
-                 (struct call_frame){ .name = "c", .fn = spin, .in = &f->secs,
-                                      .in_len = sizeof f->secs });
+        SPAWN_CALL(t, &f->tasks[f->i], f->proto, .name = "c", .fn = spin,
+                   .in = &f->secs, .in_len = sizeof f->secs);
     CO_AWAIT(f->rc, co_sleep(t, 0.05));     /* one runs, two wait */
     note("before=%d", co_kernel_process_count(co_current_kernel()));
     co_kernel_set_max_processes(co_current_kernel(), 3);
@@ -376,7 +378,7 @@ END_TEST
 struct end_main {
     co_frame co;
     co_task *busy;
-    struct call_frame c;
+    struct call_frame c, proto;
     double secs;
     int rc;
 };
@@ -389,9 +391,8 @@ static co_status end_main(co_task *t, void *arg)
     f->c = (struct call_frame){ .name = "who", .fn = whoami };
     CO_AWAIT_CALL(f->rc, one_call, &f->c);
     f->secs = 30;
-    CO_SPAWN(t, &f->busy, one_call,
-             (struct call_frame){ .name = "busy", .fn = spin_stubborn,
-                                  .in = &f->secs, .in_len = sizeof f->secs });
+    SPAWN_CALL(t, &f->busy, f->proto, .name = "busy", .fn = spin_stubborn,
+               .in = &f->secs, .in_len = sizeof f->secs);
     CO_AWAIT(f->rc, co_sleep(t, 0.1));
     CO_AWAIT_CALL(f->rc, one_call, &f->c);      /* a second worker */
     note("workers=%d", co_kernel_process_count(co_current_kernel()));
