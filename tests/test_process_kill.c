@@ -240,12 +240,15 @@ static co_status wait_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_sleep(t, 0.05));     /* a computes; d, b, c wait */
     CO_AWAIT(f->rc, co_task_cancel(t, f->d));
     note("workers=%d", co_kernel_process_count(co_current_kernel()));
-    CO_AWAIT(f->rc, co_task_join(t, f->a, &f->result));
-    CO_AWAIT(f->rc, co_task_join(t, f->b, &f->result));
-    CO_AWAIT(f->rc, co_task_join(t, f->c, &f->result));
+    CO_AWAIT(f->rc, co_task_wait(t, f->a));
+    CO_AWAIT(f->rc, co_task_wait(t, f->b));
+    CO_AWAIT(f->rc, co_task_wait(t, f->c));
     note("same=%d",
          ((struct a_frame *)co_task_frame(f->a))->c.result ==
              ((struct call_frame *)co_task_frame(f->c))->result);
+    CO_AWAIT(f->rc, co_task_join(t, f->a, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->b, &f->result));
+    CO_AWAIT(f->rc, co_task_join(t, f->c, &f->result));
     CO_END;
 }
 

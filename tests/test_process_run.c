@@ -283,9 +283,10 @@ static co_status many_main(co_task *t, void *arg)
         SPAWN_CALL(t, &f->tasks[f->i], f->proto, .name = "c", .fn = spin,
                    .in = &f->secs, .in_len = sizeof f->secs);
     for (f->i = 0; f->i < NCALLS; f->i++) {
-        CO_AWAIT(f->rc, co_task_join(t, f->tasks[f->i], &f->result[f->i]));
+        CO_AWAIT(f->rc, co_task_wait(t, f->tasks[f->i]));
         f->pids[f->i] = (pid_t)((struct call_frame *)
                                     co_task_frame(f->tasks[f->i]))->result;
+        CO_AWAIT(f->rc, co_task_join(t, f->tasks[f->i], &f->result[f->i]));
     }
     many_took = now_s() - f->start;
     distinct = 0;
@@ -341,9 +342,10 @@ static co_status bound_main(co_task *t, void *arg)
     CO_AWAIT(f->rc, co_sleep(t, 0));        /* the two start theirs */
     note("raised=%d", co_kernel_process_count(co_current_kernel()));
     for (f->i = 0; f->i < 3; f->i++) {
-        CO_AWAIT(f->rc, co_task_join(t, f->tasks[f->i], &f->result));
+        CO_AWAIT(f->rc, co_task_wait(t, f->tasks[f->i]));
         f->pids[f->i] = (pid_t)((struct call_frame *)
                                     co_task_frame(f->tasks[f->i]))->result;
+        CO_AWAIT(f->rc, co_task_join(t, f->tasks[f->i], &f->result));
     }
     note("distinct=%d", (f->pids[0] != f->pids[1]) + (f->pids[1] != f->pids[2])
                             + (f->pids[0] != f->pids[2]));
