@@ -48,8 +48,11 @@
 #include "kernel_impl.h"
 #include "process_pool_impl.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434           /* Linux 5.3, the same on every arch */
+#ifndef SYS_pidfd_open                /* Linux 5.3, the same on every arch */
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
 #endif
 
 /* From SIGTERM to SIGKILL; then how often to look, should the pidfd be
@@ -73,7 +76,7 @@ struct co__process_worker {
     pid_t pid;
     int state;                 /* W_* */
     int to_fd, from_fd;        /* the parent's pipe ends, -1 once closed */
-    int pidfd;                 /* dying: -1 if none could be had */
+    int pidfd;                 /* -1 if none could be had */
     int killed;                /* dying: SIGKILL sent */
     unsigned calls;            /* completed: a worker found dead before
                                   its first call is not retried */
@@ -183,8 +186,13 @@ static int start_worker(struct co_process_pool *p, worker **out)
     }
     fcntl(req[1], F_SETFL, O_NONBLOCK);
     fcntl(resp[0], F_SETFL, O_NONBLOCK);
+    /* The pidfd names this process and no other, even once someone else
+     * has reaped it (a program's own waitpid(-1)): signals sent through it
+     * cannot hit a recycled pid.  Without one (Linux < 5.3, valgrind), the
+     * pid does. */
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     *w = (worker){ .pool = p, .pid = pid, .state = W_BUSY, .to_fd = req[1],
-                   .from_fd = resp[0], .pidfd = -1 };
+                   .from_fd = resp[0], .pidfd = pidfd < 0 ? -1 : pidfd };
     co_io_init(&w->to, w->to_fd, NULL);     /* cannot fail: a task runs */
     co_io_init(&w->from, w->from_fd, NULL);
     link_worker(p, w);
@@ -194,6 +202,14 @@ static int start_worker(struct co_process_pool *p, worker **out)
 }
 
 /* ------------------------------------------------------------ reaping */
+
+static void signal_worker(worker *w, int sig)
+{
+    if (w->pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, w->pidfd, sig, NULL, 0);
+    else
+        kill(w->pid, sig);
+}
 
 static void watcher_start_io(struct ev_loop *loop, ev_io *w)
 {
@@ -249,7 +265,7 @@ static void on_grace(struct ev_loop *loop, ev_timer *t, int revents)
     worker *w = t->data;
     if (try_reap(w) || w->killed)
         return;
-    kill(w->pid, SIGKILL);
+    signal_worker(w, SIGKILL);
     w->killed = 1;
 }
 
@@ -264,8 +280,7 @@ static void retire(struct co_process_pool *p, worker *w, int term)
     w->reserved_for = NULL;
     close_pipes(w);
     if (term)
-        kill(w->pid, SIGTERM);
-    w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+        signal_worker(w, SIGTERM);
     if (w->pidfd >= 0) {
         ev_io_init(&w->exited, on_exited, w->pidfd, EV_READ);
         w->exited.data = w;
@@ -473,8 +488,17 @@ static co_status send_request(co_task *self, struct co_process_pool *p,
         }
         return fail(p, call, w, -ESRCH);
     }
+    /* One eager operation of the task's I/O budget per call: a worker
+     * can answer before the first read, and a task making call after
+     * call must not keep the others from running.  If it yields, its
+     * re-evaluation goes through the stage's co_io_wait. */
     call->priv.stage = ST_HEAD;
     call->priv.done = 0;
+    int rc = co_io_eager(self, &w->from);
+    if (rc == CO_WOULDBLOCK)
+        return rc;
+    if (rc < 0)
+        return fail(p, call, w, rc);
     return receive(self, p, call);
 }
 
@@ -520,6 +544,8 @@ static co_status dequeued(co_task *self, struct co_process_pool *p,
     if (rc == GRANT_WORKER) {
         for (w = p->all; w && w->reserved_for != self; w = w->next) {
         }
+        if (!w)
+            return acquire(self, p, call);     /* (cannot happen) */
         w->reserved_for = NULL;
     } else if (rc == GRANT_START) {
         p->nstarting--;
@@ -600,7 +626,7 @@ void co__process_pool_free(co_kernel *k)
         next = w->next;
         watchers_stop(k->loop, w);
         close_pipes(w);
-        kill(w->pid, SIGKILL);
+        signal_worker(w, SIGKILL);
         while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR) {
         }
         if (w->pidfd >= 0)

@@ -33,8 +33,10 @@
  *     at their defaults and unblocked.  It must not call exit() (atexit
  *     handlers are the program's): return, or _exit() -- which counts as
  *     a crash.
- *   - A worker is killed (SIGKILL, by the kernel's PR_SET_PDEATHSIG) if the
- *     thread that started it ends; a worker never outlives co_kernel_free.
+ *   - A worker is killed (SIGKILL, through PR_SET_PDEATHSIG) if the thread
+ *     that started it ends; a worker never outlives co_kernel_free.
+ *   - Making the pool sets SIGPIPE to be ignored if it was at its default
+ *     (a write to a dead worker's pipe is then EPIPE), as sockets do.
  *
  * Cancellation and timeouts release the task at once (-ECANCELED,
  * -ETIMEDOUT).  A call no worker has started is dropped; a worker that
