@@ -302,6 +302,7 @@ void co_kernel_free(co_kernel *k)
     /* Joins the workers, before async; the cleanups of their calls run
      * in k (a file's give its blocks back to k's pool). */
     co__thread_pool_free(k);
+    co__process_pool_free(k);      /* kills and reaps every worker */
     co__kernel = outer;
     co__monitor_free(k);
     co__signal_free(k);            /* signals.c: watchers stop, dispositions back */

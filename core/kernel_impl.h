@@ -11,6 +11,7 @@
 #include "async.h"
 #include "kernel.h"
 #include "pool_impl.h"
+#include "process_pool_impl.h"
 #include "slab_impl.h"
 #include "task_impl.h"
 #include "thread_pool_impl.h"
@@ -129,6 +130,8 @@ struct co_kernel {
 
     /* The worker threads (core/thread_pool.c), NULL until first used. */
     struct co_thread_pool *threads;
+    /* The worker processes (core/process_pool.c), NULL until first used. */
+    struct co_process_pool *processes;
 
     /* core/signals.c: the kernel's entry in the signal hub, NULL until a
      * watcher or a run's Ctrl-C default needs it; co_kernel_set_sigint(k,

@@ -51,6 +51,7 @@ extern "C" {
 #include "core/monitor.h"
 #include "sync/universal.h"
 #include "core/thread_pool.h"
+#include "core/process_pool.h"
 
 #ifdef __cplusplus
 }

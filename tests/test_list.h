@@ -87,6 +87,8 @@ SUITE(signal_wait)
 SUITE(signal_threads)
 SUITE(signal_ctrlc)
 SUITE(signal_monitor)
+SUITE(process_run)
+SUITE(process_kill)
 /* tests/test_macros.c, compiled once per coroutine backend */
 SUITE(macros_switch)
 SUITE(macros_labels)
