@@ -37,6 +37,8 @@ extern "C" {
 #include "net/socket.h"
 #include "net/stream.h"
 #include "net/file.h"
+#include "net/connection.h"
+#include "net/channel.h"
 #include "net/server.h"
 #include "sync/event.h"
 #include "sync/lock.h"
