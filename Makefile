@@ -32,7 +32,7 @@ WARN    += $(shell $(CC) -Werror -Wjump-misses-init -E -x c /dev/null \
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARN) -fPIC \
            -fvisibility=hidden -I. -Iinclude $(EXTRA_CFLAGS)
 LDFLAGS := $(EXTRA_LDFLAGS)
-LIBS    := -lev -lm
+LIBS    := -lev -lm -lcrypto
 # Each compile also writes which headers it read (NAME.d beside NAME.o, as
 # Redis does); -MP adds an empty rule per header so that deleting one does
 # not break the build.  Kept out of CFLAGS: compile_fail/run.sh and the
@@ -84,7 +84,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 BENCHES   := $(patsubst %,$(BUILD)/bench/%,switch spawn sync tasks universal \
                                     threads)
 
-DEB_PACKAGES := libev-dev check pkg-config
+DEB_PACKAGES := libev-dev check pkg-config libssl-dev
 
 .PHONY: all check check-cxx demo bench install uninstall deps clean
 all: $(BUILD)/libcurio.a $(BUILD)/libcurio.so $(BUILD)/$(SO_NAME) $(EXAMPLES)

@@ -39,6 +39,8 @@ extern "C" {
 #include "net/stream.h"
 #include "net/file.h"
 #include "net/subprocess.h"
+#include "net/connection.h"
+#include "net/channel.h"
 #include "net/server.h"
 #include "sync/event.h"
 #include "sync/lock.h"
