@@ -11,5 +11,7 @@ Suite *fault_suite(void);
 void fault_group_tcase(Suite *s);
 /* test_fault_file.c: async files out of memory */
 void fault_file_tcase(Suite *s);
+/* test_fault_channel.c: connections out of memory */
+void fault_channel_tcase(Suite *s);
 
 #endif

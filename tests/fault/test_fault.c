@@ -701,5 +701,6 @@ Suite *fault_suite(void)
     suite_add_tcase(s, tc);
     fault_group_tcase(s);
     fault_file_tcase(s);
+    fault_channel_tcase(s);
     return s;
 }
