@@ -39,7 +39,9 @@ struct side_frame {
     int i, rc;
 };
 
-/* The server sends the three messages; the client checks them. */
+/* The server sends the three messages; the client checks them.  Each
+ * side owns its end: main hands it over at the spawn, and whichever way a
+ * side ends (shutdown may cancel it before it first runs) it closes it. */
 static co_status side(co_task *t, void *arg)
 {
     struct side_frame *f = arg;
@@ -66,6 +68,8 @@ static co_status side(co_task *t, void *arg)
         if (f->rc < 0)
             CO_RETURN(f->rc);
     }
+CO_FINALLY
+    co_conn_close(&f->c);
     CO_END;
 }
 
@@ -86,9 +90,11 @@ static co_status cmain(co_task *t, void *arg)
     f->sf = (struct side_frame){ .c = f->pair[0], .server = 1 };
     if ((f->rc = CO_SPAWN(t, &f->s, side, f->sf)) < 0)
         CO_RETURN(f->rc);
+    f->pair[0] = NULL;             /* the server side's now */
     f->sf = (struct side_frame){ .c = f->pair[1], .server = 0 };
     if ((f->rc = CO_SPAWN(t, &f->c, side, f->sf)) < 0)
         CO_RETURN(f->rc);          /* shutdown cancels the server side */
+    f->pair[1] = NULL;
     CO_AWAIT(f->rc, co_task_join(t, f->c, &f->result));
     if (f->rc == 0 && f->result < 0)
         f->rc = f->result;
@@ -99,7 +105,7 @@ static co_status cmain(co_task *t, void *arg)
         f->rc = f->result;
     CO_RETURN(f->rc);
 CO_FINALLY
-    co_conn_close(&f->pair[0]);
+    co_conn_close(&f->pair[0]);    /* the ends not handed over */
     co_conn_close(&f->pair[1]);
     CO_END;
 }
