@@ -96,6 +96,7 @@ struct co_thread_pool {
     co__lane *lanes;
     co__worker *workers;       /* every thread started, for the join */
     int nthreads, nidle, max, stopping;
+    int nexited;               /* workers ended while idle, not joined yet */
     int64_t idle_ns;           /* see CO__THREAD_IDLE_NS */
     co__job *all, *free;       /* kernel thread */
 };
@@ -176,6 +177,7 @@ static void *worker_main(void *arg)
         }
         if (idle_end) {                /* the kernel joins it (reap) */
             w->exited = 1;
+            p->nexited++;
             break;
         }
         if (p->stopping || p->nthreads > p->max)   /* bound lowered */
@@ -229,6 +231,9 @@ static int start_worker(struct co_thread_pool *p)
  * immediate. */
 static void reap(struct co_thread_pool *p)
 {
+    if (!p->nexited)                /* the common case: nothing to walk */
+        return;
+    p->nexited = 0;
     for (co__worker **l = &p->workers; *l;) {
         co__worker *w = *l;
         if (!w->exited) {
