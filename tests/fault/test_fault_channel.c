@@ -21,15 +21,6 @@
 static unsigned char *big;
 static const char key[] = "sesame";
 
-static int open_fds(void)
-{
-    int n = 0;
-    for (int fd = 0; fd < 1024; fd++)
-        if (dup2(fd, fd) >= 0)
-            n++;
-    return n;
-}
-
 struct side_frame {
     co_frame co;
     co_conn *c;
@@ -113,11 +104,7 @@ CO_FINALLY
 static int channel_once(long n)
 {
     struct cmain_frame m = { .rc = 0 };
-    int fds = open_fds();
-    co_fault_fail_after(n);
-    int rc = co_run(cmain, &m, sizeof m);
-    co_fault_fail_after(-1);
-    ck_assert_int_eq(open_fds(), fds);
+    int rc = fault_run_once(n, cmain, &m, sizeof m);
     return rc;
 }
 
@@ -127,17 +114,7 @@ START_TEST(test_channel_sweep_every_allocation)
     ck_assert_ptr_nonnull(big);
     for (size_t i = 0; i < BIG; i++)
         big[i] = (unsigned char)(i * 13 + i / 241);
-    long before = co_fault_attempts();
-    ck_assert_int_eq(channel_once(-1), 0);
-    long needed = co_fault_attempts() - before;
-    ck_assert_int_gt(needed, 5);
-    fprintf(stderr, "channel sweep: %ld allocations\n", needed);
-    for (long n = 0; n < needed + 5; n++) {
-        int rc = channel_once(n);
-        ck_assert_msg(rc == 0 || rc == -ENOMEM,
-                      "allocation %ld failing: co_run gave %d", n, rc);
-    }
-    ck_assert_int_eq(channel_once(needed + 5), 0);
+    fault_sweep("channel", channel_once);
     free(big);
 }
 END_TEST

@@ -20,15 +20,6 @@
 static char path[64];
 static unsigned char *data, *back;
 
-static int open_fds(void)
-{
-    int n = 0;
-    for (int fd = 0; fd < 1024; fd++)
-        if (dup2(fd, fd) >= 0)
-            n++;
-    return n;
-}
-
 struct fmain_frame {
     co_frame co;
     co_stream *file;
@@ -66,11 +57,7 @@ CO_FINALLY
 static int file_once(long n)
 {
     struct fmain_frame m = { .rc = 0 };
-    int fds = open_fds();
-    co_fault_fail_after(n);
-    int rc = co_run(fmain, &m, sizeof m);
-    co_fault_fail_after(-1);
-    ck_assert_int_eq(open_fds(), fds);
+    int rc = fault_run_once(n, fmain, &m, sizeof m);
     unlink(path);
     return rc;
 }
@@ -83,17 +70,7 @@ START_TEST(test_file_sweep_every_allocation)
     ck_assert(data && back);
     for (size_t i = 0; i < FILE_BYTES; i++)
         data[i] = (unsigned char)(i * 7 + i / 251);
-    long before = co_fault_attempts();
-    ck_assert_int_eq(file_once(-1), 0);
-    long needed = co_fault_attempts() - before;
-    ck_assert_int_gt(needed, 5);
-    fprintf(stderr, "file sweep: %ld allocations\n", needed);
-    for (long n = 0; n < needed + 5; n++) {
-        int rc = file_once(n);
-        ck_assert_msg(rc == 0 || rc == -ENOMEM,
-                      "allocation %ld failing: co_run gave %d", n, rc);
-    }
-    ck_assert_int_eq(file_once(needed + 5), 0);
+    fault_sweep("file", file_once);
     free(data);
     free(back);
 }
